@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what crosstalk needs on Debian (perf, a C compiler for the lab workloads, the npm
+# packages) and builds it. Idempotent: a second run only checks. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${missing[*]}; run this script as root to install them" >&2
+    exit 77
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: crosstalk needs Node.js >= 20, found $(node --version)" >&2
+  exit 69
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
+echo "setup: ready ($(perf --version), node $(node --version))" >&2

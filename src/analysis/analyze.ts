@@ -1,0 +1,249 @@
+/**
+ * `analyze`: per container, how CPU time splits between user, kernel and idle; which syscalls the
+ * kernel time belongs to; which user-space functions issued them; which kernel paths are hot.
+ * Shares are fractions of the total weight (sum of periods) of all samples of the chosen event.
+ */
+import type { Profile } from '../model/profile.ts';
+import { type Category, attributeStack, categories, modeOf } from './attribute.ts';
+import { type ContainerIdentity, containerOf } from './containers.ts';
+import { isIdleComm, isKernelThreadComm } from './kernel-entry.ts';
+import { type Limitation, limitationsOf } from './limitations.ts';
+import { type SyscallTables, summarizeSyscalls, type SyscallSummary } from './syscalls.ts';
+
+export interface AnalyzeOptions {
+  /** Syscalls listed, by kernel time. Default 25. */
+  topSyscalls?: number;
+  /** Call sites per syscall. Default 5. */
+  topCallSites?: number;
+  /** Kernel paths per syscall. Default 5. */
+  topKernelPaths?: number;
+  /** Hot kernel functions per syscall. Default 8. */
+  topKernelFunctions?: number;
+  /** Processes listed per container. Default 5. */
+  topProcesses?: number;
+  /** Names for container ids (from docker / crictl at record time); default: short ids. */
+  nameOf?: (identity: ContainerIdentity) => ContainerIdentity;
+}
+
+export interface ShareByCategory {
+  category: Category;
+  share: number;
+}
+
+export interface ContainerSummary {
+  identity: ContainerIdentity;
+  /** All cgroup paths whose samples were attributed to this container. */
+  cgroups: string[];
+  samples: number;
+  share: number;
+  userShare: number;
+  kernelShare: number;
+  idleShare: number;
+  categories: ShareByCategory[];
+  syscalls: { name: string; share: number }[];
+  processes: { comm: string; pid: number; share: number }[];
+}
+
+export interface AnalysisInput {
+  source: string;
+  format: Profile['meta']['format'];
+  event: string;
+  events: { name: string; samples: number }[];
+  eventChosenBy: Profile['meta']['eventChosenBy'];
+  callGraph: Profile['meta']['callGraph'];
+  samples: number;
+  totalWeight: number;
+  weightUnit: 'ns' | 'events';
+  durationSeconds: number | null;
+  truncated: boolean;
+  hasCgroups: boolean;
+  warnings: string[];
+  oddities: Profile['meta']['oddities'];
+  recording: Profile['meta']['recording'];
+}
+
+export interface AnalysisResult {
+  input: AnalysisInput;
+  split: { user: number; kernel: number; idle: number; unknown: number };
+  categories: ShareByCategory[];
+  containers: ContainerSummary[];
+  syscalls: SyscallSummary[];
+  limitations: Limitation[];
+}
+
+/** cpu-clock and task-clock periods are nanoseconds; other events count occurrences. */
+function weightUnitOf(event: string): 'ns' | 'events' {
+  return /^(?:cpu-clock|task-clock)(?::|$)/.test(event) ? 'ns' : 'events';
+}
+
+interface ContainerAcc {
+  identity: ContainerIdentity;
+  cgroups: Set<string>;
+  samples: number;
+  weight: number;
+  byCategory: Float64Array;
+  bySyscall: Map<string, number>;
+  byProcess: Map<number, Map<number, number>>;
+}
+
+export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisResult {
+  const { samples } = p;
+  const nameOf = opts.nameOf ?? ((i: ContainerIdentity) => i);
+  const attributions = new Array<ReturnType<typeof attributeStack> | undefined>(p.stacks.length);
+  const attributionOf = (s: number) => {
+    if (s === -1) return attributeStack(p, -1, p.meta.callGraph);
+    let a = attributions[s];
+    if (a === undefined) {
+      a = attributeStack(p, s, p.meta.callGraph);
+      attributions[s] = a;
+    }
+    return a;
+  };
+  const containerByCgroup = new Map<number, ContainerAcc>();
+  const containers = new Map<string, ContainerAcc>();
+  const tables: SyscallTables = { weightByStackAndContainer: new Map(), attributionOf };
+  const byCategory = new Float64Array(categories.length);
+  let total = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const w = samples.weight[i];
+    total += w;
+    const cg = samples.cgroup[i];
+    let acc = containerByCgroup.get(cg);
+    if (acc === undefined) {
+      const path = p.strings[cg];
+      const identity = nameOf(containerOf(path));
+      acc = containers.get(identity.id);
+      if (acc === undefined) {
+        acc = {
+          identity,
+          cgroups: new Set(),
+          samples: 0,
+          weight: 0,
+          byCategory: new Float64Array(categories.length),
+          bySyscall: new Map(),
+          byProcess: new Map(),
+        };
+        containers.set(identity.id, acc);
+      }
+      acc.cgroups.add(path);
+      containerByCgroup.set(cg, acc);
+    }
+    const stack = samples.stack[i];
+    const a = attributionOf(stack);
+    const category = refineCategory(a.category, a.kernelOnly, p.strings[samples.comm[i]], samples.pid[i]);
+    const c = categories.indexOf(category);
+    byCategory[c] += w;
+    acc.samples++;
+    acc.weight += w;
+    acc.byCategory[c] += w;
+    if (a.syscall !== null && category === 'syscall') {
+      acc.bySyscall.set(a.syscall, (acc.bySyscall.get(a.syscall) ?? 0) + w);
+      addStackWeight(tables, stack, acc.identity.id, w);
+    }
+    addProcess(acc, samples.pid[i] < -1 ? samples.tid[i] : samples.pid[i], samples.comm[i], w);
+  }
+  const share = (w: number) => (total > 0 ? w / total : 0);
+  const containerList = [...containers.values()]
+    .map((acc) => containerSummary(p, acc, share, opts.topProcesses ?? 5))
+    .sort((a, b) => b.share - a.share || a.identity.id.localeCompare(b.identity.id));
+  const syscalls = summarizeSyscalls(tables, containers, share, {
+    top: opts.topSyscalls ?? 25,
+    callSites: opts.topCallSites ?? 5,
+    kernelPaths: opts.topKernelPaths ?? 5,
+    kernelFunctions: opts.topKernelFunctions ?? 8,
+  });
+  const split = { user: 0, kernel: 0, idle: 0, unknown: 0 };
+  categories.forEach((c, i) => {
+    split[modeOf(c)] += share(byCategory[i]);
+  });
+  const input = inputOf(p, total);
+  return {
+    input,
+    split,
+    categories: categories.map((category, i) => ({ category, share: share(byCategory[i]) })).filter((c) => c.share > 0),
+    containers: containerList,
+    syscalls,
+    limitations: limitationsOf(p, input, syscalls),
+  };
+}
+
+/** Per-sample refinements the stack alone cannot decide. */
+function refineCategory(c: Category, kernelOnly: boolean, comm: string, pid: number): Category {
+  if (c !== 'kernel_other' || !kernelOnly) return c;
+  if (pid === 0 || isIdleComm(comm)) return 'idle';
+  if (isKernelThreadComm(comm)) return 'kernel_thread';
+  return c;
+}
+
+function addStackWeight(t: SyscallTables, stack: number, container: string, w: number): void {
+  let m = t.weightByStackAndContainer.get(stack);
+  if (m === undefined) {
+    m = new Map();
+    t.weightByStackAndContainer.set(stack, m);
+  }
+  m.set(container, (m.get(container) ?? 0) + w);
+}
+
+function addProcess(acc: ContainerAcc, pid: number, comm: number, w: number): void {
+  let m = acc.byProcess.get(pid);
+  if (m === undefined) {
+    m = new Map();
+    acc.byProcess.set(pid, m);
+  }
+  m.set(comm, (m.get(comm) ?? 0) + w);
+}
+
+function containerSummary(
+  p: Profile,
+  acc: ContainerAcc,
+  share: (w: number) => number,
+  topProcesses: number,
+): ContainerSummary {
+  const byMode = { user: 0, kernel: 0, idle: 0, unknown: 0 };
+  categories.forEach((c, i) => {
+    byMode[modeOf(c)] += acc.byCategory[i];
+  });
+  const processes: ContainerSummary['processes'] = [];
+  for (const [pid, comms] of acc.byProcess) {
+    for (const [comm, w] of comms) processes.push({ comm: p.strings[comm], pid, share: share(w) });
+  }
+  processes.sort((a, b) => b.share - a.share || a.pid - b.pid);
+  return {
+    identity: acc.identity,
+    cgroups: [...acc.cgroups].sort(),
+    samples: acc.samples,
+    share: share(acc.weight),
+    userShare: share(byMode.user),
+    kernelShare: share(byMode.kernel),
+    idleShare: share(byMode.idle),
+    categories: categories
+      .map((category, i) => ({ category, share: share(acc.byCategory[i]) }))
+      .filter((c) => c.share > 0),
+    syscalls: [...acc.bySyscall]
+      .map(([name, w]) => ({ name, share: share(w) }))
+      .sort((a, b) => b.share - a.share || a.name.localeCompare(b.name))
+      .slice(0, 5),
+    processes: processes.slice(0, topProcesses),
+  };
+}
+
+function inputOf(p: Profile, total: number): AnalysisInput {
+  const m = p.meta;
+  return {
+    source: m.source,
+    format: m.format,
+    event: m.event,
+    events: m.events,
+    eventChosenBy: m.eventChosenBy,
+    callGraph: m.callGraph,
+    samples: p.samples.length,
+    totalWeight: total,
+    weightUnit: weightUnitOf(m.event),
+    durationSeconds: m.durationSeconds,
+    truncated: m.truncated,
+    hasCgroups: m.hasCgroups,
+    warnings: m.warnings,
+    oddities: m.oddities,
+    recording: m.recording,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * The user-space call site of a syscall: the first frame above the C library's syscall wrapper,
+ * so `posix_fadvise` is reported as the application function that called it.
+ */
+import type { CallGraphMode } from '../model/profile.ts';
+
+/** Libraries whose functions are syscall wrappers, not call sites: glibc, musl, the dynamic loader. */
+const wrapperModule = /(?:^|\/)(?:libc[.-][^/]*|libc\.so[^/]*|ld-linux[^/]*|ld-[0-9.]+\.so|ld-musl[^/]*|libpthread[.-][^/]*|librt[.-][^/]*)$/;
+/** Wrapper functions outside those libraries (Go's syscall package, statically linked libc). */
+const wrapperFunction =
+  /^(?:syscall|__syscall\w*|__internal_syscall\w*|__GI_\w+|__libc_\w+|(?:syscall|internal\/runtime\/syscall|runtime\/internal\/syscall|golang\.org\/x\/sys\/unix)\.(?:Syscall\w*|RawSyscall\w*|syscall\w*|rawSyscall\w*|rawVforkSyscall))$/;
+/** Functions that start a process or thread: never the code that issued a syscall. */
+const processEntry =
+  /^(?:_start|__libc_start_main\w*|__libc_start_call_main|start_thread|clone3?|__clone3?|thread_start|runtime\.goexit\w*|runtime\.main|runtime\.rt0_go)$/;
+
+export interface UserFrame {
+  name: string;
+  module: string;
+  /** The frame's module is unknown and so is its symbol. */
+  unknown: boolean;
+}
+
+export type CallSite =
+  | { status: 'found'; function: string; module: string; wrapper: string | null }
+  /** Frame-pointer unwinding skipped the wrapper's caller (libc is built without frame pointers). */
+  | { status: 'lost'; wrapper: string; reason: 'frame-pointer' | 'process-entry' }
+  /** The stack ends inside the wrapper (truncated call chain). */
+  | { status: 'none'; wrapper: string | null }
+  /** The call site is a frame perf could not symbolise. */
+  | { status: 'unknown'; module: string; wrapper: string | null };
+
+export function isWrapperFrame(f: UserFrame): boolean {
+  return wrapperModule.test(f.module) || wrapperFunction.test(f.name);
+}
+
+/**
+ * `userLeafFirst`: the user frames of one stack, innermost first (the frame that entered the
+ * kernel comes first).
+ */
+export function callSiteOf(userLeafFirst: readonly UserFrame[], mode: CallGraphMode): CallSite {
+  let i = 0;
+  let wrapper: string | null = null;
+  let skippedLibc = false;
+  while (
+    i < userLeafFirst.length &&
+    isWrapperFrame(userLeafFirst[i]) &&
+    !processEntry.test(userLeafFirst[i].name)
+  ) {
+    if (wrapperModule.test(userLeafFirst[i].module)) skippedLibc = true;
+    // The outermost wrapper frame names the API the application called (fwrite, not __GI___libc_write).
+    wrapper = userLeafFirst[i].name;
+    i++;
+  }
+  if (skippedLibc && mode === 'fp') return { status: 'lost', wrapper: wrapper ?? '', reason: 'frame-pointer' };
+  if (i === userLeafFirst.length) return { status: 'none', wrapper };
+  const f = userLeafFirst[i];
+  if (processEntry.test(f.name)) return { status: 'lost', wrapper: wrapper ?? '', reason: 'process-entry' };
+  if (f.unknown || f.name === '[unknown]') return { status: 'unknown', module: f.module, wrapper };
+  return { status: 'found', function: f.name, module: f.module, wrapper };
+}
+
+/**
+ * A symbol without its argument list: `LogFileObject::Write(char const*, unsigned long)` ->
+ * `LogFileObject::Write`. Keeps `(anonymous namespace)`, Go receivers (`os.(*File).Write`) and
+ * parentheses inside template arguments.
+ */
+export function functionNameOf(symbol: string): string {
+  let depth = 0;
+  for (let i = 0; i < symbol.length; i++) {
+    const c = symbol[i];
+    if (c === '<') depth++;
+    else if (c === '>') depth--;
+    else if (c === '(' && depth <= 0) {
+      // Go methods: `os.(*File).Write`.
+      if (i > 0 && symbol[i - 1] === '.') continue;
+      if (symbol.startsWith('(anonymous namespace)', i)) {
+        i += '(anonymous namespace)'.length - 1;
+        continue;
+      }
+      if (i === 0) return symbol;
+      return symbol.slice(0, i);
+    }
+  }
+  return symbol;
+}

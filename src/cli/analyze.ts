@@ -1,0 +1,60 @@
+/** `crosstalk analyze <input>`: terminal summary or `--json`. */
+import type { Command } from 'commander';
+import { analyzeProfile } from '../analysis/analyze.ts';
+import { importProfile } from '../formats/input.ts';
+import type { CallGraphMode } from '../model/profile.ts';
+import { analyzeJsonText } from '../report/json.ts';
+import { renderAnalysis } from '../report/terminal.ts';
+import { CliError } from './errors.ts';
+import { ExitCode } from './exit-codes.ts';
+import { progress } from './progress.ts';
+
+interface AnalyzeFlags {
+  json?: boolean;
+  event?: string;
+  callGraph?: string;
+  top?: string;
+  color?: boolean;
+}
+
+export function registerAnalyze(program: Command): void {
+  program
+    .command('analyze')
+    .description('per-container user/kernel/idle split, kernel time by syscall, call sites and kernel paths')
+    .argument('<input>', 'perf.data (recorded with -a -g --all-cgroups), perf script text (.gz ok), folded stacks, or a run directory')
+    .option('--json', 'print the JSON document (schema/analyze.schema.json) instead of the summary')
+    .option('--event <name>', 'analyse this event (default: the first event in the input)')
+    .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
+    .option('--top <n>', 'syscalls to list', '25')
+    .option('--no-color', 'no ANSI colours')
+    .action(async (input: string, flags: AnalyzeFlags) => {
+      const callGraph = parseCallGraph(flags.callGraph);
+      const top = parsePositiveInt(flags.top ?? '25', '--top');
+      const bar = progress(`reading ${input}`);
+      let profile: Awaited<ReturnType<typeof importProfile>>;
+      try {
+        profile = await importProfile(input, { event: flags.event, callGraph, onProgress: (f) => bar.update(f) });
+      } finally {
+        bar.done();
+      }
+      const result = analyzeProfile(profile, { topSyscalls: top });
+      if (flags.json) {
+        process.stdout.write(analyzeJsonText(result));
+      } else {
+        const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
+        process.stdout.write(renderAnalysis(result, { color }));
+      }
+    });
+}
+
+export function parseCallGraph(v: string | undefined): CallGraphMode | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'fp' || v === 'dwarf' || v === 'lbr') return v;
+  throw new CliError(`--call-graph: expected fp, dwarf or lbr, got ${JSON.stringify(v)}`, ExitCode.usage);
+}
+
+export function parsePositiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new CliError(`${flag}: expected a positive integer, got ${JSON.stringify(v)}`, ExitCode.usage);
+  return n;
+}

@@ -1,0 +1,54 @@
+/** `crosstalk collapse <input>`: folded stacks as FlameGraph's and inferno's collapsers write them. */
+import type { Command } from 'commander';
+import { collapseProfile } from '../formats/collapse.ts';
+import { importProfile } from '../formats/input.ts';
+import { progress } from './progress.ts';
+
+interface CollapseFlags {
+  pid?: boolean;
+  tid?: boolean;
+  kernel?: boolean;
+  jit?: boolean;
+  all?: boolean;
+  addrs?: boolean;
+  event?: string;
+}
+
+export function registerCollapse(program: Command): void {
+  program
+    .command('collapse')
+    .description('folded stacks ("comm;frame;...;frame COUNT") for flame graph tools, compatible with inferno-collapse-perf')
+    .argument('<input>', 'perf.data, perf script text (.gz ok) or a run directory')
+    .option('--pid', 'process name as comm-PID')
+    .option('--tid', 'process name as comm-PID/TID')
+    .option('--kernel', 'annotate kernel frames with _[k]')
+    .option('--jit', 'annotate JIT frames with _[j]')
+    .option('--all', 'all annotations (--kernel --jit)')
+    .option('--addrs', 'keep raw addresses of frames without a symbol')
+    .option('--event <name>', 'collapse this event (default: the first event in the input)')
+    .action(async (input: string, flags: CollapseFlags) => {
+      const bar = progress(`reading ${input}`);
+      let profile: Awaited<ReturnType<typeof importProfile>>;
+      try {
+        profile = await importProfile(input, {
+          event: flags.event,
+          keepAddresses: flags.addrs === true,
+          onProgress: (f) => bar.update(f),
+        });
+      } finally {
+        bar.done();
+      }
+      for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${w}\n`);
+      const lines = collapseProfile(profile, flags);
+      await writeLines(lines);
+    });
+}
+
+/** Writes in blocks and respects back-pressure, so a large output does not pile up in memory. */
+async function writeLines(lines: string[]): Promise<void> {
+  const BLOCK = 4096;
+  for (let i = 0; i < lines.length; i += BLOCK) {
+    const text = `${lines.slice(i, i + BLOCK).join('\n')}\n`;
+    if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Turns errors into one line on stderr plus an exit code; only here is advice added
+ * ("run as root", "install linux-perf"). Unknown errors are bugs: one line, and the stack only
+ * with CROSSTALK_DEBUG=1.
+ */
+import { InputError, ToolError, UnreadableInputError } from '../formats/errors.ts';
+import { ExitCode } from './exit-codes.ts';
+
+/** An error whose message is already user-facing, with its exit code. */
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+const toolAdvice: Record<string, string> = {
+  perf: 'install it with: apt-get install linux-perf',
+  cc: 'install a C compiler with: apt-get install gcc',
+};
+
+export function reportError(err: unknown): number {
+  const line = (s: string) => process.stderr.write(`crosstalk: ${oneLine(s)}\n`);
+  if (err instanceof CliError) {
+    line(err.message);
+    return err.exitCode;
+  }
+  if (err instanceof InputError) {
+    line(err.message);
+    return ExitCode.badInput;
+  }
+  if (err instanceof UnreadableInputError) {
+    line(err.message);
+    return ExitCode.noInput;
+  }
+  if (err instanceof ToolError) {
+    const advice = /not found|ENOENT/.test(err.message) ? toolAdvice[err.tool] : undefined;
+    line(advice ? `${err.message}; ${advice}` : err.message);
+    return ExitCode.unavailable;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  line(`internal error: ${e.message} (a bug; rerun with CROSSTALK_DEBUG=1 for details and report it)`);
+  if (process.env.CROSSTALK_DEBUG === '1' && e.stack) process.stderr.write(`${e.stack}\n`);
+  return ExitCode.internal;
+}
+
+/** Error text from the profile is untrusted: keep it on one line, without control characters. */
+export function oneLine(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+}

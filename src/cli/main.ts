@@ -1,0 +1,44 @@
+/**
+ * crosstalk command line. Each command lives in its own module and registers itself on the
+ * commander program; this file only wires them and turns errors into exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerAnalyze } from './analyze.ts';
+import { registerCollapse } from './collapse.ts';
+import { reportError } from './errors.ts';
+import { ExitCode } from './exit-codes.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('crosstalk')
+    .description(
+      'Why do containers sharing one Linux kernel slow each other down? Per-container kernel attribution from perf.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerAnalyze(program);
+  registerCollapse(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // A closed stdout (`crosstalk collapse x | head`) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(ExitCode.ok);
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    return reportError(err);
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

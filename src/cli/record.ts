@@ -1,0 +1,244 @@
+/**
+ * `crosstalk record`: record the whole host for a while and keep it as a run in the store.
+ * Ctrl-C (or SIGTERM) once ends the window early and keeps a whole run; twice kills perf and keeps
+ * what there is, marked incomplete. Progress (a countdown) is shown on a TTY only.
+ */
+import type { Command } from 'commander';
+import {
+  type CallGraphMode,
+  formatProblem,
+  type PreflightProblem,
+  type ProblemKind,
+} from '../collect/preflight.ts';
+import {
+  PreflightFailedError,
+  RECORD_DEFAULTS,
+  RecordingCancelledError,
+  type RecordProgress,
+  type RunInfo,
+  recordRun,
+} from '../collect/recorder.ts';
+import { RunStore, storeLocation } from '../store/store.ts';
+import { CliError, oneLine } from './errors.ts';
+import { ExitCode } from './exit-codes.ts';
+import { storeErrorToCli } from './runs.ts';
+
+interface RecordFlags {
+  duration: string;
+  frequency: string;
+  callGraph: string;
+  label?: string;
+  store?: string;
+  syscallRates: boolean;
+  json?: boolean;
+}
+
+export function registerRecord(program: Command): void {
+  program
+    .command('record')
+    .description(
+      'record the whole host with perf (all cgroups, call graphs) plus kernel counters, kept as a run',
+    )
+    .option('--duration <seconds>', 'length of the recording window', String(RECORD_DEFAULTS.durationSeconds))
+    .option('--frequency <hz>', 'samples per second per CPU', String(RECORD_DEFAULTS.frequency))
+    .option(
+      '--call-graph <mode>',
+      'fp (cheap; loses the caller of libc wrappers) or dwarf (keeps it; ~15x the data)',
+      RECORD_DEFAULTS.callGraph,
+    )
+    .option('--label <name>', 'label the run, e.g. healthy for a baseline to compare against later')
+    .option(
+      '--store <dir>',
+      'run store directory (default: $CROSSTALK_STORE, else $XDG_DATA_HOME/crosstalk/runs)',
+    )
+    .option('--no-syscall-rates', 'do not count syscalls per container (saves ~130 ns per syscall host-wide)')
+    .option('--json', 'print the run as JSON on stdout')
+    .action(async (flags: RecordFlags) => {
+      const info = await recordFromFlags(flags);
+      process.exitCode = exitCodeOf(info);
+    });
+}
+
+/** Parses the flags, records, prints the outcome; shared with `doctor`. */
+export async function recordFromFlags(flags: RecordFlags): Promise<RunInfo> {
+  const opts = parseRecordFlags(flags);
+  const store = new RunStore(storeLocation(flags.store).root);
+  const interrupts = listenForInterrupts((n) =>
+    process.stderr.write(
+      n === 1
+        ? '\ncrosstalk: stopping: perf is finishing the file (Ctrl-C again to abort and keep an incomplete run)\n'
+        : '\ncrosstalk: aborting: perf killed; the run is kept, marked incomplete\n',
+    ),
+  );
+  const view = progressView(process.stderr.isTTY === true);
+  let info: RunInfo;
+  try {
+    info = await recordRun({
+      ...opts,
+      store,
+      stop: interrupts.stop,
+      abort: interrupts.abort,
+      onProgress: view.update,
+    });
+  } catch (e) {
+    throw recordErrorToCli(e);
+  } finally {
+    view.done();
+    interrupts.dispose();
+  }
+  printOutcome(info, flags.json === true);
+  return info;
+}
+
+export function parseRecordFlags(
+  flags: Pick<RecordFlags, 'duration' | 'frequency' | 'callGraph' | 'label' | 'syscallRates'>,
+) {
+  const durationSeconds = Number(flags.duration);
+  if (!Number.isFinite(durationSeconds) || durationSeconds <= 0 || durationSeconds > 86400) {
+    throw new CliError(
+      `--duration: expected seconds between 0 and 86400, got ${JSON.stringify(flags.duration)}`,
+      ExitCode.usage,
+    );
+  }
+  const frequency = Number(flags.frequency);
+  if (!Number.isInteger(frequency) || frequency <= 0 || frequency > 100_000) {
+    throw new CliError(
+      `--frequency: expected an integer number of Hz (1-100000), got ${JSON.stringify(flags.frequency)}`,
+      ExitCode.usage,
+    );
+  }
+  const callGraph = flags.callGraph;
+  if (callGraph !== 'fp' && callGraph !== 'dwarf') {
+    throw new CliError(
+      `--call-graph: expected fp or dwarf, got ${JSON.stringify(callGraph)}`,
+      ExitCode.usage,
+    );
+  }
+  return {
+    durationSeconds,
+    frequency,
+    callGraph: callGraph as CallGraphMode,
+    label: flags.label,
+    syscallRates: flags.syscallRates,
+  };
+}
+
+export interface Interrupts {
+  /** Aborted on the first SIGINT/SIGTERM: end the window early. */
+  stop: AbortSignal;
+  /** Aborted on the second: kill perf. */
+  abort: AbortSignal;
+  dispose(): void;
+}
+
+/** SIGINT/SIGTERM handlers for the length of a recording; `notice(n)` is told of the n-th signal. */
+export function listenForInterrupts(notice: (n: number) => void): Interrupts {
+  const stop = new AbortController();
+  const abort = new AbortController();
+  let count = 0;
+  const handler = () => {
+    count++;
+    notice(count);
+    if (count === 1) stop.abort();
+    else abort.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    stop: stop.signal,
+    abort: abort.signal,
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+const PHASE_TEXT: Record<Exclude<RecordProgress['phase'], 'recording' | 'checking'>, string> = {
+  preflight: 'checking perf and permissions',
+  snapshot: 'reading kernel counters and cgroups',
+  starting: 'starting perf',
+  stopping: 'stopping perf (it writes its file)',
+  syscalls: 'counting syscalls per cgroup',
+};
+
+/** One status line on stderr, redrawn in place; silent when stderr is not a terminal. */
+export function progressView(enabled: boolean): { update: (p: RecordProgress) => void; done: () => void } {
+  let shown = false;
+  const draw = (text: string) => {
+    shown = true;
+    process.stderr.write(`\r\u001b[K${text}`);
+  };
+  return {
+    update(p) {
+      if (!enabled) return;
+      if (p.phase === 'recording') {
+        const left = Math.max(0, Math.ceil(p.durationSeconds - p.elapsedSeconds));
+        draw(`recording the whole host: ${left} s left (Ctrl-C to stop early)`);
+      } else if (p.phase === 'checking') {
+        draw(`reading perf.data back ${Math.floor(p.fraction * 100)}%`);
+      } else {
+        draw(`${PHASE_TEXT[p.phase]}${p.phase === 'snapshot' ? ` (${p.when})` : ''}...`);
+      }
+    },
+    done() {
+      if (shown) process.stderr.write('\r\u001b[K');
+    },
+  };
+}
+
+const KIND_EXIT: Record<ProblemKind, number> = {
+  permission: ExitCode.noPermission,
+  'missing-tool': ExitCode.unavailable,
+  unsupported: ExitCode.unavailable,
+  resources: ExitCode.cantCreate,
+};
+
+/** Preflight problems become one line each (all but the last written here, the last thrown). */
+export function recordErrorToCli(e: unknown): unknown {
+  if (e instanceof PreflightFailedError) {
+    const [first, ...rest] = e.problems;
+    for (const p of rest) process.stderr.write(`crosstalk: ${oneLine(formatProblem(p))}\n`);
+    return new CliError(formatProblem(first), KIND_EXIT[first.kind]);
+  }
+  if (e instanceof RecordingCancelledError)
+    return new CliError(`${e.message}; nothing was recorded`, ExitCode.interrupted);
+  if (e instanceof RangeError) return new CliError(e.message, ExitCode.usage);
+  return storeErrorToCli(e);
+}
+
+export function printWarnings(problems: readonly PreflightProblem[]): void {
+  for (const p of problems) process.stderr.write(`crosstalk: warning: ${oneLine(formatProblem(p))}\n`);
+}
+
+function printOutcome(info: RunInfo, json: boolean): void {
+  printWarnings(info.preflight.problems.filter((p) => p.severity === 'warning'));
+  for (const note of info.metadata.recording?.notes ?? [])
+    process.stderr.write(`crosstalk: note: ${oneLine(note)}\n`);
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ id: info.id, dir: info.dir, status: info.status, interrupted: info.interrupted, incompleteReason: info.incompleteReason }, null, 2)}\n`,
+    );
+    return;
+  }
+  const r = info.metadata.recording;
+  const seconds = r?.window.actualSeconds?.toFixed(1) ?? '0';
+  const samples = r?.perf.check?.kind === 'read' ? `, ${r.perf.check.samples} samples` : '';
+  if (info.status === 'complete') {
+    const how = info.interrupted ? `interrupted after ${seconds} s` : `${seconds} s`;
+    process.stdout.write(`run ${info.id} recorded (${how}${samples}): ${info.dir}\n`);
+  } else {
+    process.stdout.write(
+      `run ${info.id} is INCOMPLETE (${oneLine(info.incompleteReason ?? '')}); kept in ${info.dir}\n`,
+    );
+  }
+}
+
+/** 0 for a whole run (interrupted or not); otherwise by why it is incomplete. */
+export function exitCodeOf(info: RunInfo): number {
+  if (info.status === 'complete') return ExitCode.ok;
+  const reason = info.incompleteReason ?? '';
+  if (/aborted|interrupted/.test(reason)) return ExitCode.interrupted;
+  if (/disk filled/.test(reason)) return ExitCode.cantCreate;
+  return ExitCode.unavailable;
+}

@@ -1,0 +1,184 @@
+/**
+ * Opens an input the user named, recognises its format from its first bytes, and runs the
+ * matching importer: perf.data (via the installed perf), perf script text (plain or gzip),
+ * folded stacks. A run directory (from `crosstalk record`) means its perf.data.
+ */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import type { CallGraphMode, Profile } from '../model/profile.ts';
+import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
+import { parseFolded, sniffFolded } from './folded.ts';
+import { importPerfData } from './perf-data/import.ts';
+import { sniffPerfData } from './perf-data/reader.ts';
+import { parsePerfScript, sniffPerfScript } from './perf-script/parser.ts';
+
+export interface ImportOptions {
+  /** Event to keep (default: the first in the input). */
+  event?: string;
+  /** Keep addresses of unknown frames (collapse --addrs). Default false. */
+  keepAddresses?: boolean;
+  /** How text input was unwound, when the user knows better than the input. */
+  callGraph?: CallGraphMode;
+  /** Fraction of the input read so far, 0..1. */
+  onProgress?: (fraction: number) => void;
+}
+
+const HEAD_BYTES = 64 * 1024;
+const CHUNK_BYTES = 1 << 20;
+
+export async function importProfile(path: string, opts: ImportOptions = {}): Promise<Profile> {
+  const file = await resolveInputFile(path);
+  const size = (await stat(file)).size;
+  const raw = await readHead(file, HEAD_BYTES);
+  if (raw.length === 0) throw new InputError(path, null, 'a perf.data, perf script text or folded stacks file', 'an empty file');
+  if (sniffPerfData(raw) === 'yes') {
+    return importPerfData(file, { event: opts.event, keepAddresses: opts.keepAddresses, onProgress: opts.onProgress });
+  }
+  const gz = raw[0] === 0x1f && raw[1] === 0x8b;
+  const source = gz ? gunzipChunks(file, size, opts.onProgress) : plainChunks(file, size, opts.onProgress);
+  const { head, complete, chunks } = await peek(source.chunks, HEAD_BYTES);
+  if (head.length === 0) throw new InputError(path, null, 'perf script text or folded stacks inside the gzip file', 'no data');
+  let profile: Profile;
+  if (sniffPerfScript(head, complete) === 'yes') {
+    profile = await parsePerfScript(chunks, path, {
+      event: opts.event,
+      keepAddresses: opts.keepAddresses,
+      callGraph: opts.callGraph,
+    });
+  } else if (sniffFolded(head, complete) === 'yes') {
+    profile = await parseFolded(chunks, path);
+  } else {
+    throw new UnrecognizedFormatError(path, firstLineNumber(head), 'perf.data, perf script text ("comm pid [cpu] time: period event:" headers) or folded stacks ("a;b;c 12")', describe(head, gz));
+  }
+  if (source.cutShort !== null) {
+    profile.meta.truncated = true;
+    profile.meta.warnings.push(`${path}: ${source.cutShort()}; the result covers the data before that point`);
+  }
+  return profile;
+}
+
+/** A run directory stands for its perf.data. */
+async function resolveInputFile(path: string): Promise<string> {
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UnreadableInputError(path, code === 'ENOENT' ? 'no such file' : `cannot read (${code})`);
+  }
+  if (st.isDirectory()) {
+    const inner = join(path, 'perf.data');
+    try {
+      await stat(inner);
+      return inner;
+    } catch {
+      throw new UnreadableInputError(path, 'is a directory without a perf.data (not a crosstalk run)');
+    }
+  }
+  return path;
+}
+
+async function readHead(file: string, n: number): Promise<Uint8Array> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(file, 'r');
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } catch (e) {
+    throw new UnreadableInputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
+  } finally {
+    await fh?.close();
+  }
+}
+
+interface ChunkSource {
+  chunks: AsyncIterable<Uint8Array>;
+  /** Set when the input ended early (corrupt or cut gzip); returns the description. */
+  cutShort: (() => string) | null;
+}
+
+function plainChunks(file: string, size: number, onProgress?: (f: number) => void): ChunkSource {
+  const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
+  async function* gen() {
+    let read = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      read += chunk.length;
+      onProgress?.(size > 0 ? read / size : 1);
+      yield chunk;
+    }
+  }
+  return { chunks: gen(), cutShort: null };
+}
+
+function gunzipChunks(file: string, size: number, onProgress?: (f: number) => void): ChunkSource {
+  const raw = createReadStream(file, { highWaterMark: CHUNK_BYTES });
+  let read = 0;
+  raw.on('data', (c: string | Buffer) => {
+    read += c.length;
+    onProgress?.(size > 0 ? read / size : 1);
+  });
+  const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
+  raw.pipe(gunzip);
+  const source: ChunkSource = { chunks: gen(), cutShort: null };
+  async function* gen() {
+    try {
+      for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;
+    } catch (e) {
+      const msg = (e as Error).message;
+      source.cutShort = () => `gzip data ends early or is corrupt at compressed byte ${read} (${msg})`;
+    }
+  }
+  return source;
+}
+
+/** Reads at least `n` bytes (or all) for sniffing, and returns an iterable that replays them. */
+async function peek(
+  it: AsyncIterable<Uint8Array>,
+  n: number,
+): Promise<{ head: Uint8Array; complete: boolean; chunks: AsyncIterable<Uint8Array> }> {
+  const iter = it[Symbol.asyncIterator]();
+  const taken: Uint8Array[] = [];
+  let len = 0;
+  let complete = false;
+  while (len < n) {
+    const r = await iter.next();
+    if (r.done) {
+      complete = true;
+      break;
+    }
+    taken.push(r.value);
+    len += r.value.length;
+  }
+  const head = Buffer.concat(taken).subarray(0, Math.max(len, 0));
+  async function* replay() {
+    for (const t of taken) yield t;
+    for (;;) {
+      const r = await iter.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { head, complete, chunks: replay() };
+}
+
+function firstLineNumber(head: Uint8Array): number | null {
+  return head.length > 0 ? 1 : null;
+}
+
+/** What the bytes look like, for the error message. */
+function describe(head: Uint8Array, gz: boolean): string {
+  const sample = head.subarray(0, 4096);
+  const nul = sample.indexOf(0);
+  if (nul !== -1) {
+    return gz
+      ? 'binary data inside the gzip file (a pprof profile? crosstalk reads pprof in a later version)'
+      : `binary data (a NUL byte at offset ${nul})`;
+  }
+  const text = Buffer.from(sample).toString('utf8').trimStart();
+  if (text.startsWith('{') || text.startsWith('[')) return 'JSON (a speedscope, Chrome trace or crosstalk --json file?)';
+  const first = text.split('\n', 1)[0].slice(0, 60);
+  return `a first line that is neither: ${JSON.stringify(first)}`;
+}

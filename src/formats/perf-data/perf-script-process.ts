@@ -1,0 +1,91 @@
+/**
+ * Runs the installed `perf script` on a perf.data file and exposes its stdout as byte chunks,
+ * its stderr (bounded) and its exit. No shell: arguments go to spawn as an array.
+ */
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { ToolError } from '../errors.ts';
+import { SampleType } from './sample-layout.ts';
+
+export interface PerfScriptRun {
+  chunks: AsyncIterable<Uint8Array>;
+  /** Resolves when perf has exited (or could not be started). */
+  exited: Promise<PerfExit>;
+  /** The first lines perf wrote to stderr (at most STDERR_BYTES). */
+  stderr(): string;
+  /** Stops perf when the caller gives up on its output. */
+  kill(): void;
+}
+
+export interface PerfExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  spawnError: NodeJS.ErrnoException | null;
+}
+
+const STDERR_BYTES = 64 * 1024;
+
+/**
+ * `-F` fields for samples of these types. perf script refuses a field whose sample_type bit is
+ * missing ("Samples for 'cpu-clock:ppp' event do not have CPU attribute set. Cannot print 'cpu'
+ * field."), which per-task recordings (no -a) hit for cpu.
+ */
+export function perfScriptFields(sampleTypes: number[]): string {
+  const common = sampleTypes.reduce((t, s) => t & s, ~0);
+  const has = (bit: number) => (common & bit) !== 0;
+  const fields = ['comm'];
+  if (has(SampleType.TID)) fields.push('pid', 'tid');
+  if (has(SampleType.CPU)) fields.push('cpu');
+  if (has(SampleType.TIME)) fields.push('time');
+  if (has(SampleType.PERIOD)) fields.push('period');
+  fields.push('event');
+  if (has(SampleType.IP)) fields.push('ip', 'sym', 'dso');
+  return fields.join(',');
+}
+
+/**
+ * Starts `perf script -f -i FILE -F FIELDS --ns`. `-f` lets root read a perf.data owned by another
+ * user (perf otherwise refuses: "file ... not owned by current user or root"); `--ns` prints
+ * times as SECS.NNNNNNNNN, exact to the nanosecond, which the cgroup join by (tid, time) needs.
+ * `inline: false` adds `--no-inline` (see PerfDataImportOptions.inline for why DWARF needs it).
+ */
+export function startPerfScript(perfPath: string, input: string, fields: string, inline: boolean): PerfScriptRun {
+  const args = ['script', '-f', '-i', input, '-F', fields, '--ns'];
+  if (!inline) args.push('--no-inline');
+  const child = spawn(perfPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => {
+    if (err.length < STDERR_BYTES) err += s.slice(0, STDERR_BYTES - err.length);
+  });
+  const exited = new Promise<PerfExit>((resolve) => {
+    child.once('error', (e: NodeJS.ErrnoException) => resolve({ code: null, signal: null, spawnError: e }));
+    child.once('close', (code, signal) => resolve({ code, signal, spawnError: null }));
+  });
+  return {
+    chunks: child.stdout as Readable & AsyncIterable<Uint8Array>,
+    exited,
+    stderr: () => err,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+  };
+}
+
+/** The first informative stderr line; perf's "Warning:" headers are joined with the next line. */
+export function firstStderrLine(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  if (lines.length === 0) return '';
+  if (lines[0].endsWith(':') && lines.length > 1) return `${lines[0]} ${lines[1]}`;
+  return lines[0];
+}
+
+/** perf could not be started at all. */
+export function perfMissingError(perfPath: string, e: NodeJS.ErrnoException): ToolError {
+  const why =
+    e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable' : (e.code ?? e.message);
+  return new ToolError('perf', `cannot run ${perfPath} (${why}); perf is needed to read perf.data files`);
+}

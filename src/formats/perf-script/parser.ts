@@ -1,0 +1,413 @@
+/**
+ * Streaming importer for `perf script` text: sample header lines (header.ts), call chain lines
+ * (frame.ts), blank lines between samples. A frame line is interned by its bytes and decoded
+ * only the first time it is seen, which keeps the parser near the speed of a plain byte scan.
+ */
+
+import { ProfileBuilder } from '../../model/builder.ts';
+import { ByteKeyTable, hashBytes, hashFrameLine } from '../../model/byte-keys.ts';
+import type { CallGraphMode, FrameIndex, Profile } from '../../model/profile.ts';
+import type { StringIndex } from '../../model/strings.ts';
+import { decode, HASH, skipSpaces, trimEnd } from '../bytes.ts';
+import { InputError } from '../errors.ts';
+import { forEachLine, type LineSink } from '../lines.ts';
+import { type FrameSpans, frameKindOf, parseFrameLine } from './frame.ts';
+import { type HeaderFields, type HeaderLayout, newHeaderFields, parseHeader } from './header.ts';
+
+export interface PerfScriptOptions {
+  /** Keep only samples of this event (full name `cpu-clock:pppH` or base name `cpu-clock`). Default: the first event seen. */
+  event?: string;
+  /** Intern `[unknown]` frames per address, for `collapse --addrs`. Default false. */
+  keepAddresses?: boolean;
+  /** How the call chains were unwound, when the caller knows (perf.data attr, run metadata). Default: read from a `# cmdline` header, else 'unknown'. */
+  callGraph?: CallGraphMode;
+  /** cgroup path of a sample, for imports that know it (perf.data). Default: every cgroup unknown. */
+  cgroupOf?: (tid: number, timeNs: number) => string | undefined;
+  /** Called with the number of bytes read so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+const utf8Inlined = new TextEncoder().encode('inlined');
+
+/** Base name of an event: `cycles:u` -> `cycles`, `cpu-clock:pppH` -> `cpu-clock`; tracepoints keep `sys:name`. */
+export function eventBase(name: string): string {
+  return name.replace(/:[ukhIGHpPSDWeb]+$/, '');
+}
+
+class PerfScriptSink implements LineSink {
+  readonly builder: ProfileBuilder;
+  private layout: HeaderLayout | null = null;
+  private readonly header: HeaderFields = newHeaderFields();
+  private readonly spans: FrameSpans = {
+    pcStart: 0,
+    pcEnd: 0,
+    symStart: 0,
+    symEnd: 0,
+    modStart: 0,
+    modEnd: 0,
+  };
+  private readonly frameKeys = new ByteKeyTable();
+  private frameOfKey = new Int32Array(1024);
+  private readonly commKeys = new ByteKeyTable(256);
+  private readonly commOfKey: StringIndex[] = [];
+  private readonly eventKeys = new ByteKeyTable(64);
+  private readonly eventNames: string[] = [];
+  private readonly eventSamples: number[] = [];
+  /** Per event index: 1 keep, 0 skip, -1 not decided yet. */
+  private readonly eventKeep: number[] = [];
+  private chosenEvent: string | null = null;
+  private chosenBase: string | null = null;
+  /** Frame lines seen before (address + symbol + module bytes) -> frame, skipping the parse. */
+  private readonly lineKeys = new ByteKeyTable(1 << 14);
+  private frameOfLine = new Int32Array(1 << 14);
+  /** Whether the current sample's event is the chosen one. */
+  private keep = false;
+  private inSample = false;
+  private sampleLine = 0;
+  private readonly frames: FrameIndex[] = [];
+  /** Inlined frames waiting for the module of the next real frame at the same address. */
+  private readonly pendingInline: { name: string; address: string }[] = [];
+  private comm: StringIndex = 0;
+  private pid = 0;
+  private tid = 0;
+  private cpu = -1;
+  private time = Number.NaN;
+  private weight = 1;
+  private cgroup: StringIndex = 0;
+  private readonly cgroupCache = new Map<string, StringIndex>();
+  private headerLines = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly opts: PerfScriptOptions,
+  ) {
+    this.builder = new ProfileBuilder(file, 'perf-script');
+    if (opts.event !== undefined) {
+      this.chosenEvent = opts.event;
+      this.chosenBase = eventBase(opts.event);
+    }
+    if (opts.callGraph !== undefined) this.builder.meta.callGraph = opts.callGraph;
+    this.builder.meta.hasCgroups = opts.cgroupOf !== undefined;
+  }
+
+  line(buf: Uint8Array, start: number, end: number, lineNo: number): void {
+    end = trimEnd(buf, start, end);
+    const s = skipSpaces(buf, start, end);
+    if (s === end) {
+      if (this.inSample) this.endSample();
+      return;
+    }
+    if (buf[s] === HASH && !this.inSample) {
+      this.commentLine(buf, s, end);
+      return;
+    }
+    if (this.inSample) {
+      if (s !== start && this.keep && this.knownFrameLine(buf, s, end)) return;
+      // Old perf printed frames unindented; there a header is tried first.
+      if (s === start && this.tryHeader(buf, start, end, lineNo)) return;
+      if (parseFrameLine(buf, s, end, this.spans)) {
+        if (this.keep) {
+          const f = this.frameLine(buf);
+          if (f !== -1 && s !== start) this.rememberFrameLine(buf, s, end, f);
+        }
+        return;
+      }
+      // Samples without call chains are not separated by blank lines: the next header follows.
+      if (s !== start && this.tryHeader(buf, start, end, lineNo)) return;
+      if (this.keep) this.builder.oddity('unparsed call chain line', lineNo, decode(buf, start, end));
+      return;
+    }
+    if (!this.tryHeader(buf, start, end, lineNo)) {
+      this.builder.oddity('unparsed sample header', lineNo, decode(buf, start, end));
+    }
+  }
+
+  private commentLine(buf: Uint8Array, s: number, end: number): void {
+    // "# cmdline : /usr/bin/perf record -g ..." from `perf script --header`.
+    const text = decode(buf, s, end);
+    const m = /^#\s*cmdline\s*:\s*(.*)$/.exec(text);
+    if (m && this.opts.callGraph === undefined) {
+      this.builder.meta.recording.cmdline = m[1];
+      this.builder.meta.callGraph = callGraphFromCmdline(m[1]);
+    }
+  }
+
+  private tryHeader(buf: Uint8Array, start: number, end: number, lineNo: number): boolean {
+    const h = this.header;
+    const layout = parseHeader(buf, start, end, this.layout, h);
+    if (layout === null) return false;
+    if (this.inSample) this.endSample();
+    this.layout = layout;
+    this.headerLines++;
+    this.inSample = true;
+    this.sampleLine = lineNo;
+    this.keep = this.keepEvent(buf, h.eventStart, h.eventEnd);
+    if (!this.keep) return true;
+    this.comm = this.internComm(buf, h.commStart, h.commEnd);
+    this.pid = h.pid;
+    this.tid = h.tid;
+    this.cpu = h.cpu;
+    this.time = h.time;
+    this.weight = Number.isNaN(h.period) ? 1 : h.period;
+    this.cgroup = this.cgroupFor(h.tid, h.timeNs);
+    // A frame on the header line itself: `perf script` without call chains.
+    if (h.restStart < end) {
+      const r = skipSpaces(buf, h.restStart, end);
+      if (r < end && parseFrameLine(buf, r, end, this.spans)) this.frameLine(buf);
+    }
+    return true;
+  }
+
+  private keepEvent(buf: Uint8Array, s: number, e: number): boolean {
+    const hash = hashBytes(buf, s, e);
+    let ev = this.eventKeys.get(buf, s, e, hash);
+    if (ev === -1) {
+      ev = this.eventKeys.add(buf, s, e, hash);
+      const name = decode(buf, s, e);
+      this.eventNames.push(name);
+      this.eventSamples.push(0);
+      if (this.chosenEvent === null) {
+        this.chosenEvent = name;
+        this.chosenBase = eventBase(name);
+      }
+      this.eventKeep.push(name === this.chosenEvent || eventBase(name) === this.chosenBase ? 1 : 0);
+    }
+    this.eventSamples[ev]++;
+    return this.eventKeep[ev] === 1;
+  }
+
+  private cgroupFor(tid: number, timeNs: number): StringIndex {
+    const of = this.opts.cgroupOf;
+    if (of === undefined) return this.builder.unknownCgroup;
+    const path = of(tid, timeNs);
+    if (path === undefined) return this.builder.unknownCgroup;
+    let i = this.cgroupCache.get(path);
+    if (i === undefined) {
+      i = this.builder.strings.intern(path);
+      this.cgroupCache.set(path, i);
+    }
+    return i;
+  }
+
+  private internComm(buf: Uint8Array, s: number, e: number): StringIndex {
+    const h = hashBytes(buf, s, e);
+    const k = this.commKeys.get(buf, s, e, h);
+    if (k !== -1) return this.commOfKey[k];
+    this.commKeys.add(buf, s, e, h);
+    const idx = this.builder.strings.intern(decode(buf, s, e));
+    this.commOfKey.push(idx);
+    return idx;
+  }
+
+  /** Fast path: a frame line seen before, byte for byte. */
+  private knownFrameLine(buf: Uint8Array, s: number, e: number): boolean {
+    if (this.pendingInline.length > 0) return false;
+    const h = hashFrameLine(buf, s, e);
+    const k = this.lineKeys.get(buf, s, e, h);
+    if (k === -1) return false;
+    this.frames.push(this.frameOfLine[k]);
+    return true;
+  }
+
+  private rememberFrameLine(buf: Uint8Array, s: number, e: number, f: FrameIndex): void {
+    const k = this.lineKeys.add(buf, s, e, hashFrameLine(buf, s, e));
+    if (k >= this.frameOfLine.length) {
+      const grown = new Int32Array(this.frameOfLine.length * 2);
+      grown.set(this.frameOfLine);
+      this.frameOfLine = grown;
+    }
+    this.frameOfLine[k] = f;
+  }
+
+  /** Adds the frame in `this.spans`; returns it, or -1 for an inlined frame (its module comes later). */
+  private frameLine(buf: Uint8Array): FrameIndex {
+    const sp = this.spans;
+    if (isInlinedModule(buf, sp.modStart, sp.modEnd)) {
+      this.pendingInline.push({
+        name: decode(buf, sp.symStart, sp.symEnd) || ' ',
+        address: decode(buf, sp.pcStart, sp.pcEnd),
+      });
+      return -1;
+    }
+    // The key is SYMBOL (without offset) + MODULE; with keepAddresses, [unknown] frames also keep the address.
+    const keyStart = this.opts.keepAddresses && isUnknownSymbol(buf, sp) ? sp.pcStart : sp.symStart;
+    let h = hashBytes(buf, keyStart, sp.symEnd);
+    h = hashBytes(buf, sp.modStart - 1, sp.modEnd, h);
+    let f: FrameIndex;
+    const k = this.frameKeys.getTwo(buf, keyStart, sp.symEnd, sp.modStart - 1, sp.modEnd, h);
+    if (k !== -1) {
+      f = this.frameOfKey[k];
+    } else {
+      f = this.newFrame(buf, keyStart !== sp.symStart);
+      const key = this.frameKeys.addTwo(buf, keyStart, sp.symEnd, sp.modStart - 1, sp.modEnd, h);
+      if (key >= this.frameOfKey.length) {
+        const grown = new Int32Array(this.frameOfKey.length * 2);
+        grown.set(this.frameOfKey);
+        this.frameOfKey = grown;
+      }
+      this.frameOfKey[key] = f;
+    }
+    if (this.pendingInline.length > 0) this.flushInline(buf);
+    this.frames.push(f);
+    return f;
+  }
+
+  private newFrame(buf: Uint8Array, keepAddress: boolean): FrameIndex {
+    const sp = this.spans;
+    const name = decode(buf, sp.symStart, sp.symEnd) || ' ';
+    const module = decode(buf, sp.modStart, sp.modEnd);
+    const address = decode(buf, sp.pcStart, sp.pcEnd);
+    return this.builder.frame(
+      name,
+      module,
+      frameKindOf(module, name, address),
+      false,
+      keepAddress ? address : null,
+    );
+  }
+
+  /** Inlined frames take the module of the real frame that follows them at the same address. */
+  private flushInline(buf: Uint8Array): void {
+    const sp = this.spans;
+    const address = decode(buf, sp.pcStart, sp.pcEnd);
+    const module = decode(buf, sp.modStart, sp.modEnd);
+    for (const p of this.pendingInline) this.pushInline(p, p.address === address ? module : 'inlined');
+    this.pendingInline.length = 0;
+  }
+
+  private pushInline(p: { name: string; address: string }, module: string): void {
+    const keepAddress = this.opts.keepAddresses === true && p.name === '[unknown]';
+    const kind = frameKindOf(module, p.name, p.address);
+    this.frames.push(this.builder.frame(p.name, module, kind, true, keepAddress ? p.address : null));
+  }
+
+  private endSample(): void {
+    if (this.keep) {
+      for (const p of this.pendingInline) this.pushInline(p, 'inlined');
+      const frames = this.frames;
+      let stack = -1;
+      for (let i = frames.length - 1; i >= 0; i--) stack = this.builder.stack(stack, frames[i]);
+      this.builder.addSample({
+        stack,
+        time: this.time,
+        weight: this.weight,
+        pid: this.pid,
+        tid: this.tid,
+        cpu: this.cpu,
+        comm: this.comm,
+        cgroup: this.cgroup,
+      });
+    }
+    this.frames.length = 0;
+    this.pendingInline.length = 0;
+    this.inSample = false;
+    this.keep = false;
+  }
+
+  /**
+   * perf script ends every line with a newline, so a last line without one was cut: a cut frame
+   * line (even one cut inside its indentation) makes the sample in progress incomplete, and a cut
+   * header cannot be trusted (its period may have lost digits). Both are dropped, with a warning.
+   */
+  partialLine(_buf: Uint8Array, _start: number, _end: number, lineNo: number): void {
+    const meta = this.builder.meta;
+    meta.truncated = true;
+    if (this.inSample) {
+      meta.warnings.push(
+        `${this.file}: input ends in the middle of the sample that starts at line ${this.sampleLine}; that sample was dropped (was the file cut?)`,
+      );
+    } else {
+      meta.warnings.push(
+        `${this.file}: input ends in the middle of line ${lineNo}; that line was ignored (was the file cut?)`,
+      );
+    }
+    this.frames.length = 0;
+    this.pendingInline.length = 0;
+    this.inSample = false;
+    this.keep = false;
+  }
+
+  finish(lines: number): Profile {
+    const meta = this.builder.meta;
+    if (this.inSample) this.endSample();
+    if (this.headerLines === 0) {
+      throw new InputError(
+        this.file,
+        null,
+        'perf script output with at least one sample header ("comm 123 [000] 1.000000: 250000 cpu-clock:")',
+        lines === 0 ? 'an empty file' : `${lines} lines without one`,
+      );
+    }
+    meta.events = this.eventNames.map((name, i) => ({ name, samples: this.eventSamples[i] }));
+    meta.event = this.chosenEvent ?? '';
+    const distinctBases = new Set(meta.events.map((e) => eventBase(e.name)));
+    if (this.opts.event !== undefined) {
+      meta.eventChosenBy = 'option';
+      if (this.builder.sampleCount === 0) {
+        throw new InputError(
+          this.file,
+          null,
+          `samples of event "${this.opts.event}"`,
+          `only ${[...distinctBases].join(', ')}`,
+        );
+      }
+    } else if (distinctBases.size > 1) {
+      meta.eventChosenBy = 'first';
+      meta.warnings.push(
+        `${this.file}: ${distinctBases.size} events in the input (${[...distinctBases].join(', ')}); using the first, ${eventBase(meta.event)}; choose another with --event`,
+      );
+    }
+    return this.builder.finish();
+  }
+}
+
+function isInlinedModule(buf: Uint8Array, s: number, e: number): boolean {
+  if (e - s !== utf8Inlined.length) return false;
+  for (let i = 0; i < utf8Inlined.length; i++) if (buf[s + i] !== utf8Inlined[i]) return false;
+  return true;
+}
+
+const unknownSym = new TextEncoder().encode('[unknown]');
+function isUnknownSymbol(buf: Uint8Array, sp: FrameSpans): boolean {
+  if (sp.symEnd - sp.symStart !== unknownSym.length) return false;
+  for (let i = 0; i < unknownSym.length; i++) if (buf[sp.symStart + i] !== unknownSym[i]) return false;
+  return true;
+}
+
+/** Call-graph mode from a perf record command line. */
+export function callGraphFromCmdline(cmdline: string): CallGraphMode {
+  const m = /--call-graph[ =]([a-z]+)/.exec(cmdline);
+  if (m) return m[1] === 'dwarf' ? 'dwarf' : m[1] === 'lbr' ? 'lbr' : m[1] === 'fp' ? 'fp' : 'unknown';
+  if (/(^|\s)-[a-zA-Z]*g(\s|$)/.test(cmdline)) return 'fp';
+  return 'none';
+}
+
+export async function parsePerfScript(
+  chunks: AsyncIterable<Uint8Array>,
+  file: string,
+  opts: PerfScriptOptions = {},
+): Promise<Profile> {
+  const sink = new PerfScriptSink(file, opts);
+  const stats = await forEachLine(chunks, sink, opts.onProgress);
+  return sink.finish(stats.lines);
+}
+
+/**
+ * yes: the first line that is not a comment or blank is a sample header. need-more: no complete
+ * line yet (`complete` says the head is the whole input).
+ */
+export function sniffPerfScript(head: Uint8Array, complete: boolean): 'yes' | 'no' | 'need-more' {
+  let pos = 0;
+  const fields = newHeaderFields();
+  while (pos < head.length) {
+    const nl = head.indexOf(0x0a, pos);
+    if (nl === -1 && !complete) return 'need-more';
+    const lineEnd = nl === -1 ? head.length : nl;
+    const end = trimEnd(head, pos, lineEnd);
+    const s = skipSpaces(head, pos, end);
+    if (s < end && head[s] !== HASH) return parseHeader(head, pos, end, null, fields) !== null ? 'yes' : 'no';
+    if (nl === -1) break;
+    pos = nl + 1;
+  }
+  return complete ? 'no' : 'need-more';
+}

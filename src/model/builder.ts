@@ -1,0 +1,175 @@
+import { IntPairTable } from './byte-keys.ts';
+import { Float64Column, Int32Column, Uint8Column } from './columns.ts';
+import type {
+  CallGraphMode,
+  FrameIndex,
+  FrameKindCode,
+  Profile,
+  ProfileMeta,
+  StackIndex,
+} from './profile.ts';
+import { type StringIndex, StringTable } from './strings.ts';
+import { validateProfile } from './validate.ts';
+
+export interface SampleInput {
+  stack: StackIndex;
+  time: number;
+  weight: number;
+  pid: number;
+  tid: number;
+  cpu: number;
+  comm: StringIndex;
+  cgroup: StringIndex;
+}
+
+/** Grows plain columns while an importer runs; `finish()` freezes them into a validated Profile. */
+export class ProfileBuilder {
+  readonly strings = new StringTable();
+  private readonly frameIndex = new Map<string, FrameIndex>();
+  private readonly frameName = new Int32Column();
+  private readonly frameModule = new Int32Column();
+  private readonly frameKind = new Uint8Column();
+  private readonly frameInlined = new Uint8Column();
+  private readonly frameAddress = new Int32Column();
+  private readonly stackIndex = new IntPairTable();
+  private readonly stackPrefix = new Int32Column();
+  private readonly stackFrame = new Int32Column();
+  private readonly stackDepth = new Int32Column();
+  private readonly sampleStack = new Int32Column();
+  private readonly sampleTime = new Float64Column();
+  private readonly sampleWeight = new Float64Column();
+  private readonly samplePid = new Int32Column();
+  private readonly sampleTid = new Int32Column();
+  private readonly sampleCpu = new Int32Column();
+  private readonly sampleComm = new Int32Column();
+  private readonly sampleCgroup = new Int32Column();
+  readonly meta: ProfileMeta;
+  /** The empty string: the cgroup of samples whose cgroup is unknown. */
+  readonly unknownCgroup: StringIndex;
+
+  constructor(source: string, format: ProfileMeta['format']) {
+    this.unknownCgroup = this.strings.intern('');
+    this.meta = {
+      source,
+      format,
+      event: '',
+      events: [],
+      eventChosenBy: 'only',
+      callGraph: 'unknown' as CallGraphMode,
+      hasCgroups: false,
+      durationSeconds: null,
+      truncated: false,
+      oddities: {},
+      warnings: [],
+      recording: {},
+    };
+  }
+
+  get sampleCount(): number {
+    return this.sampleStack.length;
+  }
+
+  frame(
+    name: string,
+    module: string,
+    kind: FrameKindCode,
+    inlined: boolean,
+    address: string | null,
+  ): FrameIndex {
+    const key = `${name}\u0000${module}\u0000${kind}\u0000${inlined ? 1 : 0}\u0000${address ?? ''}`;
+    let f = this.frameIndex.get(key);
+    if (f === undefined) {
+      f = this.frameName.length;
+      this.frameName.push(this.strings.intern(name));
+      this.frameModule.push(this.strings.intern(module));
+      this.frameKind.push(kind);
+      this.frameInlined.push(inlined ? 1 : 0);
+      this.frameAddress.push(address === null ? -1 : this.strings.intern(address));
+      this.frameIndex.set(key, f);
+    }
+    return f;
+  }
+
+  /** The stack node for `frame` called from `prefix` (-1 for a root frame). */
+  stack(prefix: StackIndex, frame: FrameIndex): StackIndex {
+    const found = this.stackIndex.get(prefix + 1, frame);
+    if (found !== -1) return found;
+    const s = this.stackPrefix.length;
+    this.stackPrefix.push(prefix);
+    this.stackFrame.push(frame);
+    this.stackDepth.push(prefix === -1 ? 0 : this.stackDepth.at(prefix) + 1);
+    this.stackIndex.set(prefix + 1, frame, s);
+    return s;
+  }
+
+  /** Stack node for frames listed root first. */
+  stackOf(framesRootFirst: readonly FrameIndex[]): StackIndex {
+    let s = -1;
+    for (const f of framesRootFirst) s = this.stack(s, f);
+    return s;
+  }
+
+  frameKindOf(f: FrameIndex): FrameKindCode {
+    return this.frameKind.at(f) as FrameKindCode;
+  }
+
+  addSample(s: SampleInput): void {
+    this.sampleStack.push(s.stack);
+    this.sampleTime.push(s.time);
+    this.sampleWeight.push(s.weight);
+    this.samplePid.push(s.pid);
+    this.sampleTid.push(s.tid);
+    this.sampleCpu.push(s.cpu);
+    this.sampleComm.push(s.comm);
+    this.sampleCgroup.push(s.cgroup);
+  }
+
+  /** Counts an odd but survivable input line; reported once per kind. */
+  oddity(kind: string, line: number, example: string): void {
+    const o = this.meta.oddities[kind];
+    if (o) o.count++;
+    else this.meta.oddities[kind] = { count: 1, firstLine: line, example: example.slice(0, 200) };
+  }
+
+  finish(): Profile {
+    const time = this.sampleTime.finish();
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const t of time) {
+      if (t < first) first = t;
+      if (t > last) last = t;
+    }
+    if (this.meta.durationSeconds === null && last >= first) this.meta.durationSeconds = last - first;
+    const profile: Profile = {
+      strings: this.strings.strings,
+      frames: {
+        length: this.frameName.length,
+        name: this.frameName.finish(),
+        module: this.frameModule.finish(),
+        kind: this.frameKind.finish(),
+        inlined: this.frameInlined.finish(),
+        address: this.frameAddress.finish(),
+      },
+      stacks: {
+        length: this.stackPrefix.length,
+        prefix: this.stackPrefix.finish(),
+        frame: this.stackFrame.finish(),
+        depth: this.stackDepth.finish(),
+      },
+      samples: {
+        length: this.sampleStack.length,
+        stack: this.sampleStack.finish(),
+        time,
+        weight: this.sampleWeight.finish(),
+        pid: this.samplePid.finish(),
+        tid: this.sampleTid.finish(),
+        cpu: this.sampleCpu.finish(),
+        comm: this.sampleComm.finish(),
+        cgroup: this.sampleCgroup.finish(),
+      },
+      meta: this.meta,
+    };
+    validateProfile(profile);
+    return profile;
+  }
+}

@@ -1,0 +1,85 @@
+import type { StringIndex } from './strings.ts';
+
+export type FrameIndex = number;
+export type StackIndex = number;
+
+/** Where a frame's code lives. Stored as a Uint8 code in the frame table. */
+export const FrameKind = { user: 0, kernel: 1, jit: 2, unknown: 3 } as const;
+export type FrameKindCode = (typeof FrameKind)[keyof typeof FrameKind];
+export const frameKindNames = ['user', 'kernel', 'jit', 'unknown'] as const;
+
+export interface FrameTable {
+  readonly length: number;
+  /** Function name with the `+0x<offset>` suffix removed. */
+  readonly name: Int32Array;
+  /** DSO / module path as perf printed it (`[kernel.kallsyms]`, `/usr/lib/.../libc.so.6`). */
+  readonly module: Int32Array;
+  readonly kind: Uint8Array;
+  /** 1 when perf printed the frame as `(inlined)`; `module` is then the enclosing frame's. */
+  readonly inlined: Uint8Array;
+  /** Instruction address as printed (hex string index), or -1 when addresses were not kept. */
+  readonly address: Int32Array;
+}
+
+/** Stack prefix tree: node i is frame[i] called from prefix[i] (-1 = root). prefix[i] < i. */
+export interface StackTable {
+  readonly length: number;
+  readonly prefix: Int32Array;
+  readonly frame: Int32Array;
+  readonly depth: Int32Array;
+}
+
+/** Samples as parallel columns. Labels (comm, cgroup, event) are string indexes. */
+export interface SampleTable {
+  readonly length: number;
+  /** Leaf stack node, or -1 for a sample that carried no frames. */
+  readonly stack: Int32Array;
+  /** Seconds as perf printed them (NaN when the input had no time). */
+  readonly time: Float64Array;
+  /** The sample's period (ns for cpu-clock); 1 when the event has no period (tracepoints). */
+  readonly weight: Float64Array;
+  readonly pid: Int32Array;
+  readonly tid: Int32Array;
+  readonly cpu: Int32Array;
+  readonly comm: Int32Array;
+  /** cgroup path (e.g. `/system.slice/docker-<id>.scope`); the empty string when unknown. */
+  readonly cgroup: Int32Array;
+}
+
+export type CallGraphMode = 'fp' | 'dwarf' | 'lbr' | 'none' | 'unknown';
+
+export interface EventCount {
+  name: string;
+  samples: number;
+}
+
+export interface ProfileMeta {
+  /** Path or label of the input. */
+  source: string;
+  format: 'perf-script' | 'perf-data' | 'folded';
+  /** The event whose samples the profile holds. */
+  event: string;
+  /** Every event seen in the input, in order of first appearance, with its sample count. */
+  events: EventCount[];
+  eventChosenBy: 'only' | 'first' | 'option';
+  callGraph: CallGraphMode;
+  /** Whether samples carry a cgroup (perf.data recorded with --all-cgroups, or folded with one). */
+  hasCgroups: boolean;
+  /** Seconds between the first and the last sample, when times are known. */
+  durationSeconds: number | null;
+  /** The input ended in the middle of a sample (the partial sample is dropped). */
+  truncated: boolean;
+  /** Odd but survivable input, counted once per kind. */
+  oddities: Record<string, { count: number; firstLine: number; example: string }>;
+  warnings: string[];
+  /** Facts about the recording (host, kernel, perf version, frequency) when the input carries them. */
+  recording: Record<string, string | number>;
+}
+
+export interface Profile {
+  readonly strings: readonly string[];
+  readonly frames: FrameTable;
+  readonly stacks: StackTable;
+  readonly samples: SampleTable;
+  readonly meta: ProfileMeta;
+}

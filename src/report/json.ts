@@ -1,0 +1,83 @@
+/** The `--json` document of `analyze`: the analysis result in the shape schema.ts defines. */
+import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
+import type { CallSiteSummary } from '../analysis/syscalls.ts';
+import { UNKNOWN_PID } from '../formats/perf-script/header.ts';
+import { ANALYZE_SCHEMA_VERSION, type AnalyzeJson } from './schema.ts';
+
+export const TOOL_VERSION = '0.1.0';
+
+/** Shares are rounded to 6 decimals: enough for 1 sample in a million, without float noise. */
+function r(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+function callSiteJson(c: CallSiteSummary): AnalyzeJson['syscalls'][number]['callSites'][number] {
+  switch (c.status) {
+    case 'found':
+      return { status: 'found', function: c.function, module: c.module, wrapper: c.wrapper, reason: null, share: r(c.share) };
+    case 'lost':
+      return { status: 'lost', function: null, module: null, wrapper: c.wrapper || null, reason: c.reason, share: r(c.share) };
+    case 'none':
+      return { status: 'none', function: null, module: null, wrapper: c.wrapper, reason: null, share: r(c.share) };
+    case 'unknown':
+      return { status: 'unknown', function: null, module: c.module, wrapper: c.wrapper, reason: null, share: r(c.share) };
+  }
+}
+
+function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
+  const id = c.identity;
+  return {
+    id: id.id,
+    name: id.name,
+    runtime: id.runtime,
+    kind: id.kind,
+    cgroup: id.cgroup,
+    cgroups: c.cgroups,
+    shortId: id.shortId ?? null,
+    pod: id.pod
+      ? { uid: id.pod.uid, qos: id.pod.qos ?? null, name: id.pod.name ?? null, namespace: id.pod.namespace ?? null }
+      : null,
+    image: id.image ?? null,
+    samples: c.samples,
+    share: r(c.share),
+    userShare: r(c.userShare),
+    kernelShare: r(c.kernelShare),
+    idleShare: r(c.idleShare),
+    categories: c.categories.map((x) => ({ category: x.category, share: r(x.share) })),
+    syscalls: c.syscalls.map((s) => ({ name: s.name, share: r(s.share) })),
+    processes: c.processes.map((p) => ({ comm: p.comm, pid: p.pid === UNKNOWN_PID ? null : p.pid, share: r(p.share) })),
+  };
+}
+
+export function analyzeJson(a: AnalysisResult): AnalyzeJson {
+  const i = a.input;
+  return {
+    schemaVersion: ANALYZE_SCHEMA_VERSION,
+    tool: { name: 'crosstalk', version: TOOL_VERSION },
+    input: {
+      ...i,
+      oddities: Object.entries(i.oddities).map(([kind, o]) => ({ kind, ...o })),
+    },
+    split: { user: r(a.split.user), kernel: r(a.split.kernel), idle: r(a.split.idle), unknown: r(a.split.unknown) },
+    categories: a.categories.map((x) => ({ category: x.category, share: r(x.share) })),
+    containers: a.containers.map(containerJson),
+    syscalls: a.syscalls.map((s) => ({
+      name: s.name,
+      share: r(s.share),
+      containers: s.containers.map((c) => ({ id: c.id, name: c.name, share: r(c.share) })),
+      callSites: s.callSites.map(callSiteJson),
+      kernelPaths: s.kernelPaths.map((k) => ({ frames: k.frames, share: r(k.share) })),
+      kernelFunctions: s.kernelFunctions.map((f) => ({
+        name: f.name,
+        selfShare: r(f.selfShare),
+        totalShare: r(f.totalShare),
+      })),
+    })),
+    limitations: a.limitations,
+  };
+}
+
+/** JSON text; `<` is escaped so the document can also be embedded in HTML safely. */
+export function analyzeJsonText(a: AnalysisResult): string {
+  return `${JSON.stringify(analyzeJson(a), null, 2).replace(/</g, '\\u003c')}\n`;
+}

@@ -1,0 +1,110 @@
+/**
+ * The JSON output of `crosstalk analyze --json`: a public contract that users script against.
+ * Changing a field's meaning or removing one bumps `schemaVersion`; adding fields does not.
+ * schema/analyze.schema.json is generated from this file (`npm run schema`) and checked in.
+ */
+import { z } from 'zod';
+
+export const ANALYZE_SCHEMA_VERSION = 1;
+
+/** A fraction of the total weight (sum of sample periods) of all samples: 0..1. */
+const share = z.number().min(0).max(1).describe('fraction of the total weight of all samples (0..1)');
+
+const categoryName = z.enum([
+  'user',
+  'syscall',
+  'page_fault',
+  'interrupt',
+  'kernel_thread',
+  'idle',
+  'kernel_other',
+  'no_stack',
+]);
+
+const categoryShare = z.object({ category: categoryName, share });
+
+export const callSiteSchema = z.object({
+  status: z.enum(['found', 'lost', 'none', 'unknown']).describe('found: `function` issued the syscall; lost: frame-pointer unwinding skipped it; none: the stack ends in the wrapper; unknown: not symbolised.'),
+  function: z.string().nullable(),
+  module: z.string().nullable(),
+  wrapper: z.string().nullable().describe('The libc (or other) wrapper the call site called, e.g. posix_fadvise.'),
+  reason: z.string().nullable().describe('Why a call site was lost: frame-pointer | process-entry.'),
+  share,
+});
+
+export const containerSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  runtime: z.string(),
+  kind: z.string(),
+  cgroup: z.string().describe('The cgroup the container is rooted at.'),
+  cgroups: z.array(z.string()).describe('Every cgroup path whose samples were attributed to this container.'),
+  shortId: z.string().nullable(),
+  pod: z
+    .object({ uid: z.string(), qos: z.string().nullable(), name: z.string().nullable(), namespace: z.string().nullable() })
+    .nullable(),
+  image: z.string().nullable(),
+  samples: z.number().int().min(0),
+  share,
+  userShare: share,
+  kernelShare: share,
+  idleShare: share,
+  categories: z.array(categoryShare),
+  syscalls: z.array(z.object({ name: z.string(), share })),
+  processes: z.array(z.object({ comm: z.string(), pid: z.number().int().nullable(), share })),
+});
+
+export const syscallSchema = z.object({
+  name: z.string(),
+  share,
+  containers: z.array(z.object({ id: z.string(), name: z.string(), share })),
+  callSites: z.array(callSiteSchema),
+  kernelPaths: z.array(z.object({ frames: z.array(z.string()), share })).describe('Kernel call paths from the syscall entry down to the sampled function.'),
+  kernelFunctions: z.array(z.object({ name: z.string(), selfShare: share, totalShare: share })),
+});
+
+export const analyzeSchema = z.object({
+  schemaVersion: z.literal(ANALYZE_SCHEMA_VERSION),
+  tool: z.object({ name: z.literal('crosstalk'), version: z.string() }),
+  input: z.object({
+    source: z.string(),
+    format: z.enum(['perf-script', 'perf-data', 'folded']),
+    event: z.string(),
+    events: z.array(z.object({ name: z.string(), samples: z.number().int().min(0) })),
+    eventChosenBy: z.enum(['only', 'first', 'option']),
+    callGraph: z.enum(['fp', 'dwarf', 'lbr', 'none', 'unknown']),
+    samples: z.number().int().min(0),
+    totalWeight: z.number().min(0),
+    weightUnit: z.enum(['ns', 'events']).describe('ns for cpu-clock/task-clock (weights are nanoseconds of CPU), events otherwise.'),
+    durationSeconds: z.number().nullable(),
+    truncated: z.boolean(),
+    hasCgroups: z.boolean(),
+    warnings: z.array(z.string()),
+    oddities: z.array(z.object({ kind: z.string(), count: z.number().int(), firstLine: z.number().int(), example: z.string() })),
+    recording: z.record(z.string(), z.union([z.string(), z.number()])),
+  }),
+  split: z.object({ user: share, kernel: share, idle: share, unknown: share }),
+  categories: z.array(categoryShare),
+  containers: z.array(containerSchema),
+  syscalls: z.array(syscallSchema),
+  limitations: z.array(
+    z.object({
+      code: z.enum([
+        'no-samples',
+        'no-cgroups',
+        'no-call-graphs',
+        'no-kernel-symbols',
+        'call-sites-lost',
+        'call-graph-unknown',
+        'truncated',
+      ]),
+      message: z.string(),
+    }),
+  ),
+});
+
+export type AnalyzeJson = z.infer<typeof analyzeSchema>;
+
+export function analyzeJsonSchema(): unknown {
+  return z.toJSONSchema(analyzeSchema, { target: 'draft-2020-12' });
+}

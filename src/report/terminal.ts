@@ -1,0 +1,135 @@
+/** Human-readable `analyze` summary for a terminal. All profile-derived text goes through safeText. */
+import { createColors } from 'picocolors';
+import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
+import type { Category } from '../analysis/attribute.ts';
+import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
+import { pad, percent, safeText, thousands } from './safe-text.ts';
+
+export interface TerminalOptions {
+  /** ANSI colours. Default: off (the CLI turns them on for a TTY without NO_COLOR). */
+  color?: boolean;
+  /** Containers listed. Default 12. */
+  containers?: number;
+  /** Syscalls detailed. Default 8. */
+  syscalls?: number;
+}
+
+const categoryLabel: Record<Category, string> = {
+  user: 'user',
+  syscall: 'syscalls',
+  page_fault: 'page faults',
+  interrupt: 'interrupts',
+  kernel_thread: 'kernel threads',
+  idle: 'idle',
+  kernel_other: 'other kernel',
+  no_stack: 'no stack',
+};
+
+export function renderAnalysis(a: AnalysisResult, opts: TerminalOptions = {}): string {
+  const c = createColors(opts.color ?? false);
+  const out: string[] = [];
+  const i = a.input;
+  const dur = i.durationSeconds === null ? '' : `, ${i.durationSeconds.toFixed(1)} s`;
+  out.push(
+    c.bold(`crosstalk analyze: ${safeText(i.source)}`),
+    c.dim(
+      `${i.format}, event ${safeText(i.event)}, ${thousands(i.samples)} samples${dur}, call graphs: ${i.callGraph}`,
+    ),
+  );
+  for (const w of i.warnings) out.push(c.yellow(`warning: ${safeText(w, 400)}`));
+  for (const [kind, o] of Object.entries(i.oddities)) {
+    out.push(c.yellow(`warning: ${o.count} ${kind}${o.count > 1 ? 's' : ''} skipped (first at line ${o.firstLine}: ${safeText(o.example, 80)})`));
+  }
+  out.push('');
+  out.push(
+    `${c.bold('CPU time')}   user ${percent(a.split.user)}   kernel ${percent(a.split.kernel)}   idle ${percent(a.split.idle)}` +
+      (a.split.unknown > 0 ? `   no stack ${percent(a.split.unknown)}` : ''),
+  );
+  const kernelCats = a.categories.filter((x) => x.category !== 'user' && x.category !== 'idle' && x.category !== 'no_stack');
+  if (kernelCats.length > 0) {
+    out.push(`  kernel time by entry: ${kernelCats.map((x) => `${categoryLabel[x.category]} ${percent(x.share)}`).join(', ')}`);
+  }
+  out.push('', ...containerTable(a.containers.slice(0, opts.containers ?? 12), c.bold));
+  if (a.containers.length > (opts.containers ?? 12)) {
+    out.push(c.dim(`  … ${a.containers.length - (opts.containers ?? 12)} more containers (see --json)`));
+  }
+  out.push('', c.bold('Kernel time by syscall (share of all samples)'));
+  if (a.syscalls.length === 0) out.push('  no syscall time in this profile');
+  for (const s of a.syscalls.slice(0, opts.syscalls ?? 8)) out.push(...syscallBlock(s));
+  if (a.limitations.length > 0) {
+    out.push('', c.bold('What this data cannot answer'));
+    for (const l of a.limitations) out.push(c.yellow(`  - ${l.message}`));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function containerLabel(s: ContainerSummary): string {
+  const id = s.identity;
+  const rt = id.runtime === 'host' || id.runtime === 'unknown' ? '' : ` (${id.runtime})`;
+  return safeText(`${id.name}${rt}`, 44);
+}
+
+function containerTable(list: ContainerSummary[], bold: (s: string) => string): string[] {
+  const rows = [
+    bold(`${pad('Container', 46)}${pad('share', 8, true)}${pad('user', 8, true)}${pad('kernel', 8, true)}${pad('idle', 8, true)}   top syscalls`),
+  ];
+  for (const s of list) {
+    const top = s.syscalls
+      .slice(0, 3)
+      .map((x) => `${safeText(x.name, 32)} ${percent(x.share)}`)
+      .join(', ');
+    rows.push(
+      `  ${pad(containerLabel(s), 44)}${pad(percent(s.share), 8, true)}${pad(percent(s.userShare), 8, true)}` +
+        `${pad(percent(s.kernelShare), 8, true)}${pad(percent(s.idleShare), 8, true)}   ${top}`,
+    );
+  }
+  return rows;
+}
+
+export function callSiteText(cs: CallSiteSummary): string {
+  const via = cs.wrapper ? ` via ${safeText(cs.wrapper, 60)}` : '';
+  switch (cs.status) {
+    case 'found':
+      return `${safeText(cs.function, 100)} (${safeText(basename(cs.module), 40)})${via}`;
+    case 'lost':
+      return cs.reason === 'frame-pointer'
+        ? `call site lost by frame-pointer unwinding${via}; record with --call-graph dwarf`
+        : `call site lost (stack shows only the process entry)${via}; record with --call-graph dwarf`;
+    case 'none':
+      return `no caller on the stack${via}`;
+    case 'unknown':
+      return `[unknown] in ${safeText(basename(cs.module), 60)}${via}`;
+  }
+}
+
+function basename(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i === -1 ? p : p.slice(i + 1);
+}
+
+function syscallBlock(s: SyscallSummary): string[] {
+  const out = [`  ${pad(safeText(s.name, 40), 28)}${pad(percent(s.share), 7, true)}`];
+  out.push(
+    `      containers: ${s.containers
+      .slice(0, 4)
+      .map((c) => `${safeText(c.name, 40)} ${percent(c.share)}`)
+      .join(', ')}`,
+  );
+  for (const cs of s.callSites.slice(0, 3)) out.push(`      call site ${pad(percent(cs.share), 6, true)}  ${callSiteText(cs)}`);
+  for (const k of s.kernelPaths.slice(0, 2)) {
+    out.push(`      kernel    ${pad(percent(k.share), 6, true)}  ${safeText(shortPath(k.frames), 200)}`);
+  }
+  const hot = s.kernelFunctions
+    .filter((f) => f.selfShare > 0)
+    .slice(0, 4)
+    .map((f) => `${safeText(f.name, 40)} ${percent(f.selfShare)}`);
+  if (hot.length > 0) out.push(`      hot (self): ${hot.join(', ')}`);
+  return out;
+}
+
+/** Long kernel paths keep the entry and the last frames, where the time is. */
+function shortPath(frames: string[]): string {
+  if (frames.length === 0) return '(sampled in the entry code itself)';
+  if (frames.length <= 6) return frames.join(' > ');
+  return `${frames.slice(0, 2).join(' > ')} > … > ${frames.slice(-4).join(' > ')}`;
+}
