@@ -13,5 +13,6 @@ await build({
   banner: {
     js: "import { createRequire as __ctCreateRequire } from 'node:module'; const require = __ctCreateRequire(import.meta.url);",
   },
+  loader: { '.md': 'text' },
   logLevel: 'warning',
 });

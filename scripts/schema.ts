@@ -2,4 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { analyzeJsonSchema } from '../src/report/schema.ts';
 
-writeFileSync(new URL('../schema/analyze.schema.json', import.meta.url), `${JSON.stringify(analyzeJsonSchema(), null, 2)}\n`);
+writeFileSync(
+  new URL('../schema/analyze.schema.json', import.meta.url),
+  `${JSON.stringify(analyzeJsonSchema(), null, 2)}\n`,
+);

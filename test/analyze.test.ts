@@ -41,7 +41,11 @@ describe('analyzeProfile', () => {
     expect(s.share).toBeCloseTo(0.6);
     expect(s.containers).toHaveLength(1);
     expect(s.containers[0].share).toBeCloseTo(0.6);
-    expect(s.callSites[0]).toMatchObject({ status: 'found', function: 'LogFileObject::Write', wrapper: 'posix_fadvise' });
+    expect(s.callSites[0]).toMatchObject({
+      status: 'found',
+      function: 'LogFileObject::Write',
+      wrapper: 'posix_fadvise',
+    });
     expect(s.kernelPaths[0].frames).toContain('lru_add_drain_all');
     expect(s.kernelFunctions[0]).toMatchObject({ name: '__lru_add_drain_all' });
     expect(result.syscalls[1].name).toBe('newlstat');
@@ -58,10 +62,18 @@ describe('analyzeProfile', () => {
   });
 
   it('says what the data cannot answer: no cgroups, lost call sites', () => {
-    const fp = analyzeProfile(profileFromText(`query:10 main@/srv/q;posix_fadvise@${LIBC};do_syscall_64_[k];__x64_sys_fadvise64_[k] 3`, 'fp', false));
+    const fp = analyzeProfile(
+      profileFromText(
+        `query:10 main@/srv/q;posix_fadvise@${LIBC};do_syscall_64_[k];__x64_sys_fadvise64_[k] 3`,
+        'fp',
+        false,
+      ),
+    );
     expect(fp.limitations.map((l) => l.code)).toEqual(['no-cgroups', 'call-sites-lost']);
     expect(fp.syscalls[0].callSites[0]).toMatchObject({ status: 'lost', reason: 'frame-pointer' });
-    expect(renderAnalysis(fp)).toContain('call site lost by frame-pointer unwinding via posix_fadvise; record with --call-graph dwarf');
+    expect(renderAnalysis(fp)).toContain(
+      'call site lost by frame-pointer unwinding via posix_fadvise; record with --call-graph dwarf',
+    );
   });
 
   it('says when samples carry no call chains or kernel symbols', () => {
@@ -74,7 +86,9 @@ describe('analyzeProfile', () => {
   it('neutralises hostile names in the terminal output', () => {
     const evil = 'Evil\u001b[31mRed\u0007';
     const hostile = analyzeProfile(
-      profileFromText(`/evil-\u001b[2J q:1 main;${evil}@/srv/q;do_syscall_64_[k];__x64_sys_read_[k];vfs_read_[k] 1`),
+      profileFromText(
+        `/evil-\u001b[2J q:1 main;${evil}@/srv/q;do_syscall_64_[k];__x64_sys_read_[k];vfs_read_[k] 1`,
+      ),
     );
     const out = renderAnalysis(hostile);
     expect(out).toContain('Evil\\x1b[31mRed\\x07');

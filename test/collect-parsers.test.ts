@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseCgroupMounts } from '../src/collect/cgroup-fs.ts';
 import { countCpuList } from '../src/collect/host-facts.ts';
-import { parseDentryState, parseKeyValues, parsePressure, parseSlabinfo } from '../src/collect/kernel-state.ts';
+import {
+  parseDentryState,
+  parseKeyValues,
+  parsePressure,
+  parseSlabinfo,
+} from '../src/collect/kernel-state.ts';
 import { summarizePerfExit } from '../src/collect/perf-recording.ts';
 import { classifyProbeFailure, estimateRunBytes } from '../src/collect/preflight.ts';
 import {
@@ -74,7 +79,9 @@ describe('kernel state files', () => {
 
   it('parses vmstat, cpu.stat and meminfo lines', () => {
     expect(parseKeyValues('nr_free_pages 123\npgfault 9\n')).toEqual({ nr_free_pages: 123, pgfault: 9 });
-    expect(parseKeyValues('usage_usec 10\nnr_throttled 2\nthrottled_usec 300\n')).toMatchObject({ nr_throttled: 2 });
+    expect(parseKeyValues('usage_usec 10\nnr_throttled 2\nthrottled_usec 300\n')).toMatchObject({
+      nr_throttled: 2,
+    });
     expect(parseKeyValues('MemTotal:       24684084 kB\nActive(file):     100 kB\n')).toEqual({
       MemTotal: 24684084,
       'Active(file)': 100,
@@ -145,7 +152,11 @@ describe('perf stderr', () => {
   });
 
   it('notices a full disk', () => {
-    const e = summarizePerfExit(255, null, 'failed to write perf data, error: No space left on device\n'.repeat(3));
+    const e = summarizePerfExit(
+      255,
+      null,
+      'failed to write perf data, error: No space left on device\n'.repeat(3),
+    );
     expect(e.diskFull).toBe(true);
     expect(e.summary).toEqual(['failed to write perf data, error: No space left on device']);
   });

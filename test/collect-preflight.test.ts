@@ -58,7 +58,11 @@ describe('preflight', () => {
   });
 
   it('says perf is missing and how to install it', async () => {
-    const r = await preflight({ ...base, storeRoot: join(work, 'store'), env: { PATH: join(work, 'empty') } });
+    const r = await preflight({
+      ...base,
+      storeRoot: join(work, 'store'),
+      env: { PATH: join(work, 'empty') },
+    });
     expect(r.fatal).toBe(true);
     const [p] = r.problems.filter((x) => x.code === 'perf-missing');
     expect(formatProblem(p)).toBe('perf is not installed (not on PATH); fix: apt-get install linux-perf');
@@ -74,7 +78,11 @@ describe('preflight', () => {
       const problems = await withSysctl('kernel.perf_event_paranoid', '3', () =>
         withSysctl('kernel.kptr_restrict', '1', () => runAsNobody(script)),
       );
-      expect(codes(problems)).toEqual(['fatal:kptr-restrict', 'fatal:perf-event-paranoid', 'warning:not-root']);
+      expect(codes(problems)).toEqual([
+        'fatal:kptr-restrict',
+        'fatal:perf-event-paranoid',
+        'warning:not-root',
+      ]);
       const line = (code: string) => formatProblem(problems.find((p) => p.code === code)!);
       expect(line('perf-event-paranoid')).toBe(
         'kernel.perf_event_paranoid is 3: a non-root user may not record the whole system; fix: run as root (sudo crosstalk record), or: sysctl kernel.perf_event_paranoid=-1',
@@ -85,32 +93,48 @@ describe('preflight', () => {
     },
   );
 
-  it.skipIf(!realPerf || !isRoot)('a perf without --all-cgroups (perf < 5.7) cannot tag samples with cgroups', async () => {
-    const dir = await fakePerf(
-      'old-perf',
-      `case "$1" in record) echo "  Error: unknown option \\\`all-cgroups'" >&2; echo " Usage: perf record [<options>]" >&2; exit 129;; *) exec ${realPerf} "$@";; esac`,
-    );
-    const r = await preflight({ ...base, storeRoot: join(work, 'store'), syscallRates: false, env: { PATH: `${dir}:/usr/bin:/bin` } });
-    const [p] = r.problems.filter((x) => x.code === 'no-cgroup-sampling');
-    expect(r.fatal).toBe(true);
-    expect(formatProblem(p)).toBe(
-      "perf cannot tag samples with their cgroup (this perf has no --all-cgroups (Error: unknown option `all-cgroups')); fix: use perf >= 5.7 on a kernel >= 5.7 built with CONFIG_CGROUP_PERF (apt-get install linux-perf)",
-    );
-  });
+  it.skipIf(!realPerf || !isRoot)(
+    'a perf without --all-cgroups (perf < 5.7) cannot tag samples with cgroups',
+    async () => {
+      const dir = await fakePerf(
+        'old-perf',
+        `case "$1" in record) echo "  Error: unknown option \\\`all-cgroups'" >&2; echo " Usage: perf record [<options>]" >&2; exit 129;; *) exec ${realPerf} "$@";; esac`,
+      );
+      const r = await preflight({
+        ...base,
+        storeRoot: join(work, 'store'),
+        syscallRates: false,
+        env: { PATH: `${dir}:/usr/bin:/bin` },
+      });
+      const [p] = r.problems.filter((x) => x.code === 'no-cgroup-sampling');
+      expect(r.fatal).toBe(true);
+      expect(formatProblem(p)).toBe(
+        "perf cannot tag samples with their cgroup (this perf has no --all-cgroups (Error: unknown option `all-cgroups')); fix: use perf >= 5.7 on a kernel >= 5.7 built with CONFIG_CGROUP_PERF (apt-get install linux-perf)",
+      );
+    },
+  );
 
-  it.skipIf(!realPerf || !isRoot)('a perf that records no call graphs is caught from the probe file itself', async () => {
-    // Runs the real perf with the call-graph options dropped, as a perf without callchain support would.
-    const dir = await fakePerf(
-      'no-callchain-perf',
-      `if [ "$1" = record ]; then shift; set -- $(echo "$@" | sed -e 's/--call-graph [^ ]*//'); exec ${realPerf} record "$@"; fi; exec ${realPerf} "$@"`,
-    );
-    const r = await preflight({ ...base, storeRoot: join(work, 'store'), syscallRates: false, env: { PATH: `${dir}:/usr/bin:/bin` } });
-    const [p] = r.problems.filter((x) => x.code === 'no-call-graph');
-    expect(r.fatal).toBe(true);
-    expect(formatProblem(p)).toBe(
-      'no fp call graphs (the probe recording carries no call chains); fix: use a perf and kernel with call-graph support (CONFIG_PERF_EVENTS), or record with --call-graph dwarf',
-    );
-  });
+  it.skipIf(!realPerf || !isRoot)(
+    'a perf that records no call graphs is caught from the probe file itself',
+    async () => {
+      // Runs the real perf with the call-graph options dropped, as a perf without callchain support would.
+      const dir = await fakePerf(
+        'no-callchain-perf',
+        `if [ "$1" = record ]; then shift; set -- $(echo "$@" | sed -e 's/--call-graph [^ ]*//'); exec ${realPerf} record "$@"; fi; exec ${realPerf} "$@"`,
+      );
+      const r = await preflight({
+        ...base,
+        storeRoot: join(work, 'store'),
+        syscallRates: false,
+        env: { PATH: `${dir}:/usr/bin:/bin` },
+      });
+      const [p] = r.problems.filter((x) => x.code === 'no-call-graph');
+      expect(r.fatal).toBe(true);
+      expect(formatProblem(p)).toBe(
+        'no fp call graphs (the probe recording carries no call chains); fix: use a perf and kernel with call-graph support (CONFIG_PERF_EVENTS), or record with --call-graph dwarf',
+      );
+    },
+  );
 
   it.skipIf(!isRoot)('a store on a full filesystem is refused before recording', async () => {
     const tiny = join(work, 'tiny');
@@ -126,25 +150,50 @@ describe('preflight', () => {
 
   it('the record command prints the problem as one line and exits 69 when perf is missing', async () => {
     const driver = join(repo, 'test', 'record-cli-driver.ts');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', driver, 'record', '--store', join(work, 'store')], {
-      cwd: repo,
-      env: { ...process.env, PATH: dirname(process.execPath) === '/usr/bin' ? join(work, 'empty') : dirname(process.execPath) },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', driver, 'record', '--store', join(work, 'store')],
+      {
+        cwd: repo,
+        env: {
+          ...process.env,
+          PATH: dirname(process.execPath) === '/usr/bin' ? join(work, 'empty') : dirname(process.execPath),
+        },
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).toBe(69);
-    expect(r.stderr).toBe('crosstalk: perf is not installed (not on PATH); fix: apt-get install linux-perf\n');
+    expect(r.stderr).toBe(
+      'crosstalk: perf is not installed (not on PATH); fix: apt-get install linux-perf\n',
+    );
   });
 });
 
 /** Runs an ES module script as uid/gid 65534 (nobody) and parses its JSON stdout. */
 function runAsNobody(script: string): Promise<PreflightProblem[]> {
   return new Promise((resolve, reject) => {
-    const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
-    const p = spawn('setpriv', args, { cwd: repo, env: { ...process.env, HOME: '/tmp' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      script,
+    ];
+    const p = spawn('setpriv', args, {
+      cwd: repo,
+      env: { ...process.env, HOME: '/tmp' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (b: Buffer) => {
       out += b;
     });
-    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}: ${out}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}: ${out}`)),
+    );
   });
 }

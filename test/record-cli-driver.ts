@@ -12,5 +12,6 @@ registerRuns(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  process.exitCode = e instanceof CommanderError ? (e.exitCode === 0 ? ExitCode.ok : ExitCode.usage) : reportError(e);
+  process.exitCode =
+    e instanceof CommanderError ? (e.exitCode === 0 ? ExitCode.ok : ExitCode.usage) : reportError(e);
 }

@@ -5,9 +5,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunCounters } from '../src/collect/run-facts.ts';
 import { findOnPath } from '../src/collect/perf-tool.ts';
 import { type RunInfo, recordRun } from '../src/collect/recorder.ts';
+import type { RunCounters } from '../src/collect/run-facts.ts';
 import { importPerfData } from '../src/formats/perf-data/import.ts';
 import { FrameKind, type Profile } from '../src/model/profile.ts';
 import { COUNTERS_FILE, PERF_DATA_FILE } from '../src/store/metadata.ts';
@@ -96,7 +96,12 @@ describe.skipIf(skip)('crosstalk record on this machine', () => {
     const sys = rate('sys')!;
     expect(sys.perSecond).toBeGreaterThan(100_000);
     expect(sys.perSecond).toBeGreaterThan(100 * (rate('cpu')?.perSecond ?? 0));
-    expect(sys.top.slice(0, 2).map((t) => t.name).sort()).toEqual(['read', 'write']);
+    expect(
+      sys.top
+        .slice(0, 2)
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(['read', 'write']);
   });
 
   it('maps both cgroups to their processes before and after', () => {

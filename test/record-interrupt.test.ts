@@ -36,7 +36,10 @@ interface CliRun {
 }
 
 function startCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', driver, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', driver, ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (b: Buffer) => {
@@ -91,7 +94,11 @@ describe.skipIf(skip)('interrupted recordings', () => {
     const dir = await waitForRecording(store, 1500);
     cli.child.kill('SIGINT');
     expect(await cli.exit).toBe(0);
-    expect(JSON.parse(cli.stdout())).toMatchObject({ status: 'complete', interrupted: true, incompleteReason: null });
+    expect(JSON.parse(cli.stdout())).toMatchObject({
+      status: 'complete',
+      interrupted: true,
+      incompleteReason: null,
+    });
     expect(cli.stderr()).toMatch(/stopping: perf is finishing the file/);
     const m = await metadataOf(dir);
     expect(m.status).toBe('complete');
@@ -144,7 +151,9 @@ describe.skipIf(skip)('interrupted recordings', () => {
     const recording = recordRun({ store, durationSeconds: 20, frequency: 1999 });
     const dir = await waitForRecording(store.root, 500);
     const fs = await statfs(small);
-    await writeFile(join(small, 'filler'), Buffer.alloc(Math.max(0, fs.bavail * fs.bsize - 64 * 1024))).catch(() => {});
+    await writeFile(join(small, 'filler'), Buffer.alloc(Math.max(0, fs.bavail * fs.bsize - 64 * 1024))).catch(
+      () => {},
+    );
     const info = await recording;
     expect(info.status).toBe('incomplete');
     expect(info.incompleteReason).toMatch(/disk filled up/);

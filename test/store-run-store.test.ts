@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic, writeFileExclusive } from '../src/store/atomic-file.ts';
-import { AmbiguousRunError, RunNotFoundError, StoreLockedError, StoreRefusedError } from '../src/store/errors.ts';
+import {
+  AmbiguousRunError,
+  RunNotFoundError,
+  StoreLockedError,
+  StoreRefusedError,
+} from '../src/store/errors.ts';
 import { LOCK_NAME, withStoreLock } from '../src/store/lock.ts';
 import { METADATA_FILE, parseRunMetadata } from '../src/store/metadata.ts';
 import { RUN_ID, RunStore, storeLocation } from '../src/store/store.ts';
@@ -37,7 +42,9 @@ describe('store location', () => {
     const env = { HOME: '/home/u', XDG_DATA_HOME: '/xdg', CROSSTALK_STORE: '/env/store' };
     expect(storeLocation('/flag', env)).toEqual({ root: '/flag', source: 'flag' });
     expect(storeLocation(undefined, env)).toEqual({ root: '/env/store', source: 'env' });
-    expect(storeLocation(undefined, { HOME: '/home/u', XDG_DATA_HOME: '/xdg' }).root).toBe('/xdg/crosstalk/runs');
+    expect(storeLocation(undefined, { HOME: '/home/u', XDG_DATA_HOME: '/xdg' }).root).toBe(
+      '/xdg/crosstalk/runs',
+    );
     // A relative XDG_DATA_HOME is invalid per the spec and ignored.
     expect(storeLocation(undefined, { HOME: '/home/u', XDG_DATA_HOME: 'rel' }).root).toBe(
       '/home/u/.local/share/crosstalk/runs',
@@ -63,7 +70,9 @@ describe('creating runs', () => {
   it('refuses an invalid label and never overwrites a file', async () => {
     await expect(store.createRun(new Date(), ['20261126-x'])).rejects.toBeInstanceOf(StoreRefusedError);
     const run = await store.createRun();
-    await expect(writeFileExclusive(join(run.dir, METADATA_FILE), '{}')).rejects.toMatchObject({ code: 'EEXIST' });
+    await expect(writeFileExclusive(join(run.dir, METADATA_FILE), '{}')).rejects.toMatchObject({
+      code: 'EEXIST',
+    });
     expect(parseRunMetadata(await readFile(join(run.dir, METADATA_FILE), 'utf8'), 'x').id).toBe(run.id);
   });
 

@@ -4,11 +4,11 @@
  * Shares are fractions of the total weight (sum of periods) of all samples of the chosen event.
  */
 import type { Profile } from '../model/profile.ts';
-import { type Category, attributeStack, categories, modeOf } from './attribute.ts';
+import { Attributions, type Category, categories, modeOf } from './attribute.ts';
 import { type ContainerIdentity, containerOf } from './containers.ts';
 import { isIdleComm, isKernelThreadComm } from './kernel-entry.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
-import { type SyscallTables, summarizeSyscalls, type SyscallSummary } from './syscalls.ts';
+import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
 
 export interface AnalyzeOptions {
   /** Syscalls listed, by kernel time. Default 25. */
@@ -21,6 +21,8 @@ export interface AnalyzeOptions {
   topKernelFunctions?: number;
   /** Processes listed per container. Default 5. */
   topProcesses?: number;
+  /** Stack attributions to reuse (diagnose shares them). Default: computed here. */
+  attributions?: Attributions;
   /** Names for container ids (from docker / crictl at record time); default: short ids. */
   nameOf?: (identity: ContainerIdentity) => ContainerIdentity;
 }
@@ -89,16 +91,8 @@ interface ContainerAcc {
 export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisResult {
   const { samples } = p;
   const nameOf = opts.nameOf ?? ((i: ContainerIdentity) => i);
-  const attributions = new Array<ReturnType<typeof attributeStack> | undefined>(p.stacks.length);
-  const attributionOf = (s: number) => {
-    if (s === -1) return attributeStack(p, -1, p.meta.callGraph);
-    let a = attributions[s];
-    if (a === undefined) {
-      a = attributeStack(p, s, p.meta.callGraph);
-      attributions[s] = a;
-    }
-    return a;
-  };
+  const attributions = opts.attributions ?? new Attributions(p);
+  const attributionOf = (s: number) => attributions.of(s);
   const containerByCgroup = new Map<number, ContainerAcc>();
   const containers = new Map<string, ContainerAcc>();
   const tables: SyscallTables = { weightByStackAndContainer: new Map(), attributionOf };
@@ -160,7 +154,9 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
   return {
     input,
     split,
-    categories: categories.map((category, i) => ({ category, share: share(byCategory[i]) })).filter((c) => c.share > 0),
+    categories: categories
+      .map((category, i) => ({ category, share: share(byCategory[i]) }))
+      .filter((c) => c.share > 0),
     containers: containerList,
     syscalls,
     limitations: limitationsOf(p, input, syscalls),

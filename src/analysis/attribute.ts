@@ -3,7 +3,7 @@
  * entered (syscall, page fault, interrupt, kernel thread, idle), the syscall, its user-space
  * call site and the kernel path below the entry. Computed once per distinct stack node.
  */
-import { FrameKind, type CallGraphMode, type Profile, type StackIndex } from '../model/profile.ts';
+import { type CallGraphMode, FrameKind, type Profile, type StackIndex } from '../model/profile.ts';
 import { type CallSite, callSiteOf, functionNameOf, type UserFrame } from './call-site.ts';
 import {
   bareSyscallNameOf,
@@ -72,13 +72,18 @@ function framesOf(p: Profile, stack: StackIndex): FrameView[] {
   const out: FrameView[] = [];
   for (let s = stack; s !== -1; s = p.stacks.prefix[s]) {
     const f = p.stacks.frame[s];
-    out.push({ name: p.strings[p.frames.name[f]], module: p.strings[p.frames.module[f]], kind: p.frames.kind[f] });
+    out.push({
+      name: p.strings[p.frames.name[f]],
+      module: p.strings[p.frames.module[f]],
+      kind: p.frames.kind[f],
+    });
   }
   return out.reverse();
 }
 
 export function attributeStack(p: Profile, stack: StackIndex, mode: CallGraphMode): StackAttribution {
-  if (stack === -1) return { category: 'no_stack', syscall: null, callSite: null, kernelPath: [], kernelOnly: false };
+  if (stack === -1)
+    return { category: 'no_stack', syscall: null, callSite: null, kernelPath: [], kernelOnly: false };
   const frames = framesOf(p, stack);
   const leaf = frames[frames.length - 1];
   // Kernel frames are the innermost run of kernel-kind frames; user frames lie above them.
@@ -152,8 +157,27 @@ function syscallEntryOf(kernel: FrameView[], kernelOnly: boolean): Entry | null 
   }
   for (let i = 0; i < kernel.length; i++) {
     const helper = syscallHelperNameOf(kernel[i].name);
-    if (helper !== null && (dispatch !== -1 || !kernelOnly)) return { category: 'syscall', syscall: helper, at: i };
+    if (helper !== null && (dispatch !== -1 || !kernelOnly))
+      return { category: 'syscall', syscall: helper, at: i };
   }
   if (dispatch !== -1) return { category: 'syscall', syscall: UNNAMED_SYSCALL, at: dispatch + 1 };
   return null;
+}
+
+/** Memoised attribution of every stack node of a profile (shared by analyze and diagnose). */
+export class Attributions {
+  private readonly memo: (StackAttribution | undefined)[];
+  constructor(private readonly profile: Profile) {
+    this.memo = new Array(profile.stacks.length);
+  }
+
+  of(stack: StackIndex): StackAttribution {
+    if (stack === -1) return attributeStack(this.profile, -1, this.profile.meta.callGraph);
+    let a = this.memo[stack];
+    if (a === undefined) {
+      a = attributeStack(this.profile, stack, this.profile.meta.callGraph);
+      this.memo[stack] = a;
+    }
+    return a;
+  }
 }

@@ -5,7 +5,8 @@
 import type { CallGraphMode } from '../model/profile.ts';
 
 /** Libraries whose functions are syscall wrappers, not call sites: glibc, musl, the dynamic loader. */
-const wrapperModule = /(?:^|\/)(?:libc[.-][^/]*|libc\.so[^/]*|ld-linux[^/]*|ld-[0-9.]+\.so|ld-musl[^/]*|libpthread[.-][^/]*|librt[.-][^/]*)$/;
+const wrapperModule =
+  /(?:^|\/)(?:libc[.-][^/]*|libc\.so[^/]*|ld-linux[^/]*|ld-[0-9.]+\.so|ld-musl[^/]*|libpthread[.-][^/]*|librt[.-][^/]*)$/;
 /** Wrapper functions outside those libraries (Go's syscall package, statically linked libc). */
 const wrapperFunction =
   /^(?:syscall|__syscall\w*|__internal_syscall\w*|__GI_\w+|__libc_\w+|(?:syscall|internal\/runtime\/syscall|runtime\/internal\/syscall|golang\.org\/x\/sys\/unix)\.(?:Syscall\w*|RawSyscall\w*|syscall\w*|rawSyscall\w*|rawVforkSyscall))$/;
@@ -51,7 +52,8 @@ export function callSiteOf(userLeafFirst: readonly UserFrame[], mode: CallGraphM
     wrapper = userLeafFirst[i].name;
     i++;
   }
-  if (skippedLibc && mode === 'fp') return { status: 'lost', wrapper: wrapper ?? '', reason: 'frame-pointer' };
+  if (skippedLibc && mode === 'fp')
+    return { status: 'lost', wrapper: wrapper ?? '', reason: 'frame-pointer' };
   if (i === userLeafFirst.length) return { status: 'none', wrapper };
   const f = userLeafFirst[i];
   if (processEntry.test(f.name)) return { status: 'lost', wrapper: wrapper ?? '', reason: 'process-entry' };

@@ -25,11 +25,7 @@ const MIN_SHARE_WITH_CALLCHAIN = 0.1;
 /** Above this share of kernel weight on `[unknown]` leaves, kernel symbols were hidden (kptr_restrict). */
 const MAX_SHARE_UNKNOWN_KERNEL = 0.5;
 
-export function limitationsOf(
-  p: Profile,
-  input: AnalysisInput,
-  syscalls: SyscallSummary[],
-): Limitation[] {
+export function limitationsOf(p: Profile, input: AnalysisInput, syscalls: SyscallSummary[]): Limitation[] {
   const out: Limitation[] = [];
   if (input.samples === 0) {
     out.push({ code: 'no-samples', message: 'the input holds no samples of the chosen event' });
@@ -46,7 +42,8 @@ export function limitationsOf(
   if (p.meta.callGraph === 'none' || withChain / total < MIN_SHARE_WITH_CALLCHAIN) {
     out.push({
       code: 'no-call-graphs',
-      message: 'samples carry no call chains, so syscalls and call sites cannot be named; record with -g or --call-graph dwarf',
+      message:
+        'samples carry no call chains, so syscalls and call sites cannot be named; record with -g or --call-graph dwarf',
     });
   }
   if (kernel > 0 && unknownKernel / kernel > MAX_SHARE_UNKNOWN_KERNEL) {
@@ -71,11 +68,14 @@ export function limitationsOf(
     out.push({
       code: 'call-graph-unknown',
       message:
-        'the input does not say how call chains were unwound; if it was recorded with frame pointers, a call site shown above a libc wrapper may be its caller\'s caller (pass --call-graph fp|dwarf)',
+        "the input does not say how call chains were unwound; if it was recorded with frame pointers, a call site shown above a libc wrapper may be its caller's caller (pass --call-graph fp|dwarf)",
     });
   }
   if (input.truncated) {
-    out.push({ code: 'truncated', message: 'the input was cut short; the result covers the samples before the cut' });
+    out.push({
+      code: 'truncated',
+      message: 'the input was cut short; the result covers the samples before the cut',
+    });
   }
   return out;
 }

@@ -51,7 +51,14 @@ export function summarizeSyscalls(
     if (a.syscall === null) continue;
     let acc = bySyscall.get(a.syscall);
     if (acc === undefined) {
-      acc = { weight: 0, byContainer: new Map(), callSites: new Map(), paths: new Map(), self: new Map(), total: new Map() };
+      acc = {
+        weight: 0,
+        byContainer: new Map(),
+        callSites: new Map(),
+        paths: new Map(),
+        self: new Map(),
+        total: new Map(),
+      };
       bySyscall.set(a.syscall, acc);
     }
     let w = 0;
@@ -126,7 +133,9 @@ function summary(
       .map((e) => ({ frames: e.frames, share: share(e.weight) })),
     kernelFunctions: [...acc.total]
       .map(([fn, w]) => ({ name: fn, selfShare: share(acc.self.get(fn) ?? 0), totalShare: share(w) }))
-      .sort((a, b) => b.selfShare - a.selfShare || b.totalShare - a.totalShare || a.name.localeCompare(b.name))
+      .sort(
+        (a, b) => b.selfShare - a.selfShare || b.totalShare - a.totalShare || a.name.localeCompare(b.name),
+      )
       .slice(0, limits.kernelFunctions),
   };
 }

@@ -1,6 +1,8 @@
 /** `crosstalk analyze <input>`: terminal summary or `--json`. */
 import type { Command } from 'commander';
 import { analyzeProfile } from '../analysis/analyze.ts';
+import { Attributions } from '../analysis/attribute.ts';
+import { diagnose } from '../analysis/diagnose.ts';
 import { importProfile } from '../formats/input.ts';
 import type { CallGraphMode } from '../model/profile.ts';
 import { analyzeJsonText } from '../report/json.ts';
@@ -21,7 +23,10 @@ export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
     .description('per-container user/kernel/idle split, kernel time by syscall, call sites and kernel paths')
-    .argument('<input>', 'perf.data (recorded with -a -g --all-cgroups), perf script text (.gz ok), folded stacks, or a run directory')
+    .argument(
+      '<input>',
+      'perf.data (recorded with -a -g --all-cgroups), perf script text (.gz ok), folded stacks, or a run directory',
+    )
     .option('--json', 'print the JSON document (schema/analyze.schema.json) instead of the summary')
     .option('--event <name>', 'analyse this event (default: the first event in the input)')
     .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
@@ -33,16 +38,22 @@ export function registerAnalyze(program: Command): void {
       const bar = progress(`reading ${input}`);
       let profile: Awaited<ReturnType<typeof importProfile>>;
       try {
-        profile = await importProfile(input, { event: flags.event, callGraph, onProgress: (f) => bar.update(f) });
+        profile = await importProfile(input, {
+          event: flags.event,
+          callGraph,
+          onProgress: (f) => bar.update(f),
+        });
       } finally {
         bar.done();
       }
-      const result = analyzeProfile(profile, { topSyscalls: top });
+      const attributions = new Attributions(profile);
+      const result = analyzeProfile(profile, { topSyscalls: top, attributions });
+      const findings = diagnose(profile, result, { attributions });
       if (flags.json) {
-        process.stdout.write(analyzeJsonText(result));
+        process.stdout.write(analyzeJsonText(result, findings));
       } else {
         const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
-        process.stdout.write(renderAnalysis(result, { color }));
+        process.stdout.write(renderAnalysis(result, { color }, findings));
       }
     });
 }
@@ -55,6 +66,7 @@ export function parseCallGraph(v: string | undefined): CallGraphMode | undefined
 
 export function parsePositiveInt(v: string, flag: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new CliError(`${flag}: expected a positive integer, got ${JSON.stringify(v)}`, ExitCode.usage);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CliError(`${flag}: expected a positive integer, got ${JSON.stringify(v)}`, ExitCode.usage);
   return n;
 }

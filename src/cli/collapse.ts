@@ -17,7 +17,9 @@ interface CollapseFlags {
 export function registerCollapse(program: Command): void {
   program
     .command('collapse')
-    .description('folded stacks ("comm;frame;...;frame COUNT") for flame graph tools, compatible with inferno-collapse-perf')
+    .description(
+      'folded stacks ("comm;frame;...;frame COUNT") for flame graph tools, compatible with inferno-collapse-perf',
+    )
     .argument('<input>', 'perf.data, perf script text (.gz ok) or a run directory')
     .option('--pid', 'process name as comm-PID')
     .option('--tid', 'process name as comm-PID/TID')

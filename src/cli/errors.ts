@@ -49,6 +49,5 @@ export function reportError(err: unknown): number {
 
 /** Error text from the profile is untrusted: keep it on one line, without control characters. */
 export function oneLine(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
 }

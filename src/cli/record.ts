@@ -204,6 +204,13 @@ export function recordErrorToCli(e: unknown): unknown {
   if (e instanceof RecordingCancelledError)
     return new CliError(`${e.message}; nothing was recorded`, ExitCode.interrupted);
   if (e instanceof RangeError) return new CliError(e.message, ExitCode.usage);
+  const io = e as NodeJS.ErrnoException;
+  if (io?.path && ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT'].includes(io.code ?? '')) {
+    return new CliError(
+      `cannot write the run store: ${io.path}: ${io.code}; choose another with --store DIR`,
+      ExitCode.cantCreate,
+    );
+  }
   return storeErrorToCli(e);
 }
 

@@ -139,7 +139,7 @@ export function runRow(run: RunSummary) {
     frequency: r?.options.frequency ?? null,
     bytes: run.bytes,
     dir: run.dir,
-    problem: r?.incompleteReason ?? run.problem ?? null,
+    problem: r?.incompleteReason ?? run.metadata?.failure ?? run.problem ?? null,
   };
 }
 

@@ -356,7 +356,14 @@ async function probeProfile(
   if (sampleType === null || (sampleType.bits & SampleType.CGROUP) === 0)
     out.push(noCgroupSampling('perf did not ask the kernel for sample cgroups'));
   if (sampleType !== null && sampleType.callGraph !== opts.callGraph)
-    out.push(noCallGraph(opts.callGraph, sampleType.callGraph === 'none' ? 'the probe recording carries no call chains' : `perf recorded ${sampleType.callGraph} call graphs`));
+    out.push(
+      noCallGraph(
+        opts.callGraph,
+        sampleType.callGraph === 'none'
+          ? 'the probe recording carries no call chains'
+          : `perf recorded ${sampleType.callGraph} call graphs`,
+      ),
+    );
   return out;
 }
 

@@ -104,7 +104,12 @@ export async function parseFolded(chunks: AsyncIterable<Uint8Array>, file: strin
     },
   });
   if (samples === 0) {
-    throw new InputError(file, null, 'folded stacks ("frame;frame;frame COUNT" lines)', stats.lines === 0 ? 'an empty file' : 'no such line');
+    throw new InputError(
+      file,
+      null,
+      'folded stacks ("frame;frame;frame COUNT" lines)',
+      stats.lines === 0 ? 'an empty file' : 'no such line',
+    );
   }
   if (stats.endedMidLine) {
     b.meta.truncated = true;

@@ -32,14 +32,20 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
   const file = await resolveInputFile(path);
   const size = (await stat(file)).size;
   const raw = await readHead(file, HEAD_BYTES);
-  if (raw.length === 0) throw new InputError(path, null, 'a perf.data, perf script text or folded stacks file', 'an empty file');
+  if (raw.length === 0)
+    throw new InputError(path, null, 'a perf.data, perf script text or folded stacks file', 'an empty file');
   if (sniffPerfData(raw) === 'yes') {
-    return importPerfData(file, { event: opts.event, keepAddresses: opts.keepAddresses, onProgress: opts.onProgress });
+    return importPerfData(file, {
+      event: opts.event,
+      keepAddresses: opts.keepAddresses,
+      onProgress: opts.onProgress,
+    });
   }
   const gz = raw[0] === 0x1f && raw[1] === 0x8b;
   const source = gz ? gunzipChunks(file, size, opts.onProgress) : plainChunks(file, size, opts.onProgress);
   const { head, complete, chunks } = await peek(source.chunks, HEAD_BYTES);
-  if (head.length === 0) throw new InputError(path, null, 'perf script text or folded stacks inside the gzip file', 'no data');
+  if (head.length === 0)
+    throw new InputError(path, null, 'perf script text or folded stacks inside the gzip file', 'no data');
   let profile: Profile;
   if (sniffPerfScript(head, complete) === 'yes') {
     profile = await parsePerfScript(chunks, path, {
@@ -50,7 +56,12 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
   } else if (sniffFolded(head, complete) === 'yes') {
     profile = await parseFolded(chunks, path);
   } else {
-    throw new UnrecognizedFormatError(path, firstLineNumber(head), 'perf.data, perf script text ("comm pid [cpu] time: period event:" headers) or folded stacks ("a;b;c 12")', describe(head, gz));
+    throw new UnrecognizedFormatError(
+      path,
+      firstLineNumber(head),
+      'perf.data, perf script text ("comm pid [cpu] time: period event:" headers) or folded stacks ("a;b;c 12")',
+      describe(head, gz),
+    );
   }
   if (source.cutShort !== null) {
     profile.meta.truncated = true;
@@ -178,7 +189,8 @@ function describe(head: Uint8Array, gz: boolean): string {
       : `binary data (a NUL byte at offset ${nul})`;
   }
   const text = Buffer.from(sample).toString('utf8').trimStart();
-  if (text.startsWith('{') || text.startsWith('[')) return 'JSON (a speedscope, Chrome trace or crosstalk --json file?)';
+  if (text.startsWith('{') || text.startsWith('['))
+    return 'JSON (a speedscope, Chrome trace or crosstalk --json file?)';
   const first = text.split('\n', 1)[0].slice(0, 60);
   return `a first line that is neither: ${JSON.stringify(first)}`;
 }

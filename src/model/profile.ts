@@ -1,5 +1,3 @@
-import type { StringIndex } from './strings.ts';
-
 export type FrameIndex = number;
 export type StackIndex = number;
 

@@ -1,5 +1,6 @@
 /** The `--json` document of `analyze`: the analysis result in the shape schema.ts defines. */
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
+import type { Finding } from '../analysis/findings.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
 import { UNKNOWN_PID } from '../formats/perf-script/header.ts';
 import { ANALYZE_SCHEMA_VERSION, type AnalyzeJson } from './schema.ts';
@@ -14,13 +15,41 @@ function r(x: number): number {
 function callSiteJson(c: CallSiteSummary): AnalyzeJson['syscalls'][number]['callSites'][number] {
   switch (c.status) {
     case 'found':
-      return { status: 'found', function: c.function, module: c.module, wrapper: c.wrapper, reason: null, share: r(c.share) };
+      return {
+        status: 'found',
+        function: c.function,
+        module: c.module,
+        wrapper: c.wrapper,
+        reason: null,
+        share: r(c.share),
+      };
     case 'lost':
-      return { status: 'lost', function: null, module: null, wrapper: c.wrapper || null, reason: c.reason, share: r(c.share) };
+      return {
+        status: 'lost',
+        function: null,
+        module: null,
+        wrapper: c.wrapper || null,
+        reason: c.reason,
+        share: r(c.share),
+      };
     case 'none':
-      return { status: 'none', function: null, module: null, wrapper: c.wrapper, reason: null, share: r(c.share) };
+      return {
+        status: 'none',
+        function: null,
+        module: null,
+        wrapper: c.wrapper,
+        reason: null,
+        share: r(c.share),
+      };
     case 'unknown':
-      return { status: 'unknown', function: null, module: c.module, wrapper: c.wrapper, reason: null, share: r(c.share) };
+      return {
+        status: 'unknown',
+        function: null,
+        module: c.module,
+        wrapper: c.wrapper,
+        reason: null,
+        share: r(c.share),
+      };
   }
 }
 
@@ -35,7 +64,12 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
     cgroups: c.cgroups,
     shortId: id.shortId ?? null,
     pod: id.pod
-      ? { uid: id.pod.uid, qos: id.pod.qos ?? null, name: id.pod.name ?? null, namespace: id.pod.namespace ?? null }
+      ? {
+          uid: id.pod.uid,
+          qos: id.pod.qos ?? null,
+          name: id.pod.name ?? null,
+          namespace: id.pod.namespace ?? null,
+        }
       : null,
     image: id.image ?? null,
     samples: c.samples,
@@ -45,11 +79,41 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
     idleShare: r(c.idleShare),
     categories: c.categories.map((x) => ({ category: x.category, share: r(x.share) })),
     syscalls: c.syscalls.map((s) => ({ name: s.name, share: r(s.share) })),
-    processes: c.processes.map((p) => ({ comm: p.comm, pid: p.pid === UNKNOWN_PID ? null : p.pid, share: r(p.share) })),
+    processes: c.processes.map((p) => ({
+      comm: p.comm,
+      pid: p.pid === UNKNOWN_PID ? null : p.pid,
+      share: r(p.share),
+    })),
   };
 }
 
-export function analyzeJson(a: AnalysisResult): AnalyzeJson {
+export function findingJson(f: Finding): AnalyzeJson['findings'][number] {
+  return {
+    signature: f.signature,
+    kind: f.kind,
+    title: f.title,
+    severity: f.severity,
+    impact: r(f.impact),
+    antagonist: f.antagonist,
+    victims: f.victims.map((v) => v.container),
+    victimDetails: f.victims,
+    sharedStorm: f.sharedStorm,
+    syscall: f.syscall,
+    callSite: f.callSite,
+    callSiteNote: f.callSiteNote,
+    kernelPath: f.kernelPath,
+    resource: f.resource,
+    evidence: f.evidence.map((e) => ({
+      ...e,
+      value: r(e.value),
+      baseline: e.baseline === null ? null : r(e.baseline),
+    })),
+    fix: f.fix,
+    references: f.references,
+  };
+}
+
+export function analyzeJson(a: AnalysisResult, findings: Finding[] = []): AnalyzeJson {
   const i = a.input;
   return {
     schemaVersion: ANALYZE_SCHEMA_VERSION,
@@ -58,7 +122,13 @@ export function analyzeJson(a: AnalysisResult): AnalyzeJson {
       ...i,
       oddities: Object.entries(i.oddities).map(([kind, o]) => ({ kind, ...o })),
     },
-    split: { user: r(a.split.user), kernel: r(a.split.kernel), idle: r(a.split.idle), unknown: r(a.split.unknown) },
+    findings: findings.map(findingJson),
+    split: {
+      user: r(a.split.user),
+      kernel: r(a.split.kernel),
+      idle: r(a.split.idle),
+      unknown: r(a.split.unknown),
+    },
     categories: a.categories.map((x) => ({ category: x.category, share: r(x.share) })),
     containers: a.containers.map(containerJson),
     syscalls: a.syscalls.map((s) => ({
@@ -78,6 +148,11 @@ export function analyzeJson(a: AnalysisResult): AnalyzeJson {
 }
 
 /** JSON text; `<` is escaped so the document can also be embedded in HTML safely. */
-export function analyzeJsonText(a: AnalysisResult): string {
-  return `${JSON.stringify(analyzeJson(a), null, 2).replace(/</g, '\\u003c')}\n`;
+export function analyzeJsonText(a: AnalysisResult, findings: Finding[] = []): string {
+  return jsonText(analyzeJson(a, findings));
+}
+
+/** `<` is escaped so the document can also be embedded in HTML safely. */
+export function jsonText(doc: unknown): string {
+  return `${JSON.stringify(doc, null, 2).replace(/</g, '\\u003c')}\n`;
 }

@@ -7,14 +7,15 @@
 /** Longest name printed in full; longer ones keep their start and end. */
 const MAX_NAME = 160;
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Control characters as visible `\xNN` / `\uNNNN` escapes, cut to `max` characters. */
 export function safeText(s: string, max = MAX_NAME): string {
   const escaped = s.replace(control, (c) => {
     const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
   });
   if (escaped.length <= max) return escaped;
   const half = Math.floor((max - 1) / 2);

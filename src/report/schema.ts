@@ -24,10 +24,17 @@ const categoryName = z.enum([
 const categoryShare = z.object({ category: categoryName, share });
 
 export const callSiteSchema = z.object({
-  status: z.enum(['found', 'lost', 'none', 'unknown']).describe('found: `function` issued the syscall; lost: frame-pointer unwinding skipped it; none: the stack ends in the wrapper; unknown: not symbolised.'),
+  status: z
+    .enum(['found', 'lost', 'none', 'unknown'])
+    .describe(
+      'found: `function` issued the syscall; lost: frame-pointer unwinding skipped it; none: the stack ends in the wrapper; unknown: not symbolised.',
+    ),
   function: z.string().nullable(),
   module: z.string().nullable(),
-  wrapper: z.string().nullable().describe('The libc (or other) wrapper the call site called, e.g. posix_fadvise.'),
+  wrapper: z
+    .string()
+    .nullable()
+    .describe('The libc (or other) wrapper the call site called, e.g. posix_fadvise.'),
   reason: z.string().nullable().describe('Why a call site was lost: frame-pointer | process-entry.'),
   share,
 });
@@ -41,7 +48,12 @@ export const containerSchema = z.object({
   cgroups: z.array(z.string()).describe('Every cgroup path whose samples were attributed to this container.'),
   shortId: z.string().nullable(),
   pod: z
-    .object({ uid: z.string(), qos: z.string().nullable(), name: z.string().nullable(), namespace: z.string().nullable() })
+    .object({
+      uid: z.string(),
+      qos: z.string().nullable(),
+      name: z.string().nullable(),
+      namespace: z.string().nullable(),
+    })
     .nullable(),
   image: z.string().nullable(),
   samples: z.number().int().min(0),
@@ -59,8 +71,46 @@ export const syscallSchema = z.object({
   share,
   containers: z.array(z.object({ id: z.string(), name: z.string(), share })),
   callSites: z.array(callSiteSchema),
-  kernelPaths: z.array(z.object({ frames: z.array(z.string()), share })).describe('Kernel call paths from the syscall entry down to the sampled function.'),
+  kernelPaths: z
+    .array(z.object({ frames: z.array(z.string()), share }))
+    .describe('Kernel call paths from the syscall entry down to the sampled function.'),
   kernelFunctions: z.array(z.object({ name: z.string(), selfShare: share, totalShare: share })),
+});
+
+export const findingSchema = z.object({
+  signature: z.string().nullable().describe('id of the matched signature (src/signatures/<id>.md), or null'),
+  kind: z.enum(['signature', 'generic', 'cannot-answer']),
+  title: z.string(),
+  severity: z.enum(['critical', 'warning', 'info']),
+  impact: z.number().describe('sort key: share of host CPU (or the counter value) behind the finding'),
+  antagonist: z
+    .object({ container: z.string(), name: z.string(), process: z.string().nullable() })
+    .nullable()
+    .describe('the container (and its busiest process) that drives the shared kernel path'),
+  victims: z.array(z.string()).describe('container ids slowed down by it'),
+  victimDetails: z.array(z.object({ container: z.string(), name: z.string(), reasons: z.array(z.string()) })),
+  sharedStorm: z
+    .boolean()
+    .describe('every container with the problem drives it: each is both victim and antagonist'),
+  syscall: z.string().nullable(),
+  callSite: z.object({ function: z.string(), module: z.string() }).nullable(),
+  callSiteNote: z
+    .string()
+    .nullable()
+    .describe('why there is no call site (lost by frame-pointer unwinding, ...)'),
+  kernelPath: z.array(z.string()),
+  resource: z.string().nullable().describe('the host-global kernel resource the containers share'),
+  evidence: z.array(
+    z.object({
+      metric: z.string(),
+      value: z.number(),
+      unit: z.string(),
+      baseline: z.number().nullable(),
+      container: z.string().nullable(),
+    }),
+  ),
+  fix: z.string(),
+  references: z.array(z.string()),
 });
 
 export const analyzeSchema = z.object({
@@ -75,14 +125,26 @@ export const analyzeSchema = z.object({
     callGraph: z.enum(['fp', 'dwarf', 'lbr', 'none', 'unknown']),
     samples: z.number().int().min(0),
     totalWeight: z.number().min(0),
-    weightUnit: z.enum(['ns', 'events']).describe('ns for cpu-clock/task-clock (weights are nanoseconds of CPU), events otherwise.'),
+    weightUnit: z
+      .enum(['ns', 'events'])
+      .describe('ns for cpu-clock/task-clock (weights are nanoseconds of CPU), events otherwise.'),
     durationSeconds: z.number().nullable(),
     truncated: z.boolean(),
     hasCgroups: z.boolean(),
     warnings: z.array(z.string()),
-    oddities: z.array(z.object({ kind: z.string(), count: z.number().int(), firstLine: z.number().int(), example: z.string() })),
+    oddities: z.array(
+      z.object({
+        kind: z.string(),
+        count: z.number().int(),
+        firstLine: z.number().int(),
+        example: z.string(),
+      }),
+    ),
     recording: z.record(z.string(), z.union([z.string(), z.number()])),
   }),
+  findings: z
+    .array(findingSchema)
+    .describe('ordered: cannot-answer verdicts, then signatures by impact, then generic findings'),
   split: z.object({ user: share, kernel: share, idle: share, unknown: share }),
   categories: z.array(categoryShare),
   containers: z.array(containerSchema),

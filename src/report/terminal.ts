@@ -2,7 +2,9 @@
 import { createColors } from 'picocolors';
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { Category } from '../analysis/attribute.ts';
+import type { Finding } from '../analysis/findings.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
+import { renderFindings } from './findings-text.ts';
 import { pad, percent, safeText, thousands } from './safe-text.ts';
 
 export interface TerminalOptions {
@@ -25,7 +27,11 @@ const categoryLabel: Record<Category, string> = {
   no_stack: 'no stack',
 };
 
-export function renderAnalysis(a: AnalysisResult, opts: TerminalOptions = {}): string {
+export function renderAnalysis(
+  a: AnalysisResult,
+  opts: TerminalOptions = {},
+  findings: Finding[] | null = null,
+): string {
   const c = createColors(opts.color ?? false);
   const out: string[] = [];
   const i = a.input;
@@ -38,16 +44,25 @@ export function renderAnalysis(a: AnalysisResult, opts: TerminalOptions = {}): s
   );
   for (const w of i.warnings) out.push(c.yellow(`warning: ${safeText(w, 400)}`));
   for (const [kind, o] of Object.entries(i.oddities)) {
-    out.push(c.yellow(`warning: ${o.count} ${kind}${o.count > 1 ? 's' : ''} skipped (first at line ${o.firstLine}: ${safeText(o.example, 80)})`));
+    out.push(
+      c.yellow(
+        `warning: ${o.count} ${kind}${o.count > 1 ? 's' : ''} skipped (first at line ${o.firstLine}: ${safeText(o.example, 80)})`,
+      ),
+    );
   }
+  if (findings !== null) out.push('', ...renderFindings(findings, opts.color ?? false));
   out.push('');
   out.push(
     `${c.bold('CPU time')}   user ${percent(a.split.user)}   kernel ${percent(a.split.kernel)}   idle ${percent(a.split.idle)}` +
       (a.split.unknown > 0 ? `   no stack ${percent(a.split.unknown)}` : ''),
   );
-  const kernelCats = a.categories.filter((x) => x.category !== 'user' && x.category !== 'idle' && x.category !== 'no_stack');
+  const kernelCats = a.categories.filter(
+    (x) => x.category !== 'user' && x.category !== 'idle' && x.category !== 'no_stack',
+  );
   if (kernelCats.length > 0) {
-    out.push(`  kernel time by entry: ${kernelCats.map((x) => `${categoryLabel[x.category]} ${percent(x.share)}`).join(', ')}`);
+    out.push(
+      `  kernel time by entry: ${kernelCats.map((x) => `${categoryLabel[x.category]} ${percent(x.share)}`).join(', ')}`,
+    );
   }
   out.push('', ...containerTable(a.containers.slice(0, opts.containers ?? 12), c.bold));
   if (a.containers.length > (opts.containers ?? 12)) {
@@ -71,7 +86,9 @@ function containerLabel(s: ContainerSummary): string {
 
 function containerTable(list: ContainerSummary[], bold: (s: string) => string): string[] {
   const rows = [
-    bold(`${pad('Container', 46)}${pad('share', 8, true)}${pad('user', 8, true)}${pad('kernel', 8, true)}${pad('idle', 8, true)}   top syscalls`),
+    bold(
+      `${pad('Container', 46)}${pad('share', 8, true)}${pad('user', 8, true)}${pad('kernel', 8, true)}${pad('idle', 8, true)}   top syscalls`,
+    ),
   ];
   for (const s of list) {
     const top = s.syscalls
@@ -115,7 +132,8 @@ function syscallBlock(s: SyscallSummary): string[] {
       .map((c) => `${safeText(c.name, 40)} ${percent(c.share)}`)
       .join(', ')}`,
   );
-  for (const cs of s.callSites.slice(0, 3)) out.push(`      call site ${pad(percent(cs.share), 6, true)}  ${callSiteText(cs)}`);
+  for (const cs of s.callSites.slice(0, 3))
+    out.push(`      call site ${pad(percent(cs.share), 6, true)}  ${callSiteText(cs)}`);
   for (const k of s.kernelPaths.slice(0, 2)) {
     out.push(`      kernel    ${pad(percent(k.share), 6, true)}  ${safeText(shortPath(k.frames), 200)}`);
   }

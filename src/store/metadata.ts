@@ -32,6 +32,8 @@ export interface RunMetadata {
   recorderPid: number;
   /** Filled in by the recorder; null while the run is being set up. */
   recording: RecordingFacts | null;
+  /** Set when the recorder failed (a bug, an I/O error) before it could write `recording`. */
+  failure?: string;
 }
 
 /** Validates the parts of metadata.json the store relies on; the rest is the recorder's. */

@@ -9,7 +9,11 @@
 import { ProfileBuilder } from '../../src/model/builder.ts';
 import { type CallGraphMode, FrameKind, type Profile } from '../../src/model/profile.ts';
 
-export function profileFromText(text: string, callGraph: CallGraphMode = 'dwarf', hasCgroups = true): Profile {
+export function profileFromText(
+  text: string,
+  callGraph: CallGraphMode = 'dwarf',
+  hasCgroups = true,
+): Profile {
   const b = new ProfileBuilder('test', 'perf-script');
   b.meta.callGraph = callGraph;
   b.meta.hasCgroups = hasCgroups;
@@ -41,7 +45,8 @@ export function profileFromText(text: string, callGraph: CallGraphMode = 'dwarf'
 }
 
 function frameOf(b: ProfileBuilder, spec: string): number {
-  if (spec.endsWith('_[k]')) return b.frame(spec.slice(0, -4), '[kernel.kallsyms]', FrameKind.kernel, false, null);
+  if (spec.endsWith('_[k]'))
+    return b.frame(spec.slice(0, -4), '[kernel.kallsyms]', FrameKind.kernel, false, null);
   const inlined = spec.endsWith('_[i]');
   const s = inlined ? spec.slice(0, -4) : spec;
   const at = s.lastIndexOf('@');

@@ -87,13 +87,17 @@ export async function readFeatures(
     const offset = u64(tv, i * 16);
     const size = u64(tv, i * 16 + 8);
     if (size > MAX_FEATURE_BYTES || offset + size > fileSize) {
-      warnings.push(`perf.data feature section ${f} lies outside the file; skipped`);
+      warnings.push(`perf.data feature section ${featureName(f)} lies outside the file; skipped`);
       continue;
     }
     const bytes = await readAt(fh, offset, size);
     applyFeature(f, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), out);
   }
   return out;
+}
+
+function featureName(f: number): string {
+  return Object.entries(Feature).find(([, v]) => v === f)?.[0] ?? String(f);
 }
 
 function applyFeature(f: number, v: DataView, out: RecordingFeatures): void {

@@ -52,8 +52,10 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
   try {
     if (summary.truncated) copy = await writeRepairedCopy(file, summary.dataOffset, summary.validDataEnd);
     const join = new CgroupJoin(summary);
-    const profile = await runAndParse(file, copy?.path ?? file, summary, join, opts);
+    const { profile, perfStderr } = await runAndParse(file, copy?.path ?? file, summary, join, opts);
     fillMeta(profile, summary, join);
+    const said = firstStderrLine(perfStderr);
+    if (said !== '') profile.meta.warnings.push(`${file}: perf script said: ${said}`);
     progress?.(1);
     return profile;
   } finally {
@@ -89,12 +91,12 @@ async function runAndParse(
   summary: PerfDataSummary,
   join: CgroupJoin,
   opts: PerfDataImportOptions,
-): Promise<Profile> {
+): Promise<{ profile: Profile; perfStderr: string }> {
   const perfPath = opts.perfPath ?? 'perf';
   const sampled = summary.attrs.filter((a) => a.samples > 0);
   const fields = perfScriptFields(sampled.map((a) => a.sampleType));
   const inline = opts.inline ?? !sampled.some((a) => a.callGraph === 'dwarf');
-  const run = startPerfScript(perfPath, input, fields, inline);
+  const run = startPerfScript(perfPath, input, fields, inline, file);
   const tap = new StdoutTap(summary, opts.onProgress);
   let profile: Profile | null = null;
   let parseError: unknown = null;
@@ -116,7 +118,7 @@ async function runAndParse(
     if (exit.code !== 0 && exit.code !== null) throw perfFailed(file, run, exit.code, exit.signal);
     throw explainParseError(parseError, file, summary, run, tap);
   }
-  return profile as Profile;
+  return { profile: profile as Profile, perfStderr: run.stderr() };
 }
 
 function perfFailed(file: string, run: PerfScriptRun, code: number | null, signal: string | null): Error {
@@ -224,6 +226,11 @@ function fillMeta(profile: Profile, s: PerfDataSummary, join: CgroupJoin): void 
       `${file}: perf script printed ${printed} samples of ${meta.event}; the file holds ${attr.samples}`,
     );
   }
+  if (s.lost + s.lostSamples > 0) {
+    meta.warnings.push(
+      `${file}: the kernel dropped ${s.lostSamples} samples and ${s.lost} events while recording (perf could not keep up); shares may be skewed`,
+    );
+  }
   if (attr !== undefined && !attr.hasCgroup) {
     meta.warnings.push(`${file}: recorded without --all-cgroups: samples carry no cgroup`);
   }
@@ -258,7 +265,8 @@ function recordingFacts(
   put('frequencyHz', attr?.frequency);
   put('period', attr?.period);
   put('clockid', attr?.clockid);
-  put('samplesInFile', s.samples);
+  // Samples of the profiled event in the file; equals the profile's sample count unless perf script dropped some.
+  put('samplesInFile', attr?.samples ?? s.samples);
   put('lostSamples', s.lostSamples);
   put('lostEvents', s.lost);
   put('cgroups', s.cgroups.size);

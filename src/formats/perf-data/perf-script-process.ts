@@ -24,6 +24,8 @@ export interface PerfExit {
 }
 
 const STDERR_BYTES = 64 * 1024;
+/** Output queued while the parser is busy; perf is paused beyond this. */
+const QUEUE_BYTES = 16 << 20;
 
 /**
  * `-F` fields for samples of these types. perf script refuses a field whose sample_type bit is
@@ -49,7 +51,13 @@ export function perfScriptFields(sampleTypes: number[]): string {
  * times as SECS.NNNNNNNNN, exact to the nanosecond, which the cgroup join by (tid, time) needs.
  * `inline: false` adds `--no-inline` (see PerfDataImportOptions.inline for why DWARF needs it).
  */
-export function startPerfScript(perfPath: string, input: string, fields: string, inline: boolean): PerfScriptRun {
+export function startPerfScript(
+  perfPath: string,
+  input: string,
+  fields: string,
+  inline: boolean,
+  shownAs: string,
+): PerfScriptRun {
   const args = ['script', '-f', '-i', input, '-F', fields, '--ns'];
   if (!inline) args.push('--no-inline');
   const child = spawn(perfPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,9 +71,10 @@ export function startPerfScript(perfPath: string, input: string, fields: string,
     child.once('close', (code, signal) => resolve({ code, signal, spawnError: null }));
   });
   return {
-    chunks: child.stdout as Readable & AsyncIterable<Uint8Array>,
+    chunks: drain(child.stdout),
     exited,
-    stderr: () => err,
+    // A repaired temporary copy is named as the user's file in perf's messages.
+    stderr: () => (input === shownAs ? err : err.replaceAll(input, shownAs)),
     kill: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     },
@@ -88,4 +97,55 @@ export function perfMissingError(perfPath: string, e: NodeJS.ErrnoException): To
   const why =
     e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable' : (e.code ?? e.message);
   return new ToolError('perf', `cannot run ${perfPath} (${why}); perf is needed to read perf.data files`);
+}
+
+/**
+ * Reads `stream` in flowing mode and yields everything queued since the last yield as one chunk.
+ * perf writes 4 KB at a time; consumed one `for await` step per write, the per-chunk cost alone
+ * took 0.8 s of a 1.9 s parse of 183 MB here. Draining eagerly also empties the 64 KB pipe as
+ * soon as the event loop is free, so perf waits less on the parser.
+ */
+export async function* drain(stream: Readable): AsyncGenerator<Uint8Array> {
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: Error | null = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  stream.on('data', (b: Buffer) => {
+    queue.push(b);
+    queued += b.length;
+    if (queued > QUEUE_BYTES) stream.pause();
+    notify();
+  });
+  stream.once('end', () => {
+    ended = true;
+    notify();
+  });
+  stream.once('error', (e: Error) => {
+    failure = e;
+    notify();
+  });
+  try {
+    for (;;) {
+      if (queue.length > 0) {
+        const out = queue.length === 1 ? queue[0] : Buffer.concat(queue, queued);
+        queue.length = 0;
+        queued = 0;
+        if (stream.isPaused()) stream.resume();
+        yield out;
+        continue;
+      }
+      if (failure !== null) throw failure;
+      if (ended) return;
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+    }
+  } finally {
+    stream.destroy();
+  }
 }

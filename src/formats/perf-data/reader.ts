@@ -102,7 +102,8 @@ async function readOpen(fh: FileHandle, file: string, opts: ReadPerfDataOptions)
   const attrs = await readAttrs(fh, header, fileSize, file);
   const warnings: string[] = [];
   const span = dataSpan(header, fileSize, file, warnings);
-  const features = span.finalized && !span.truncated ? await readFeatures(fh, header, fileSize, warnings) : {};
+  const features =
+    span.finalized && !span.truncated ? await readFeatures(fh, header, fileSize, warnings) : {};
   const pass = new SamplePass(file, attrs);
   const walked = await walkRecords(fh, header.data.offset, span.end, pass.visit, (off) =>
     opts.onProgress?.((off - header.data.offset) / Math.max(1, span.end - header.data.offset)),

@@ -1,0 +1,212 @@
+// What `crosstalk record` costs the workload it observes. Two workloads (CPU-bound: a JS loop;
+// syscall-heavy: dd copying one byte per read/write) run for a fixed time alone and while crosstalk
+// records the host in each mode, in alternating rounds; throughput is compared with the baseline
+// measured in the same round. Also reports perf.data size and `perf script` decode time for fp vs
+// dwarf. Needs root and perf. Usage: node bench/record-overhead.mjs [--rounds N] [--seconds S] [--json]
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '4' },
+    json: { type: 'boolean' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const SECONDS = Number(args.seconds);
+
+/** Modes measured; `null` is the baseline (no recording). Frequency is record's default (99 Hz). */
+const MODES = [
+  { name: 'baseline', flags: null },
+  { name: 'fp', flags: ['--call-graph', 'fp'] },
+  { name: 'fp, no syscall counter', flags: ['--call-graph', 'fp', '--no-syscall-rates'] },
+  { name: 'dwarf', flags: ['--call-graph', 'dwarf'] },
+];
+
+/** How to run `crosstalk record`: the built CLI once it has the command, else the sources via tsx. */
+function recordCommand() {
+  const dist = join(repo, 'dist', 'crosstalk.js');
+  const help = existsSync(dist)
+    ? spawnSync(process.execPath, [dist, '--help'], { encoding: 'utf8' }).stdout
+    : '';
+  if (/^\s+record\b/m.test(help)) return [dist];
+  return ['--import', 'tsx', join(repo, 'test', 'record-cli-driver.ts')];
+}
+
+/** Iterations of a mixing loop in `seconds` of wall time (no syscalls: the clock is the vDSO). */
+const CPU_SCRIPT = `
+const end = Date.now() + Number(process.argv[1]) * 1000; let x = 1, n = 0;
+while (Date.now() < end) { for (let i = 0; i < 1e6; i++) x = (x * 1103515245 + 12345) | 0; n++; }
+process.stdout.write(String(n * 1e6 + (x & 0)));`;
+
+function run(cmd, argv, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (b) => {
+      out += b;
+    });
+    p.stderr.on('data', (b) => {
+      err += b;
+    });
+    p.on('error', reject);
+    p.on('close', (code, signal) => resolve({ code, signal, out, err }));
+  });
+}
+
+const WORKLOADS = {
+  /** Loop iterations per second. */
+  'cpu-bound': async (seconds) => {
+    const r = await run(process.execPath, ['-e', CPU_SCRIPT, String(seconds)]);
+    return Number(r.out) / seconds;
+  },
+  /** Bytes per second with one-byte reads and writes: two syscalls per byte. dd reports on SIGINT. */
+  'syscall-heavy': async (seconds) => {
+    const p = run('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1']);
+    await new Promise((r) => setTimeout(r, 200));
+    const ps = spawnSync('pgrep', ['-n', '-x', 'dd', '-P', String(process.pid)], { encoding: 'utf8' });
+    const pid = Number(ps.stdout.trim());
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    process.kill(pid, 'SIGINT');
+    const { err } = await p;
+    const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(err);
+    if (!m) throw new Error(`dd said: ${err}`);
+    return Number(m[1]) / Number(m[2]);
+  },
+};
+
+/** Starts a recording and resolves once perf has been recording for a moment. */
+async function startRecording(flags, store) {
+  const p = spawn(
+    process.execPath,
+    [...recordCommand(), 'record', '--duration', String(SECONDS + 30), '--store', store, '--json', ...flags],
+    {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (b) => {
+    out += b;
+  });
+  p.stderr.on('data', (b) => {
+    err += b;
+  });
+  const done = new Promise((resolve) => p.on('close', (code) => resolve({ code, out, err })));
+  for (let i = 0; i < 600; i++) {
+    const ids = (await readdir(store).catch(() => [])).filter((n) => /^\d{8}-/.test(n));
+    if (ids.length && existsSync(join(store, ids[0], 'perf.data'))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // perf creates the file, then enables its events over the control pipe: give it a moment.
+  await new Promise((r) => setTimeout(r, 500));
+  return { stop: () => p.kill('SIGINT'), done };
+}
+
+async function measure(workload, mode) {
+  if (mode.flags === null) return { throughput: await WORKLOADS[workload](SECONDS), run: null };
+  const store = await mkdtemp(join(tmpdir(), 'crosstalk-bench-'));
+  const rec = await startRecording(mode.flags, store);
+  const throughput = await WORKLOADS[workload](SECONDS);
+  rec.stop();
+  const r = await rec.done;
+  if (r.code !== 0) throw new Error(`crosstalk record failed (${r.code}): ${r.err}`);
+  return { throughput, run: JSON.parse(r.out), store };
+}
+
+/** perf.data bytes per recorded second and `perf script` seconds per recorded second. */
+async function sizeAndDecode(run) {
+  const meta = JSON.parse(await readFile(join(run.dir, 'metadata.json'), 'utf8'));
+  const seconds = meta.recording.window.actualSeconds;
+  const file = join(run.dir, 'perf.data');
+  const bytes = (await stat(file)).size;
+  const t0 = performance.now();
+  const r = spawnSync('perf', ['script', '-i', file], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+    maxBuffer: 1 << 30,
+  });
+  const decode = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`perf script failed on ${file}`);
+  return {
+    seconds,
+    bytes,
+    bytesPerSecond: bytes / seconds,
+    decodeSeconds: decode,
+    decodePerRecordedSecond: decode / seconds,
+  };
+}
+
+/** obj[key], created as `empty` when missing. */
+function entry(obj, key, empty) {
+  if (!(key in obj)) obj[key] = empty;
+  return obj[key];
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  if (process.geteuid?.() !== 0) throw new Error('run as root: crosstalk record needs it');
+  const ratios = {};
+  const files = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const workload of Object.keys(WORKLOADS)) {
+      // Alternate the order each round so drift (thermal, other load) does not favour one mode.
+      const order = round % 2 === 0 ? MODES : [...MODES].reverse();
+      const results = {};
+      for (const mode of order) {
+        const m = await measure(workload, mode);
+        results[mode.name] = m.throughput;
+        if (m.run && round === 0) entry(files, workload, {})[mode.name] = await sizeAndDecode(m.run);
+        if (m.store) await rm(m.store, { recursive: true, force: true });
+        process.stderr.write(`round ${round + 1} ${workload} ${mode.name}: ${m.throughput.toFixed(0)}/s\n`);
+      }
+      for (const mode of MODES.slice(1)) {
+        entry(entry(ratios, workload, {}), mode.name, []).push(results[mode.name] / results.baseline);
+      }
+    }
+  }
+  report(ratios, files);
+}
+
+function report(ratios, files) {
+  const rows = [];
+  for (const [workload, byMode] of Object.entries(ratios)) {
+    for (const [mode, rs] of Object.entries(byMode)) {
+      const m = median(rs);
+      rows.push({
+        workload,
+        mode,
+        throughputRatio: m,
+        overheadPercent: (1 - m) * 100,
+        ratios: rs,
+        ...files[workload]?.[mode],
+      });
+    }
+  }
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ rounds: ROUNDS, seconds: SECONDS, rows }, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(
+    `crosstalk record overhead (${ROUNDS} rounds x ${SECONDS} s, median throughput vs baseline, 99 Hz)\n`,
+  );
+  for (const r of rows) {
+    const size = r.bytesPerSecond
+      ? `  perf.data ${(r.bytesPerSecond / 1024).toFixed(0)} KiB/s, perf script ${r.decodePerRecordedSecond.toFixed(2)} s per recorded s`
+      : '';
+    process.stdout.write(
+      `${r.workload.padEnd(14)} ${r.mode.padEnd(24)} ${r.overheadPercent.toFixed(1).padStart(6)}% slower${size}\n`,
+    );
+  }
+}
+
+await main();

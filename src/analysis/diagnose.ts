@@ -1,0 +1,324 @@
+/**
+ * Diagnosis: known kernel-contention signatures first (antagonist, victims, syscall, call site,
+ * kernel path, evidence, fix), then generic findings for heavy kernel time no signature explains,
+ * and "the data cannot answer" verdicts instead of guesses.
+ */
+import type { Profile } from '../model/profile.ts';
+import { type Signature, signatures } from '../signatures/catalog.ts';
+import type { AnalysisResult } from './analyze.ts';
+import { Attributions } from './attribute.ts';
+import { functionNameOf } from './call-site.ts';
+import { ContainerIndex, isContainer, type NameResolver } from './container-index.ts';
+import { type CounterSet, metricValue } from './counters.ts';
+import { callSiteFields } from './diagnose-callsite.ts';
+import { counterFindings } from './diagnose-counters.ts';
+import { genericFindings } from './diagnose-generic.ts';
+import type { Evidence, Finding, Victim } from './findings.ts';
+import {
+  type ContainerMatch,
+  matchSignatures,
+  type SignatureMatch,
+  topOf,
+  windowOf,
+  windowsOf,
+} from './signature-match.ts';
+
+export interface DiagnoseOptions {
+  counters?: CounterSet;
+  /** Signatures to match. Default: the built-in catalog. */
+  catalog?: Signature[];
+  nameOf?: NameResolver;
+  attributions?: Attributions;
+}
+
+/** A victim shares the path when at least this share of host CPU runs in it (0.5%: ~1 sample in 200). */
+const VICTIM_MIN_SHARE = 0.005;
+/** Kernel-time series that move with the antagonist's activity at r >= 0.5 count as correlated. */
+const MIN_CORRELATION = 0.5;
+/** Containers with at least half the top container's weight in the path are all storm drivers. */
+const STORM_FRACTION = 0.5;
+
+export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOptions = {}): Finding[] {
+  const cannot = cannotAnswer(analysis);
+  const counters = opts.counters;
+  const catalog = opts.catalog ?? signatures();
+  const containers = new ContainerIndex(p, opts.nameOf);
+  const out: Finding[] = [...cannot];
+  if (counters) out.push(...counterFindings(catalog, counters, analysis));
+  if (cannot.length > 0) return sortFindings(out);
+  const attributions = opts.attributions ?? new Attributions(p);
+  const windows = windowsOf(p);
+  const userNames = userNamesOf(p);
+  const matches = matchSignatures(
+    p,
+    catalog.filter((s) => s.match.kernelFrames.length > 0),
+    (s) => attributions.of(s),
+    containers,
+    userNames,
+    windows,
+  );
+  const kernelWindows = kernelByWindow(p, attributions, containers, windows);
+  const total = analysis.input.totalWeight;
+  const names = new Map(analysis.containers.map((c) => [c.identity.id, c.identity]));
+  for (const m of matches) {
+    const f = signatureFinding(m, total, names, kernelWindows, counters);
+    if (f) out.push(f);
+  }
+  out.push(...genericFindings(p, analysis, attributions, containers, out));
+  return sortFindings(out);
+}
+
+function sortFindings(f: Finding[]): Finding[] {
+  const rank = { 'cannot-answer': 0, signature: 1, generic: 2 } as const;
+  return f.sort((a, b) => rank[a.kind] - rank[b.kind] || b.impact - a.impact);
+}
+
+function cannotAnswer(a: AnalysisResult): Finding[] {
+  const blocking = a.limitations.filter((l) =>
+    ['no-samples', 'no-call-graphs', 'no-kernel-symbols'].includes(l.code),
+  );
+  return blocking.map((l) => ({
+    signature: null,
+    kind: 'cannot-answer',
+    title: `The data cannot answer which kernel path is contended: ${l.message}`,
+    severity: 'info',
+    impact: 1,
+    antagonist: null,
+    victims: [],
+    sharedStorm: false,
+    syscall: null,
+    callSite: null,
+    callSiteNote: null,
+    kernelPath: [],
+    resource: null,
+    evidence: [],
+    fix: l.message,
+    references: [],
+  }));
+}
+
+/** Function names of the user frames of each stack (memoised), for user-frame signature hints. */
+function userNamesOf(p: Profile): (stack: number) => Set<string> {
+  const memo = new Map<number, Set<string>>();
+  return (stack) => {
+    let s = memo.get(stack);
+    if (s === undefined) {
+      s = new Set();
+      for (let n = stack; n !== -1; n = p.stacks.prefix[n]) {
+        const f = p.stacks.frame[n];
+        if (p.frames.kind[f] !== 1) s.add(functionNameOf(p.strings[p.frames.name[f]]));
+      }
+      memo.set(stack, s);
+    }
+    return s;
+  };
+}
+
+function kernelByWindow(
+  p: Profile,
+  at: Attributions,
+  containers: ContainerIndex,
+  w: ReturnType<typeof windowsOf>,
+) {
+  const out = new Map<string, Float64Array>();
+  const { samples } = p;
+  for (let i = 0; i < samples.length; i++) {
+    const a = at.of(samples.stack[i]);
+    if (a.category === 'user' || a.category === 'idle' || a.category === 'no_stack') continue;
+    const id = containers.of(samples.cgroup[i]).id;
+    let arr = out.get(id);
+    if (!arr) {
+      arr = new Float64Array(w.count);
+      out.set(id, arr);
+    }
+    arr[windowOf(w, samples.time[i])] += samples.weight[i];
+  }
+  return out;
+}
+
+export function correlation(x: Float64Array, y: Float64Array): number {
+  const n = x.length;
+  if (n < 3) return 0;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
+}
+
+type Names = Map<string, { id: string; name: string; runtime: string }>;
+
+function signatureFinding(
+  m: SignatureMatch,
+  total: number,
+  names: Names,
+  kernelWindows: Map<string, Float64Array>,
+  counters: CounterSet | undefined,
+): Finding | null {
+  const s = m.signature;
+  if (total <= 0) return null;
+  const share = m.weight / total;
+  if (share < s.threshold.hostShare || share === 0) return null;
+  if (s.threshold.selfShare !== undefined && m.self / total < s.threshold.selfShare) return null;
+  if (!requiredCountersMet(s, counters)) return null;
+  const ranked = [...m.byContainer].sort((a, b) => b[1].weight - a[1].weight);
+  const candidates = ranked.filter(([id]) => isContainerId(id, names));
+  const pool = candidates.length > 0 ? candidates : ranked;
+  const [antId, ant] = pool[0];
+  const storm = pool.filter(([, c]) => c.weight >= STORM_FRACTION * ant.weight);
+  const sharedStorm = storm.length >= 2;
+  const victims = victimsOf(
+    antId,
+    ant,
+    m,
+    total,
+    names,
+    kernelWindows,
+    counters,
+    sharedStorm ? storm.map(([id]) => id) : [],
+  );
+  const site = callSiteFields(topOf(new Map([...ant.byCallSite.values()].map((e) => [e.site, e.weight]))));
+  const evidence = evidenceOf(s, m, total, pool, names, counters);
+  return {
+    signature: s.id,
+    kind: 'signature',
+    title: s.title,
+    severity: share >= s.threshold.critical ? 'critical' : 'warning',
+    impact: share,
+    antagonist: { container: antId, name: names.get(antId)?.name ?? antId, process: topOf(ant.byProcess) },
+    victims,
+    sharedStorm,
+    syscall: topOf(ant.bySyscall),
+    callSite: site.callSite,
+    callSiteNote: site.note,
+    kernelPath: [...ant.byPath.values()].sort((a, b) => b.weight - a.weight)[0]?.frames ?? [],
+    resource: s.resource,
+    evidence,
+    fix: s.fix,
+    references: s.references,
+  };
+}
+
+function isContainerId(id: string, names: Names): boolean {
+  const n = names.get(id);
+  return n !== undefined && isContainer(n as Parameters<typeof isContainer>[0]);
+}
+
+function requiredCountersMet(s: Signature, counters: CounterSet | undefined): boolean {
+  for (const rule of s.counters) {
+    if (rule.role !== 'required') continue;
+    const v = counters ? metricValue(counters, rule.metric) : null;
+    if (v === null || v.value < rule.min) return false;
+  }
+  return true;
+}
+
+function victimsOf(
+  antId: string,
+  ant: ContainerMatch,
+  m: SignatureMatch,
+  total: number,
+  names: Names,
+  kernelWindows: Map<string, Float64Array>,
+  counters: CounterSet | undefined,
+  storm: string[],
+): Victim[] {
+  const out: Victim[] = [];
+  for (const [id, n] of names) {
+    if (id === antId || !isContainerId(id, names)) continue;
+    const reasons: string[] = [];
+    const c = m.byContainer.get(id);
+    if (storm.includes(id)) reasons.push('shared-storm');
+    if (c && c.weight / total >= VICTIM_MIN_SHARE) reasons.push('in-path');
+    if (c && c.wait > 0) reasons.push('lock-wait');
+    const kw = kernelWindows.get(id);
+    if (kw && ant.windows.length >= 10 && correlation(ant.windows, kw) >= MIN_CORRELATION)
+      reasons.push('correlated');
+    const pressure = counters?.byContainer.get(id);
+    if (
+      pressure &&
+      ['cpu', 'memory', 'io'].some((r) => (pressure.get(`cgroup.${r}.pressure.some`) ?? 0) >= 0.05)
+    ) {
+      reasons.push('pressure');
+    }
+    if (reasons.length > 0) out.push({ container: id, name: n.name, reasons });
+  }
+  return out;
+}
+
+function evidenceOf(
+  s: Signature,
+  m: SignatureMatch,
+  total: number,
+  pool: [string, ContainerMatch][],
+  names: Names,
+  counters: CounterSet | undefined,
+): Evidence[] {
+  const frames = s.match.kernelFrames.slice(0, 3).join(', ');
+  const ev: Evidence[] = [
+    {
+      metric: `share of host CPU with ${frames}… on the stack`,
+      value: m.weight / total,
+      unit: 'fraction',
+      baseline: null,
+      container: null,
+    },
+  ];
+  if (s.threshold.selfShare !== undefined) {
+    ev.push({
+      metric: 'share of host CPU as self time in those frames',
+      value: m.self / total,
+      unit: 'fraction',
+      baseline: null,
+      container: null,
+    });
+  }
+  for (const [id, c] of pool.slice(0, 6)) {
+    ev.push({
+      metric: `share of host CPU in the path, ${names.get(id)?.name ?? id}`,
+      value: c.weight / total,
+      unit: 'fraction',
+      baseline: null,
+      container: id,
+    });
+    if (c.userFrame > 0 && s.match.userFrames) {
+      ev.push({
+        metric: `of which with ${s.match.userFrames[0]} on the stack`,
+        value: c.userFrame / total,
+        unit: 'fraction',
+        baseline: null,
+        container: id,
+      });
+    }
+  }
+  for (const rule of s.counters) {
+    const v = counters ? metricValue(counters, rule.metric) : null;
+    if (v)
+      ev.push({
+        metric: `${rule.metric} (${rule.unit})`,
+        value: v.value,
+        unit: unitOf(rule.metric),
+        baseline: null,
+        container: v.container,
+      });
+  }
+  return ev;
+}
+
+function unitOf(metric: string): Evidence['unit'] {
+  if (metric.startsWith('dentry.')) return 'dentries';
+  if (metric.endsWith('.bytes.delta')) return 'bytes';
+  return 'fraction';
+}

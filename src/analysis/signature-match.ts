@@ -1,0 +1,175 @@
+/**
+ * Which samples each signature matches (a kernel frame of the signature on the stack, and for
+ * syscall samples one of its syscalls), accumulated per container, per time window, with the
+ * syscall, call site, kernel path and process that carried the weight.
+ */
+import type { Profile } from '../model/profile.ts';
+import type { Signature } from '../signatures/catalog.ts';
+import type { StackAttribution } from './attribute.ts';
+import type { CallSite } from './call-site.ts';
+import type { ContainerIndex } from './container-index.ts';
+
+export interface ContainerMatch {
+  weight: number;
+  /** Matched weight with a lock-wait frame of the signature on the stack. */
+  wait: number;
+  /** Matched weight with one of the signature's user frames (e.g. glog's writer) on the stack. */
+  userFrame: number;
+  bySyscall: Map<string, number>;
+  byCallSite: Map<string, { site: CallSite; weight: number }>;
+  byPath: Map<string, { frames: string[]; weight: number }>;
+  byProcess: Map<string, number>;
+  /** Matched weight per time window. */
+  windows: Float64Array;
+}
+
+export interface SignatureMatch {
+  signature: Signature;
+  weight: number;
+  /** Matched weight whose leaf frame is one of the signature's kernel frames. */
+  self: number;
+  byContainer: Map<string, ContainerMatch>;
+}
+
+export interface Windows {
+  count: number;
+  start: number;
+  width: number;
+}
+
+/** Splits the recording into about one window per second, between 10 and 60 windows. */
+export function windowsOf(p: Profile): Windows {
+  const d = p.meta.durationSeconds;
+  if (d === null || !(d > 0)) return { count: 1, start: 0, width: Number.POSITIVE_INFINITY };
+  let start = Number.POSITIVE_INFINITY;
+  for (const t of p.samples.time) if (t < start) start = t;
+  const count = Math.max(10, Math.min(60, Math.round(d)));
+  return { count, start, width: (d / count) * (1 + 1e-9) };
+}
+
+export function windowOf(w: Windows, time: number): number {
+  if (w.count === 1 || Number.isNaN(time)) return 0;
+  return Math.min(w.count - 1, Math.max(0, Math.floor((time - w.start) / w.width)));
+}
+
+interface StackFacts {
+  mask: number;
+  waitMask: number;
+  userMask: number;
+  selfMask: number;
+}
+
+function stackFacts(
+  stack: number,
+  a: StackAttribution,
+  sigs: Signature[],
+  userNames: (stack: number) => Set<string>,
+): StackFacts {
+  const facts = { mask: 0, waitMask: 0, userMask: 0, selfMask: 0 };
+  if (a.kernelPath.length === 0) return facts;
+  const names = new Set(a.kernelPath);
+  const leaf = a.kernelPath[a.kernelPath.length - 1];
+  sigs.forEach((s, i) => {
+    const bit = 1 << i;
+    if (!s.match.kernelFrames.some((f) => names.has(f))) return;
+    if (a.category === 'syscall' && s.match.syscalls && !s.match.syscalls.includes(a.syscall ?? '')) return;
+    facts.mask |= bit;
+    if (s.match.kernelFrames.includes(leaf)) facts.selfMask |= bit;
+    if (s.match.waitFrames?.some((f) => names.has(f))) facts.waitMask |= bit;
+    if (s.match.userFrames?.some((f) => userNames(stack).has(f))) facts.userMask |= bit;
+  });
+  return facts;
+}
+
+export function matchSignatures(
+  p: Profile,
+  sigs: Signature[],
+  attributionOf: (stack: number) => StackAttribution,
+  containers: ContainerIndex,
+  userNames: (stack: number) => Set<string>,
+  windows: Windows,
+): SignatureMatch[] {
+  const matches: SignatureMatch[] = sigs.map((signature) => ({
+    signature,
+    weight: 0,
+    self: 0,
+    byContainer: new Map(),
+  }));
+  const memo = new Map<number, StackFacts>();
+  const { samples } = p;
+  for (let i = 0; i < samples.length; i++) {
+    const stack = samples.stack[i];
+    if (stack === -1) continue;
+    let f = memo.get(stack);
+    if (f === undefined) {
+      f = stackFacts(stack, attributionOf(stack), sigs, userNames);
+      memo.set(stack, f);
+    }
+    if (f.mask === 0) continue;
+    const w = samples.weight[i];
+    const id = containers.of(samples.cgroup[i]).id;
+    const a = attributionOf(stack);
+    for (let s = 0; s < sigs.length; s++) {
+      const bit = 1 << s;
+      if ((f.mask & bit) === 0) continue;
+      const m = matches[s];
+      m.weight += w;
+      if (f.selfMask & bit) m.self += w;
+      const c = containerMatchOf(m, id, windows.count);
+      c.weight += w;
+      if (f.waitMask & bit) c.wait += w;
+      if (f.userMask & bit) c.userFrame += w;
+      c.windows[windowOf(windows, samples.time[i])] += w;
+      add(c.byProcess, p.strings[samples.comm[i]], w);
+      if (a.syscall !== null) add(c.bySyscall, a.syscall, w);
+      if (a.callSite !== null) addSite(c.byCallSite, a.callSite, w);
+      const key = a.kernelPath.join('\n');
+      const e = c.byPath.get(key);
+      if (e) e.weight += w;
+      else c.byPath.set(key, { frames: a.kernelPath, weight: w });
+    }
+  }
+  return matches;
+}
+
+function containerMatchOf(m: SignatureMatch, id: string, windowCount: number): ContainerMatch {
+  let c = m.byContainer.get(id);
+  if (c === undefined) {
+    c = {
+      weight: 0,
+      wait: 0,
+      userFrame: 0,
+      bySyscall: new Map(),
+      byCallSite: new Map(),
+      byPath: new Map(),
+      byProcess: new Map(),
+      windows: new Float64Array(windowCount),
+    };
+    m.byContainer.set(id, c);
+  }
+  return c;
+}
+
+function add(m: Map<string, number>, k: string, w: number): void {
+  m.set(k, (m.get(k) ?? 0) + w);
+}
+
+function addSite(m: Map<string, { site: CallSite; weight: number }>, site: CallSite, w: number): void {
+  const key = JSON.stringify(site);
+  const e = m.get(key);
+  if (e) e.weight += w;
+  else m.set(key, { site, weight: w });
+}
+
+/** The key with the largest value. */
+export function topOf<T>(m: Map<T, number>): T | null {
+  let best: T | null = null;
+  let bw = -1;
+  for (const [k, w] of m) {
+    if (w > bw) {
+      best = k;
+      bw = w;
+    }
+  }
+  return best;
+}

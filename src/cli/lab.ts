@@ -1,0 +1,151 @@
+/**
+ * `crosstalk lab list`, `crosstalk lab run NAME` and `crosstalk demo`: reproduce kernel contention
+ * between cgroup containers on this host and measure it. Recording and diagnosis plug in through
+ * LabHooks (see registerLab / registerDemo).
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import pc from 'picocolors';
+import {
+  evidenceLines,
+  groundTruthLines,
+  phaseTable,
+  scalingTable,
+  type TextStyle,
+} from '../lab/latency-table.ts';
+import { LabWorkloadError } from '../lab/phase.ts';
+import { LabBusyError } from '../lab/run-state.ts';
+import { LabPermissionError, LabUsageError, listScenarios, runScenario } from '../lab/runner.ts';
+import type { ContendedContext, ScenarioResult } from '../lab/types.ts';
+import { CliError } from './errors.ts';
+import { ExitCode } from './exit-codes.ts';
+
+/**
+ * Where recording and analysis plug in. Both are optional: without them the lab prints latency
+ * tables only.
+ */
+export interface LabHooks<T = unknown> {
+  /** Runs while the unfixed containers are loaded (record system-wide here); its result lands in `contended.value`. */
+  onContended?: (ctx: ContendedContext) => Promise<T>;
+  /** Lines printed after the tables: the finding next to the ground truth, the report's path. */
+  describe?: (result: ScenarioResult<T>) => Promise<string[]> | string[];
+}
+
+/** `crosstalk demo` defaults: about a minute on a 2-vCPU machine (5 phases of ~10 s plus building). */
+export const demoDefaults = { scenario: 'fadvise-logger', containers: 4, durationSeconds: 8, runs: 1 } as const;
+
+interface RunFlags {
+  containers?: number;
+  duration?: number;
+  runs?: number;
+  json?: boolean;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function positiveInteger(v: string): number {
+  const n = positiveNumber(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function styleFor(enabled: boolean): TextStyle {
+  const c = pc.createColors(enabled);
+  return { bold: c.bold, dim: c.dim };
+}
+
+function toCliError(e: unknown): unknown {
+  if (e instanceof LabUsageError) return new CliError(e.message, ExitCode.usage);
+  if (e instanceof LabPermissionError) {
+    return new CliError(`${e.message}; run it as root (sudo crosstalk ...)`, ExitCode.noPermission);
+  }
+  if (e instanceof LabBusyError) return new CliError(e.message, ExitCode.unavailable);
+  if (e instanceof LabWorkloadError) return new CliError(e.message, ExitCode.unavailable);
+  return e;
+}
+
+function printResult(result: ScenarioResult, describe: string[]): void {
+  const style = styleFor(process.stdout.isTTY === true);
+  const out: string[] = [...phaseTable(result, style)];
+  const scaling = scalingTable(result, style);
+  if (scaling.length > 0) out.push('', ...scaling);
+  const evidence = evidenceLines(result);
+  if (evidence.length > 0) out.push('', ...evidence);
+  out.push('', ...groundTruthLines(result));
+  if (describe.length > 0) out.push('', ...describe);
+  for (const n of result.notes) out.push(style.dim(`note: ${n}`));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function runAndPrint<T>(name: string, flags: RunFlags, hooks: LabHooks<T>): Promise<void> {
+  const quiet = flags.json === true && process.stderr.isTTY !== true;
+  let result: ScenarioResult<T>;
+  try {
+    result = await runScenario<T>(name, {
+      containers: flags.containers,
+      durationSeconds: flags.duration,
+      runs: flags.runs,
+      onContended: hooks.onContended,
+      onProgress: quiet ? undefined : (m) => process.stderr.write(`crosstalk lab: ${m}\n`),
+    });
+  } catch (e) {
+    throw toCliError(e);
+  }
+  const describe = hooks.describe ? await hooks.describe(result) : [];
+  if (flags.json) process.stdout.write(`${JSON.stringify({ ...result, describe }, null, 2)}\n`);
+  else printResult(result as ScenarioResult, describe);
+}
+
+function printList(json: boolean): void {
+  const list = listScenarios();
+  if (json) {
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    return;
+  }
+  const style = styleFor(process.stdout.isTTY === true);
+  const out: string[] = [];
+  for (const s of list) {
+    const d = s.defaults;
+    out.push(style.bold(`${s.name}`) + `  ${s.title}`);
+    out.push(`  ${s.summary}`);
+    out.push(style.dim(`  defaults: --containers ${d.containers} --duration ${d.durationSeconds} --runs ${d.runs}`), '');
+  }
+  process.stdout.write(out.join('\n'));
+}
+
+export function registerLab<T = unknown>(program: Command, hooks: LabHooks<T> = {}): void {
+  const lab = program
+    .command('lab')
+    .description('reproduce kernel contention between containers on this host (needs root; uses real cgroups)');
+  lab
+    .command('list')
+    .description('list the lab scenarios')
+    .option('--json', 'print as JSON')
+    .action((flags: { json?: boolean }) => printList(flags.json === true));
+  lab
+    .command('run')
+    .description('run a scenario: the victim alone, with fixed neighbours, with unfixed neighbours')
+    .argument('<name>', 'scenario name (see crosstalk lab list)')
+    .option('--containers <n>', 'containers in the contended phases, the victim included', positiveInteger)
+    .option('--duration <seconds>', 'seconds the victim is measured per phase', positiveNumber)
+    .option('--runs <n>', 'repetitions of every phase (for the spread)', positiveInteger)
+    .option('--json', 'print the full result as JSON')
+    .action(async (name: string, flags: RunFlags) => runAndPrint(name, flags, hooks));
+}
+
+export function registerDemo<T = unknown>(program: Command, hooks: LabHooks<T> = {}): void {
+  program
+    .command('demo')
+    .description(
+      'fadvise-logger end to end: query latency with 1 and 4 containers, with and without the fix (~1 minute, needs root)',
+    )
+    .option('--containers <n>', 'copies of the query server', positiveInteger, demoDefaults.containers)
+    .option('--duration <seconds>', 'seconds measured per phase', positiveNumber, demoDefaults.durationSeconds)
+    .option('--runs <n>', 'repetitions of every phase', positiveInteger, demoDefaults.runs)
+    .option('--json', 'print the full result as JSON')
+    // LEAD: pass hooks.onContended (record with perf) and hooks.describe (finding vs ground truth, report path).
+    .action(async (flags: RunFlags) => runAndPrint(demoDefaults.scenario, flags, hooks));
+}

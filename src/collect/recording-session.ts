@@ -1,0 +1,333 @@
+/**
+ * One recording between preflight and the final metadata: snapshots before, the two perf
+ * processes over one window, stopping (or aborting), snapshots after, reading the results back,
+ * and the verdict on whether the run is whole.
+ */
+import { chmod, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerName } from '../analysis/containers.ts';
+import { readPerfData } from '../formats/perf-data/reader.ts';
+import { FILE_MODE } from '../store/atomic-file.ts';
+import { PERF_DATA_FILE, SYSCALLS_DATA_FILE } from '../store/metadata.ts';
+import { mapCgroups } from './cgroup-map.ts';
+import { resolveContainerNames } from './container-names.ts';
+import { readHostFacts } from './host-facts.ts';
+import { snapshotKernelState } from './kernel-state.ts';
+import { exitText, type PerfExit, PerfRecording, perfRecordArgs } from './perf-recording.ts';
+import { callGraphArgs, type PreflightReport } from './preflight.ts';
+import type { RecordOptions, RecordProgress, Settings } from './recorder.ts';
+import type { ProfileCheck, RecordingFacts, RunCounters } from './run-facts.ts';
+import {
+  readSyscallRates,
+  SYSCALL_SAMPLE_PERIOD,
+  type SyscallRates,
+  syscallCounterArgs,
+} from './syscall-rates.ts';
+
+/** Extra seconds perf's safety `sleep` adds to the window (perf stops itself if crosstalk dies). */
+const SAFETY_SECONDS = 120;
+
+/** The state of one recording between preflight and the final metadata. */
+export class Session {
+  readonly notes: string[] = [];
+  readonly profileFile: string;
+  readonly syscallsFile: string;
+  profile: PerfRecording | null = null;
+  syscalls: PerfRecording | null = null;
+  profileExit: PerfExit | null = null;
+  syscallExit: PerfExit | null = null;
+  counters: Partial<RunCounters> = {};
+  startedAt: string | null = null;
+  endedAt: string | null = null;
+  actualSeconds: number | null = null;
+  interrupted = false;
+  aborted = false;
+  /** Set just before crosstalk signals perf: a perf exit before it is unexpected. */
+  stopRequested = false;
+  startFailure: string | null = null;
+  host: RecordingFacts['host'] | null = null;
+  private names: Map<string, ContainerName> = new Map();
+  private startedMs = 0;
+  private endWindow: () => void = () => {};
+
+  constructor(
+    readonly opts: RecordOptions,
+    readonly s: Settings,
+    readonly pre: PreflightReport,
+    readonly dir: string,
+  ) {
+    this.profileFile = join(dir, PERF_DATA_FILE);
+    this.syscallsFile = join(dir, SYSCALLS_DATA_FILE);
+  }
+
+  async run(progress: (p: RecordProgress) => void): Promise<RecordingFacts> {
+    const onAbort = () => {
+      this.aborted = true;
+      this.profile?.kill();
+      this.syscalls?.kill();
+      this.endWindow();
+    };
+    this.opts.abort?.addEventListener('abort', onAbort);
+    try {
+      const host = await this.snapshotBefore(progress);
+      if (await this.start(progress)) {
+        await this.window(progress);
+        await this.stopPerf(progress);
+      }
+      if (!this.aborted) await this.snapshotAfter(progress);
+      const check = this.aborted || this.startedAt === null ? null : await this.checkProfile(progress);
+      const rates = await this.decodeSyscalls(progress);
+      this.counters.syscallRates = rates;
+      return this.facts(host, check);
+    } finally {
+      this.opts.abort?.removeEventListener('abort', onAbort);
+      // Never leave perf running, whatever failed above.
+      this.profile?.kill();
+      this.syscalls?.kill();
+    }
+  }
+
+  private async snapshotBefore(progress: (p: RecordProgress) => void) {
+    progress({ phase: 'snapshot', when: 'before' });
+    const h = this.pre.hierarchies;
+    const [host, names] = await Promise.all([
+      readHostFacts(h, this.pre.perfVersion),
+      resolveContainerNames({ env: this.s.env }),
+    ]);
+    this.host = host;
+    this.names = names.names;
+    this.counters.containerNameSources = names.notes;
+    this.counters.cgroupsBefore = await mapCgroups(h, { names: this.names });
+    this.counters.kernelBefore = await snapshotKernelState(h, this.counters.cgroupsBefore);
+    return host;
+  }
+
+  private async snapshotAfter(progress: (p: RecordProgress) => void): Promise<void> {
+    progress({ phase: 'snapshot', when: 'after' });
+    const h = this.pre.hierarchies;
+    this.counters.cgroupsAfter = await mapCgroups(h, { names: this.names });
+    this.counters.kernelAfter = await snapshotKernelState(h, this.counters.cgroupsAfter);
+  }
+
+  get profileCommand(): string[] {
+    return ['perf', ...perfRecordArgs(this.profileOptions())];
+  }
+
+  get syscallCommand(): string[] {
+    return ['perf', ...perfRecordArgs(this.syscallOptions())];
+  }
+
+  private profileOptions() {
+    const cg = callGraphArgs(this.s.callGraph, this.s.dwarfStackBytes);
+    return {
+      perfPath: this.pre.perfPath!,
+      eventArgs: ['-F', String(this.s.frequency), ...cg],
+      output: this.profileFile,
+      limitSeconds: this.s.durationSeconds + SAFETY_SECONDS,
+      env: this.s.env,
+    };
+  }
+
+  private syscallOptions() {
+    return {
+      perfPath: this.pre.perfPath!,
+      eventArgs: syscallCounterArgs(SYSCALL_SAMPLE_PERIOD),
+      output: this.syscallsFile,
+      limitSeconds: this.s.durationSeconds + SAFETY_SECONDS,
+      env: this.s.env,
+    };
+  }
+
+  /** Whether the syscall counter can run: asked for, and preflight saw nothing against it. */
+  private syscallCounterWanted(): boolean {
+    const against = new Set(['no-syscall-tracepoint', 'perf-event-paranoid']);
+    return this.s.syscallRates && !this.pre.problems.some((p) => against.has(p.code));
+  }
+
+  /** Starts both perf processes and enables them together; false if the profile could not start. */
+  private async start(progress: (p: RecordProgress) => void): Promise<boolean> {
+    if (this.opts.stop?.aborted || this.aborted) return false;
+    progress({ phase: 'starting' });
+    this.profile = new PerfRecording(this.profileOptions());
+    if (this.syscallCounterWanted()) this.syscalls = new PerfRecording(this.syscallOptions());
+    const timeout = this.opts.startTimeoutMs ?? 60_000;
+    const [profile, syscalls] = await Promise.allSettled([
+      this.profile.enable(timeout),
+      this.syscalls ? this.syscalls.enable(timeout) : Promise.resolve(),
+    ]);
+    if (syscalls.status === 'rejected') {
+      this.notes.push(`syscall counter did not start: ${(syscalls.reason as Error).message}`);
+      this.syscalls?.kill();
+      this.syscallExit = this.syscalls ? await this.syscalls.exited : null;
+      this.syscalls = null;
+    }
+    if (profile.status === 'rejected') {
+      this.startFailure = this.aborted ? null : `perf did not start: ${(profile.reason as Error).message}`;
+      this.stopRequested = true;
+      this.syscalls?.kill();
+      this.profileExit = await this.profile.exited;
+      this.syscallExit = this.syscalls ? await this.syscalls.exited : this.syscallExit;
+      return false;
+    }
+    this.startedMs = performance.now();
+    this.startedAt = new Date().toISOString();
+    return true;
+  }
+
+  /** Waits for the deadline, a stop or abort request, or perf ending on its own. */
+  private async window(progress: (p: RecordProgress) => void): Promise<void> {
+    const total = this.s.durationSeconds;
+    await new Promise<void>((resolve) => {
+      const tick = () =>
+        progress({
+          phase: 'recording',
+          elapsedSeconds: (performance.now() - this.startedMs) / 1000,
+          durationSeconds: total,
+        });
+      const ticker = setInterval(tick, 250);
+      const onStop = () => {
+        this.interrupted = true;
+        end();
+      };
+      const end = () => {
+        clearInterval(ticker);
+        clearTimeout(timer);
+        this.opts.stop?.removeEventListener('abort', onStop);
+        this.endWindow = () => {};
+        resolve();
+      };
+      const timer = setTimeout(end, total * 1000);
+      this.endWindow = end;
+      this.opts.stop?.addEventListener('abort', onStop);
+      this.profile?.exited.then(end);
+      tick();
+      if (this.opts.stop?.aborted) onStop();
+      if (this.aborted) end();
+    });
+    this.endedAt = new Date().toISOString();
+    this.actualSeconds = (performance.now() - this.startedMs) / 1000;
+  }
+
+  private async stopPerf(progress: (p: RecordProgress) => void): Promise<void> {
+    progress({ phase: 'stopping', interrupted: this.interrupted });
+    this.stopRequested = !(this.profile?.hasExited ?? true);
+    this.profile?.stop();
+    this.syscalls?.stop();
+    [this.profileExit, this.syscallExit] = await Promise.all([
+      this.profile?.exited ?? null,
+      this.syscalls?.exited ?? this.syscallExit,
+    ]);
+  }
+
+  private async checkProfile(progress: (p: RecordProgress) => void): Promise<ProfileCheck> {
+    try {
+      await chmod(this.profileFile, FILE_MODE);
+      const r = await readPerfData(this.profileFile, {
+        onProgress: (fraction) => progress({ phase: 'checking', fraction }),
+      });
+      return {
+        kind: 'read',
+        samples: r.samples,
+        lost: r.lost,
+        lostSamples: r.lostSamples,
+        truncated: r.truncated,
+        cgroups: r.cgroups.size,
+        warnings: r.warnings,
+      };
+    } catch (e) {
+      return { kind: 'unreadable', reason: (e as Error).message };
+    }
+  }
+
+  /** Per-cgroup syscall rates, when the counter ran and finished its file. */
+  private async decodeSyscalls(progress: (p: RecordProgress) => void): Promise<SyscallRates | null> {
+    const exit = this.syscallExit;
+    if (this.aborted || exit === null || this.actualSeconds === null) return null;
+    if (!finishedNormally(exit) || exit.diskFull) {
+      this.notes.push(
+        `syscall counter failed (${exitText(exit)}${exit.summary.length ? `: ${exit.summary[0]}` : ''})`,
+      );
+      return null;
+    }
+    progress({ phase: 'syscalls' });
+    try {
+      await chmod(this.syscallsFile, FILE_MODE);
+      const cpus = this.host?.cpusOnline ?? 1;
+      return await readSyscallRates(
+        this.pre.perfPath!,
+        this.syscallsFile,
+        this.actualSeconds,
+        cpus,
+        SYSCALL_SAMPLE_PERIOD,
+      );
+    } catch (e) {
+      this.notes.push(`syscall rates unavailable: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
+  /** Why the run cannot be treated as whole, or null when it can. */
+  incompleteReason(check: ProfileCheck | null): string | null {
+    if (this.aborted) return 'aborted by a second interrupt: perf was killed before it finished the file';
+    if (this.startedAt === null)
+      return this.startFailure ?? 'interrupted before the recording window started';
+    const exit = this.profileExit;
+    if (exit === null) return 'perf did not report how it ended';
+    const said = exit.summary.length > 0 ? `: ${exit.summary[0]}` : '';
+    if (exit.diskFull) return 'the disk filled up during the recording (perf: No space left on device)';
+    if (!this.stopRequested) return `perf ended during the recording (${exitText(exit)})${said}`;
+    if (!finishedNormally(exit)) return `perf record failed (${exitText(exit)})${said}`;
+    if (check === null || check.kind === 'unreadable')
+      return `perf.data cannot be read back: ${check?.reason ?? 'not checked'}`;
+    if (check.truncated) return `perf.data is not whole: ${check.warnings[0] ?? 'truncated'}`;
+    return null;
+  }
+
+  private async facts(host: RecordingFacts['host'], check: ProfileCheck | null): Promise<RecordingFacts> {
+    const s = this.s;
+    return {
+      options: {
+        durationSeconds: s.durationSeconds,
+        frequency: s.frequency,
+        callGraph: s.callGraph,
+        dwarfStackBytes: s.callGraph === 'dwarf' ? s.dwarfStackBytes : null,
+        syscallRates: this.syscallCounterWanted(),
+        syscallSamplePeriod: SYSCALL_SAMPLE_PERIOD,
+      },
+      window: {
+        startedAt: this.startedAt,
+        endedAt: this.endedAt,
+        requestedSeconds: s.durationSeconds,
+        actualSeconds: this.actualSeconds,
+      },
+      interrupted: this.interrupted,
+      incompleteReason: this.incompleteReason(check),
+      perf: { command: this.profileCommand, exit: this.profileExit, check },
+      syscallPerf: this.syscallCounterWanted()
+        ? { command: this.syscallCommand, exit: this.syscallExit }
+        : null,
+      host,
+      preflight: this.pre.problems,
+      notes: [...this.notes, ...(this.counters.kernelBefore?.notes ?? []).map((n) => `before: ${n}`)],
+      recorderPids: [process.pid, this.profile?.pid, this.syscalls?.pid].filter(
+        (p): p is number => p !== undefined,
+      ),
+      files: await fileSizes(this.dir, [PERF_DATA_FILE, SYSCALLS_DATA_FILE]),
+    };
+  }
+}
+
+/** perf exits 0, or by the SIGINT/SIGTERM it was stopped with (it re-raises the signal after writing). */
+function finishedNormally(e: PerfExit): boolean {
+  if (e.signal !== null) return e.signal === 'SIGINT' || e.signal === 'SIGTERM';
+  return e.code === 0 || e.code === 130 || e.code === 143;
+}
+
+async function fileSizes(dir: string, names: string[]): Promise<{ name: string; bytes: number }[]> {
+  const out: { name: string; bytes: number }[] = [];
+  for (const name of names) {
+    const st = await stat(join(dir, name)).catch(() => null);
+    if (st) out.push({ name, bytes: st.size });
+  }
+  return out;
+}

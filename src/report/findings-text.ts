@@ -1,0 +1,63 @@
+/** Findings for a terminal: verdict, antagonist, victims, syscall, call site, path, evidence, fix. */
+import { createColors } from 'picocolors';
+import type { Evidence, Finding } from '../analysis/findings.ts';
+import { percent, safeText } from './safe-text.ts';
+
+function evidenceText(e: Evidence): string {
+  const v =
+    e.unit === 'fraction'
+      ? percent(e.value)
+      : e.unit === 'correlation'
+        ? `r=${e.value.toFixed(2)}`
+        : `${Math.round(e.value).toLocaleString('en-US')} ${e.unit}`;
+  const base =
+    e.baseline === null
+      ? ''
+      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : e.baseline.toLocaleString('en-US')})`;
+  return `${safeText(e.metric, 160)}: ${v}${base}`;
+}
+
+export function renderFindings(findings: Finding[], color = false): string[] {
+  const c = createColors(color);
+  const out = [c.bold('Findings')];
+  if (findings.length === 0) {
+    out.push('  no known kernel-contention signature and no container with heavy kernel time in one syscall');
+    return out;
+  }
+  const tag = { critical: c.red('CRITICAL'), warning: c.yellow('WARNING '), info: c.cyan('INFO    ') };
+  findings.forEach((f, i) => {
+    if (i > 0) out.push('');
+    out.push(`  ${tag[f.severity]}  ${safeText(f.title, 300)}`);
+    const line = (label: string, text: string) => out.push(`            ${c.dim(label.padEnd(11))} ${text}`);
+    if (f.antagonist) {
+      const proc = f.antagonist.process ? ` (${safeText(f.antagonist.process, 40)})` : '';
+      const via = f.syscall ? ` via ${safeText(f.syscall, 40)}` : '';
+      const site = f.callSite ? ` from ${safeText(f.callSite.function, 100)}` : '';
+      line(
+        f.sharedStorm ? 'drivers' : 'antagonist',
+        `${safeText(f.antagonist.name, 60)}${proc}${via}${site}`,
+      );
+    }
+    if (f.sharedStorm) {
+      line(
+        '',
+        'every container with this path drives it: each is both victim and antagonist; the shared kernel amplifies it',
+      );
+    }
+    if (f.victims.length > 0) {
+      line('victims', f.victims.map((v) => `${safeText(v.name, 60)} (${v.reasons.join(', ')})`).join('; '));
+    }
+    if (f.callSiteNote && f.kind !== 'cannot-answer') line('call site', safeText(f.callSiteNote, 200));
+    if (f.kernelPath.length > 0) line('kernel', safeText(shortPath(f.kernelPath), 240));
+    if (f.resource) line('shared', safeText(f.resource, 240));
+    for (const e of f.evidence.slice(0, 6)) line('evidence', evidenceText(e));
+    if (f.kind !== 'cannot-answer') line('fix', safeText(f.fix, 600));
+    if (f.references.length > 0) line('see', f.references.map((r) => safeText(r, 120)).join('; '));
+  });
+  return out;
+}
+
+function shortPath(frames: string[]): string {
+  if (frames.length <= 7) return frames.join(' > ');
+  return `${frames.slice(0, 2).join(' > ')} > … > ${frames.slice(-5).join(' > ')}`;
+}
