@@ -9,6 +9,7 @@ import type { AnalysisResult } from './analyze.ts';
 import { Attributions } from './attribute.ts';
 import { functionNameOf } from './call-site.ts';
 import { ContainerIndex, isContainer, type NameResolver } from './container-index.ts';
+import { containerOf } from './containers.ts';
 import { type CounterSet, metricValue } from './counters.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
@@ -23,8 +24,16 @@ import {
   windowsOf,
 } from './signature-match.ts';
 
+/** Per-cgroup syscall rates counted around the recording (`crosstalk record`). */
+export interface SyscallRateRow {
+  cgroup: string;
+  perSecond: number;
+  top: { name: string; perSecond: number }[];
+}
+
 export interface DiagnoseOptions {
   counters?: CounterSet;
+  syscallRates?: SyscallRateRow[];
   /** Signatures to match. Default: the built-in catalog. */
   catalog?: Signature[];
   nameOf?: NameResolver;
@@ -65,7 +74,29 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
     if (f) out.push(f);
   }
   out.push(...genericFindings(p, analysis, attributions, containers, out));
+  if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
+}
+
+/** "container X called fadvise64 120k times/s": the call rate behind the antagonist's kernel time. */
+function addRateEvidence(findings: Finding[], rates: SyscallRateRow[]): void {
+  for (const f of findings) {
+    if (!f.antagonist || !f.syscall) continue;
+    let perSecond = 0;
+    for (const row of rates) {
+      if (containerOf(row.cgroup).id !== f.antagonist.container) continue;
+      perSecond += row.top.find((t) => t.name === f.syscall)?.perSecond ?? 0;
+    }
+    if (perSecond > 0) {
+      f.evidence.push({
+        metric: `${f.syscall} calls per second, ${f.antagonist.name}`,
+        value: perSecond,
+        unit: 'count',
+        baseline: null,
+        container: f.antagonist.container,
+      });
+    }
+  }
 }
 
 function sortFindings(f: Finding[]): Finding[] {

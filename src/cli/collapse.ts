@@ -2,9 +2,11 @@
 import type { Command } from 'commander';
 import { collapseProfile } from '../formats/collapse.ts';
 import { importProfile } from '../formats/input.ts';
+import { parsePositiveInt } from './analyze.ts';
 import { progress } from './progress.ts';
 
 interface CollapseFlags {
+  threads?: string;
   pid?: boolean;
   tid?: boolean;
   kernel?: boolean;
@@ -27,6 +29,7 @@ export function registerCollapse(program: Command): void {
     .option('--jit', 'annotate JIT frames with _[j]')
     .option('--all', 'all annotations (--kernel --jit)')
     .option('--addrs', 'keep raw addresses of frames without a symbol')
+    .option('--threads <n>', 'worker threads for large text inputs (default: one per CPU)')
     .option('--event <name>', 'collapse this event (default: the first event in the input)')
     .action(async (input: string, flags: CollapseFlags) => {
       const bar = progress(`reading ${input}`);
@@ -35,6 +38,7 @@ export function registerCollapse(program: Command): void {
         profile = await importProfile(input, {
           event: flags.event,
           keepAddresses: flags.addrs === true,
+          threads: flags.threads === undefined ? undefined : parsePositiveInt(flags.threads, '--threads'),
           onProgress: (f) => bar.update(f),
         });
       } finally {

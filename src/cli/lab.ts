@@ -31,7 +31,12 @@ export interface LabHooks<T = unknown> {
 }
 
 /** `crosstalk demo` defaults: about a minute on a 2-vCPU machine (5 phases of ~10 s plus building). */
-export const demoDefaults = { scenario: 'fadvise-logger', containers: 4, durationSeconds: 8, runs: 1 } as const;
+export const demoDefaults = {
+  scenario: 'fadvise-logger',
+  containers: 4,
+  durationSeconds: 8,
+  runs: 1,
+} as const;
 
 interface RunFlags {
   containers?: number;
@@ -67,10 +72,14 @@ function toCliError(e: unknown): unknown {
   return e;
 }
 
-function printResult(result: ScenarioResult, describe: string[]): void {
+/** The demo shows the 1-vs-N table only; `lab run` shows every phase too. */
+function printResult(result: ScenarioResult, describe: string[], demo: boolean): void {
   const style = styleFor(process.stdout.isTTY === true);
-  const out: string[] = [...phaseTable(result, style)];
   const scaling = scalingTable(result, style);
+  const out: string[] =
+    demo && scaling.length > 0
+      ? [style.bold(`${result.scenario}: ${result.title}`)]
+      : phaseTable(result, style);
   if (scaling.length > 0) out.push('', ...scaling);
   const evidence = evidenceLines(result);
   if (evidence.length > 0) out.push('', ...evidence);
@@ -80,7 +89,12 @@ function printResult(result: ScenarioResult, describe: string[]): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-async function runAndPrint<T>(name: string, flags: RunFlags, hooks: LabHooks<T>): Promise<void> {
+async function runAndPrint<T>(
+  name: string,
+  flags: RunFlags,
+  hooks: LabHooks<T>,
+  demo = false,
+): Promise<void> {
   const quiet = flags.json === true && process.stderr.isTTY !== true;
   let result: ScenarioResult<T>;
   try {
@@ -96,7 +110,7 @@ async function runAndPrint<T>(name: string, flags: RunFlags, hooks: LabHooks<T>)
   }
   const describe = hooks.describe ? await hooks.describe(result) : [];
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...result, describe }, null, 2)}\n`);
-  else printResult(result as ScenarioResult, describe);
+  else printResult(result as ScenarioResult, describe, demo);
 }
 
 function printList(json: boolean): void {
@@ -111,7 +125,10 @@ function printList(json: boolean): void {
     const d = s.defaults;
     out.push(style.bold(`${s.name}`) + `  ${s.title}`);
     out.push(`  ${s.summary}`);
-    out.push(style.dim(`  defaults: --containers ${d.containers} --duration ${d.durationSeconds} --runs ${d.runs}`), '');
+    out.push(
+      style.dim(`  defaults: --containers ${d.containers} --duration ${d.durationSeconds} --runs ${d.runs}`),
+      '',
+    );
   }
   process.stdout.write(out.join('\n'));
 }
@@ -119,7 +136,9 @@ function printList(json: boolean): void {
 export function registerLab<T = unknown>(program: Command, hooks: LabHooks<T> = {}): void {
   const lab = program
     .command('lab')
-    .description('reproduce kernel contention between containers on this host (needs root; uses real cgroups)');
+    .description(
+      'reproduce kernel contention between containers on this host (needs root; uses real cgroups)',
+    );
   lab
     .command('list')
     .description('list the lab scenarios')
@@ -143,9 +162,14 @@ export function registerDemo<T = unknown>(program: Command, hooks: LabHooks<T> =
       'fadvise-logger end to end: query latency with 1 and 4 containers, with and without the fix (~1 minute, needs root)',
     )
     .option('--containers <n>', 'copies of the query server', positiveInteger, demoDefaults.containers)
-    .option('--duration <seconds>', 'seconds measured per phase', positiveNumber, demoDefaults.durationSeconds)
+    .option(
+      '--duration <seconds>',
+      'seconds measured per phase',
+      positiveNumber,
+      demoDefaults.durationSeconds,
+    )
     .option('--runs <n>', 'repetitions of every phase', positiveInteger, demoDefaults.runs)
     .option('--json', 'print the full result as JSON')
     // LEAD: pass hooks.onContended (record with perf) and hooks.describe (finding vs ground truth, report path).
-    .action(async (flags: RunFlags) => runAndPrint(demoDefaults.scenario, flags, hooks));
+    .action(async (flags: RunFlags) => runAndPrint(demoDefaults.scenario, flags, hooks, true));
 }

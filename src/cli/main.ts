@@ -5,8 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './analyze.ts';
 import { registerCollapse } from './collapse.ts';
+import { registerDoctor } from './doctor.ts';
 import { reportError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { registerRecord } from './record.ts';
+import { registerRuns } from './runs.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerAnalyze(program);
   registerCollapse(program);
+  registerRecord(program);
+  registerRuns(program);
+  registerDoctor(program);
   return program;
 }
 

@@ -23,7 +23,7 @@ import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { storeErrorToCli } from './runs.ts';
 
-interface RecordFlags {
+export interface RecordFlags {
   duration: string;
   frequency: string;
   callGraph: string;
@@ -51,7 +51,10 @@ export function registerRecord(program: Command): void {
       '--store <dir>',
       'run store directory (default: $CROSSTALK_STORE, else $XDG_DATA_HOME/crosstalk/runs)',
     )
-    .option('--no-syscall-rates', 'do not count syscalls per container (saves ~130 ns per syscall host-wide)')
+    .option(
+      '--no-syscall-rates',
+      'skip counting syscalls per container (done for 1-3 s after the profile window; costs ~170 ns per syscall while it runs)',
+    )
     .option('--json', 'print the run as JSON on stdout')
     .action(async (flags: RecordFlags) => {
       const info = await recordFromFlags(flags);
@@ -60,7 +63,7 @@ export function registerRecord(program: Command): void {
 }
 
 /** Parses the flags, records, prints the outcome; shared with `doctor`. */
-export async function recordFromFlags(flags: RecordFlags): Promise<RunInfo> {
+export async function recordFromFlags(flags: RecordFlags, print = true): Promise<RunInfo> {
   const opts = parseRecordFlags(flags);
   const store = new RunStore(storeLocation(flags.store).root);
   const interrupts = listenForInterrupts((n) =>
@@ -86,7 +89,7 @@ export async function recordFromFlags(flags: RecordFlags): Promise<RunInfo> {
     view.done();
     interrupts.dispose();
   }
-  printOutcome(info, flags.json === true);
+  if (print) printOutcome(info, flags.json === true);
   return info;
 }
 

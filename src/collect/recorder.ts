@@ -102,7 +102,17 @@ export interface Settings {
   callGraph: CallGraphMode;
   dwarfStackBytes: number;
   syscallRates: boolean;
+  /** Length of the syscall-counting window after the profile. */
+  syscallSeconds: number;
   env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The syscall-counting window: a fifth of the profile window, between 1 and 3 seconds (enough
+ * samples at one per 101 calls for any syscall above ~100 calls/s, short enough to stay cheap).
+ */
+export function syscallWindowSeconds(durationSeconds: number): number {
+  return Math.min(3, Math.max(1, durationSeconds / 5));
 }
 
 function settingsOf(opts: RecordOptions): Settings {
@@ -112,6 +122,7 @@ function settingsOf(opts: RecordOptions): Settings {
     callGraph: opts.callGraph ?? RECORD_DEFAULTS.callGraph,
     dwarfStackBytes: opts.dwarfStackBytes ?? RECORD_DEFAULTS.dwarfStackBytes,
     syscallRates: opts.syscallRates ?? true,
+    syscallSeconds: syscallWindowSeconds(opts.durationSeconds ?? RECORD_DEFAULTS.durationSeconds),
     env: opts.env ?? process.env,
   };
   if (!(s.durationSeconds > 0)) throw new RangeError(`duration must be positive, got ${s.durationSeconds}`);

@@ -40,6 +40,8 @@ export class Session {
   startedAt: string | null = null;
   endedAt: string | null = null;
   actualSeconds: number | null = null;
+  /** Length of the syscall-counting window that follows the profile. */
+  syscallSeconds: number | null = null;
   interrupted = false;
   aborted = false;
   /** Set just before crosstalk signals perf: a perf exit before it is unexpected. */
@@ -75,6 +77,7 @@ export class Session {
         await this.stopPerf(progress);
       }
       if (!this.aborted) await this.snapshotAfter(progress);
+      if (this.startedAt !== null && !this.aborted && !this.interrupted) await this.countSyscalls(progress);
       const check = this.aborted || this.startedAt === null ? null : await this.checkProfile(progress);
       const rates = await this.decodeSyscalls(progress);
       this.counters.syscallRates = rates;
@@ -133,7 +136,7 @@ export class Session {
       perfPath: this.pre.perfPath!,
       eventArgs: syscallCounterArgs(SYSCALL_SAMPLE_PERIOD),
       output: this.syscallsFile,
-      limitSeconds: this.s.durationSeconds + SAFETY_SECONDS,
+      limitSeconds: this.s.syscallSeconds + SAFETY_SECONDS,
       env: this.s.env,
     };
   }
@@ -149,24 +152,13 @@ export class Session {
     if (this.opts.stop?.aborted || this.aborted) return false;
     progress({ phase: 'starting' });
     this.profile = new PerfRecording(this.profileOptions());
-    if (this.syscallCounterWanted()) this.syscalls = new PerfRecording(this.syscallOptions());
     const timeout = this.opts.startTimeoutMs ?? 60_000;
-    const [profile, syscalls] = await Promise.allSettled([
-      this.profile.enable(timeout),
-      this.syscalls ? this.syscalls.enable(timeout) : Promise.resolve(),
-    ]);
-    if (syscalls.status === 'rejected') {
-      this.notes.push(`syscall counter did not start: ${(syscalls.reason as Error).message}`);
-      this.syscalls?.kill();
-      this.syscallExit = this.syscalls ? await this.syscalls.exited : null;
-      this.syscalls = null;
-    }
-    if (profile.status === 'rejected') {
-      this.startFailure = this.aborted ? null : `perf did not start: ${(profile.reason as Error).message}`;
+    try {
+      await this.profile.enable(timeout);
+    } catch (e) {
+      this.startFailure = this.aborted ? null : `perf did not start: ${(e as Error).message}`;
       this.stopRequested = true;
-      this.syscalls?.kill();
       this.profileExit = await this.profile.exited;
-      this.syscallExit = this.syscalls ? await this.syscalls.exited : this.syscallExit;
       return false;
     }
     this.startedMs = performance.now();
@@ -212,11 +204,41 @@ export class Session {
     progress({ phase: 'stopping', interrupted: this.interrupted });
     this.stopRequested = !(this.profile?.hasExited ?? true);
     this.profile?.stop();
-    this.syscalls?.stop();
-    [this.profileExit, this.syscallExit] = await Promise.all([
-      this.profile?.exited ?? null,
-      this.syscalls?.exited ?? this.syscallExit,
-    ]);
+    this.profileExit = (await this.profile?.exited) ?? null;
+  }
+
+  /**
+   * Counts syscalls per cgroup in a short window right after the profile, not during it: the
+   * tracepoint costs ~170 ns per syscall host-wide, which would inflate the kernel time of exactly
+   * the syscall-heavy containers the profile is about. Skipped after an interrupt.
+   */
+  private async countSyscalls(progress: (p: RecordProgress) => void): Promise<void> {
+    if (!this.syscallCounterWanted()) return;
+    progress({ phase: 'syscalls' });
+    this.syscalls = new PerfRecording(this.syscallOptions());
+    try {
+      await this.syscalls.enable(this.opts.startTimeoutMs ?? 60_000);
+    } catch (e) {
+      this.notes.push(`syscall counter did not start: ${(e as Error).message}`);
+      this.syscalls.kill();
+      this.syscallExit = await this.syscalls.exited;
+      this.syscalls = null;
+      return;
+    }
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.opts.stop?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.s.syscallSeconds * 1000);
+      this.opts.stop?.addEventListener('abort', done);
+      this.syscalls?.exited.then(done);
+    });
+    this.syscallSeconds = (performance.now() - started) / 1000;
+    this.syscalls.stop();
+    this.syscallExit = await this.syscalls.exited;
   }
 
   private async checkProfile(progress: (p: RecordProgress) => void): Promise<ProfileCheck> {
@@ -242,7 +264,7 @@ export class Session {
   /** Per-cgroup syscall rates, when the counter ran and finished its file. */
   private async decodeSyscalls(progress: (p: RecordProgress) => void): Promise<SyscallRates | null> {
     const exit = this.syscallExit;
-    if (this.aborted || exit === null || this.actualSeconds === null) return null;
+    if (this.aborted || exit === null || this.syscallSeconds === null) return null;
     if (!finishedNormally(exit) || exit.diskFull) {
       this.notes.push(
         `syscall counter failed (${exitText(exit)}${exit.summary.length ? `: ${exit.summary[0]}` : ''})`,
@@ -256,7 +278,7 @@ export class Session {
       return await readSyscallRates(
         this.pre.perfPath!,
         this.syscallsFile,
-        this.actualSeconds,
+        this.syscallSeconds,
         cpus,
         SYSCALL_SAMPLE_PERIOD,
       );
@@ -293,6 +315,7 @@ export class Session {
         dwarfStackBytes: s.callGraph === 'dwarf' ? s.dwarfStackBytes : null,
         syscallRates: this.syscallCounterWanted(),
         syscallSamplePeriod: SYSCALL_SAMPLE_PERIOD,
+        syscallWindowSeconds: this.syscallSeconds,
       },
       window: {
         startedAt: this.startedAt,

@@ -24,6 +24,8 @@ export interface RecordingOptionsUsed {
   syscallRates: boolean;
   /** One syscall sample per this many calls. */
   syscallSamplePeriod: number;
+  /** Seconds syscalls were counted, in a window right after the profile's (null: not counted). */
+  syscallWindowSeconds: number | null;
 }
 
 export interface RecordingWindow {

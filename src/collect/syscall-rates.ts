@@ -10,7 +10,7 @@
  * pid; `perf stat --for-each-cgroup` counts per cgroup but not per syscall and needs the cgroup list
  * up front; `perf trace -s` summarizes per thread, not per cgroup, and copies every event to user
  * space. Measured here (2 vCPU, kernel 6.18): enabling any syscall tracepoint costs every syscall on
- * the host ~130 ns (the slow syscall-entry path), whether perf counts or samples; sampling 1 in 101
+ * the host ~130-170 ns (the slow syscall-entry path), whether perf counts or samples; sampling 1 in 101
  * keeps the data small (1 in 1 wrote 1 GB in 6 s under a syscall-bound loop). `--no-period` matters:
  * with PERF_SAMPLE_PERIOD set the kernel samples every tracepoint hit regardless of -c. The period is
  * prime so a syscall loop with an even pattern (read, write, read...) is not aliased onto one call.
@@ -23,10 +23,11 @@ import { X86_64_SYSCALLS } from './syscall-table-x86_64.ts';
 /** One sample per this many syscalls (per CPU). Prime, see above. */
 export const SYSCALL_SAMPLE_PERIOD = 101;
 /**
- * What enabling the syscall tracepoint adds to every syscall on the host, ns. Measured on this
- * machine (2 vCPU, kernel 6.18): dd copying one byte at a time went from 4.4M to 2.8M syscalls/s.
+ * What the syscall counter adds to every syscall on the host, ns. Measured on this machine (2 vCPU,
+ * kernel 6.18, bench/record-overhead.mjs): dd copying one byte per read/write went from 4.5M to
+ * 2.6M syscalls/s (222 -> 390 ns each) while it ran.
  */
-export const TRACEPOINT_COST_NS = 130;
+export const TRACEPOINT_COST_NS = 170;
 /** Syscalls listed per cgroup. */
 const TOP_SYSCALLS = 10;
 /** Cgroups listed, busiest first. */

@@ -11,7 +11,8 @@ export class InputError extends Error {
     readonly found?: string,
   ) {
     super(
-      `${file}${line === null ? '' : `:${line}`}: expected ${expected}` + (found === undefined ? '' : `; found ${found}`),
+      `${file}${line === null ? '' : `:${line}`}: expected ${expected}` +
+        (found === undefined ? '' : `; found ${found}`),
     );
   }
 }

@@ -10,9 +10,10 @@ import { createGunzip } from 'node:zlib';
 import type { CallGraphMode, Profile } from '../model/profile.ts';
 import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { parseFolded, sniffFolded } from './folded.ts';
+import { cutPoints, parallelism, parsePerfScriptParallel } from './parallel.ts';
 import { importPerfData } from './perf-data/import.ts';
 import { sniffPerfData } from './perf-data/reader.ts';
-import { parsePerfScript, sniffPerfScript } from './perf-script/parser.ts';
+import { headFacts, parsePerfScript, sniffPerfScript } from './perf-script/parser.ts';
 
 export interface ImportOptions {
   /** Event to keep (default: the first in the input). */
@@ -23,6 +24,8 @@ export interface ImportOptions {
   callGraph?: CallGraphMode;
   /** Fraction of the input read so far, 0..1. */
   onProgress?: (fraction: number) => void;
+  /** Worker threads for large uncompressed text. Default: the number of CPUs available. */
+  threads?: number;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -47,7 +50,29 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
   if (head.length === 0)
     throw new InputError(path, null, 'perf script text or folded stacks inside the gzip file', 'no data');
   let profile: Profile;
-  if (sniffPerfScript(head, complete) === 'yes') {
+  const isPerfScript = sniffPerfScript(head, complete) === 'yes';
+  const threads = parallelism(size, opts.threads);
+  if (isPerfScript && !gz && threads > 1) {
+    const points = await cutPoints(file, size, threads);
+    if (points.length > 2) {
+      await source.cancel();
+      const facts = headFacts(head);
+      return parsePerfScriptParallel(
+        file,
+        path,
+        size,
+        points,
+        {
+          event: opts.event,
+          defaultEvent: facts.event ?? undefined,
+          keepAddresses: opts.keepAddresses,
+          callGraph: opts.callGraph ?? facts.callGraph ?? undefined,
+        },
+        opts.onProgress,
+      );
+    }
+  }
+  if (isPerfScript) {
     profile = await parsePerfScript(chunks, path, {
       event: opts.event,
       keepAddresses: opts.keepAddresses,
@@ -107,6 +132,8 @@ async function readHead(file: string, n: number): Promise<Uint8Array> {
 
 interface ChunkSource {
   chunks: AsyncIterable<Uint8Array>;
+  /** Stops reading (the input is read another way). */
+  cancel(): Promise<void>;
   /** Set when the input ended early (corrupt or cut gzip); returns the description. */
   cutShort: (() => string) | null;
 }
@@ -121,7 +148,13 @@ function plainChunks(file: string, size: number, onProgress?: (f: number) => voi
       yield chunk;
     }
   }
-  return { chunks: gen(), cutShort: null };
+  return {
+    chunks: gen(),
+    cutShort: null,
+    cancel: async () => {
+      stream.destroy();
+    },
+  };
 }
 
 function gunzipChunks(file: string, size: number, onProgress?: (f: number) => void): ChunkSource {
@@ -133,7 +166,14 @@ function gunzipChunks(file: string, size: number, onProgress?: (f: number) => vo
   });
   const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
   raw.pipe(gunzip);
-  const source: ChunkSource = { chunks: gen(), cutShort: null };
+  const source: ChunkSource = {
+    chunks: gen(),
+    cutShort: null,
+    cancel: async () => {
+      raw.destroy();
+      gunzip.destroy();
+    },
+  };
   async function* gen() {
     try {
       for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;

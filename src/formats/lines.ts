@@ -21,9 +21,10 @@ export async function forEachLine(
   chunks: AsyncIterable<Uint8Array>,
   sink: LineSink,
   onProgress?: (bytes: number) => void,
+  lineOffset = 0,
 ): Promise<LineStats> {
   let carry: Uint8Array | null = null;
-  let lineNo = 0;
+  let lineNo = lineOffset;
   let bytes = 0;
   for await (const chunk of chunks) {
     bytes += chunk.length;
@@ -53,7 +54,7 @@ export async function forEachLine(
     if (sink.partialLine) sink.partialLine(carry, 0, carry.length, ++lineNo);
     else sink.line(carry, 0, carry.length, ++lineNo);
   }
-  return { lines: lineNo, bytes, endedMidLine };
+  return { lines: lineNo - lineOffset, bytes, endedMidLine };
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

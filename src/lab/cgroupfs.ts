@@ -7,7 +7,15 @@
  *   <run>  = run-<owner pid>-<owner start ticks, base 36>-<random>, all [a-z0-9-]
  *   <name> matches [a-z0-9][a-z0-9_.-]*  (query-1, cache-2, db-1)
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
 export const labCgroupDirName = 'crosstalk-lab';
@@ -53,14 +61,20 @@ export function labCgroupRoot(mountinfoPath = '/proc/self/mountinfo'): string {
     throw new CgroupError(`cannot read ${mountinfoPath}: ${(e as Error).message}`);
   }
   const mount = findCgroup2Mount(text);
-  if (mount === null) throw new CgroupError('no cgroup v2 hierarchy is mounted (no cgroup2 line in mountinfo)');
+  if (mount === null)
+    throw new CgroupError('no cgroup v2 hierarchy is mounted (no cgroup2 line in mountinfo)');
   return join(mount, labCgroupDirName);
 }
 
 /** Refuses any path that is not strictly inside the lab's cgroup directory. */
 export function assertInsideLab(root: string, path: string): void {
   const rel = relative(root, path);
-  if (rel === '' || rel.startsWith('..') || rel.startsWith(sep) || !root.endsWith(`${sep}${labCgroupDirName}`)) {
+  if (
+    rel === '' ||
+    rel.startsWith('..') ||
+    rel.startsWith(sep) ||
+    !root.endsWith(`${sep}${labCgroupDirName}`)
+  ) {
     throw new CgroupError(`refusing to touch ${path}: not inside ${root}`);
   }
 }
@@ -124,7 +138,8 @@ export function killCgroupTree(root: string, path: string, timeoutMs = 5000): nu
   while (isPopulated(path)) {
     if (hasKill) writeFileSync(join(path, 'cgroup.kill'), '1');
     else signalled += signalTree(path, 'SIGKILL');
-    if (Date.now() > deadline) throw new CgroupError(`processes in ${path} survived SIGKILL for ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new CgroupError(`processes in ${path} survived SIGKILL for ${timeoutMs} ms`);
     sleepSync(10);
   }
   return signalled;
@@ -160,7 +175,8 @@ export function removeCgroupTree(root: string, path: string): number {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return removed;
       // EBUSY: a dying process has not left yet.
-      if (code !== 'EBUSY' || attempt > 200) throw new CgroupError(`cannot remove ${path}: ${(e as Error).message}`);
+      if (code !== 'EBUSY' || attempt > 200)
+        throw new CgroupError(`cannot remove ${path}: ${(e as Error).message}`);
       killCgroupTree(root, path);
       sleepSync(10);
     }

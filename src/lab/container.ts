@@ -30,13 +30,19 @@ export function probeNamespaces(): Promise<NamespaceSupport> {
       err += d.toString();
     });
     child.on('error', (e) =>
-      resolve({ enabled: false, note: `namespaces off: unshare unavailable (${e.message}); containers are cgroups only` }),
+      resolve({
+        enabled: false,
+        note: `namespaces off: unshare unavailable (${e.message}); containers are cgroups only`,
+      }),
     );
     child.on('close', (code) => {
       if (code === 0) resolve({ enabled: true, note: null });
       else {
         const why = err.trim().split('\n')[0] || `exit ${code}`;
-        resolve({ enabled: false, note: `namespaces off: unshare not permitted here (${why}); containers are cgroups only` });
+        resolve({
+          enabled: false,
+          note: `namespaces off: unshare not permitted here (${why}); containers are cgroups only`,
+        });
       }
     });
   });
@@ -69,7 +75,9 @@ export const enterFailedCode = 125;
 const enterScript = `echo $$ > "$1/cgroup.procs" || exit ${enterFailedCode}; shift; exec "$@"`;
 
 export function startContainer(launch: ContainerLaunch, ns: NamespaceSupport): RunningContainer {
-  const inner = ns.enabled ? ['unshare', ...unshareArgs, ...launch.argv, `--hostname=${launch.name}`] : launch.argv;
+  const inner = ns.enabled
+    ? ['unshare', ...unshareArgs, ...launch.argv, `--hostname=${launch.name}`]
+    : launch.argv;
   // detached: a terminal's Ctrl-C reaches the lab, which stops the containers in order.
   const child = spawn('sh', ['-c', enterScript, 'crosstalk-lab-enter', launch.cgroup, ...inner], {
     detached: true,

@@ -52,7 +52,12 @@ export async function openRun(opts: OpenRunOptions): Promise<LabRun> {
   const name = newRunName(owner);
   const stateDir = opts.stateDir ?? defaultStateDir;
   const workRoot = opts.workRoot ?? defaultWorkRoot;
-  await acquireLabLock(name, { stateDir, waitSeconds: opts.waitSeconds, onProgress: opts.onProgress, signal: opts.signal });
+  await acquireLabLock(name, {
+    stateDir,
+    waitSeconds: opts.waitSeconds,
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+  });
   const run: LabRun = {
     name,
     scenario: opts.scenario,

@@ -30,7 +30,9 @@ function spread(s: Spread, runs: number): string {
 /** Left-aligns the first column, right-aligns the others. */
 export function alignRows(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('   '));
+  return rows.map((r) =>
+    r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('   '),
+  );
 }
 
 function phaseRow(p: PhaseResult): string[] {
@@ -70,9 +72,16 @@ function cell(s: LatencySummary): string {
 /** fadvise-logger's demo table: 1 and N copies, with and without the fix, p50 / p99. */
 export function scalingTable(r: ScenarioResult, style: TextStyle = plainStyle): string[] {
   if (r.scaling === null || r.scaling.length === 0) return [];
-  const rows = [['copies', 'with the fix', 'without the fix'], ...r.scaling.map((x) => [String(x.containers), cell(x.fixed), cell(x.unfixed)])];
+  const rows = [
+    ['copies', 'with the fix', 'without the fix'],
+    ...r.scaling.map((x) => [String(x.containers), cell(x.fixed), cell(x.unfixed)]),
+  ];
   const lines = alignRows(rows);
-  return [style.dim(`query latency of ${r.groundTruth.victim}, p50 / p99 in microseconds`), style.bold(lines[0]), ...lines.slice(1)];
+  return [
+    style.dim(`query latency of ${r.groundTruth.victim}, p50 / p99 in microseconds`),
+    style.bold(lines[0]),
+    ...lines.slice(1),
+  ];
 }
 
 export function groundTruthLines(r: ScenarioResult): string[] {
@@ -89,7 +98,9 @@ export function evidenceLines(r: ScenarioResult): string[] {
   for (const p of [r.phases.alone, r.phases.fixed, r.phases.unfixed]) {
     const last = p.runs[p.runs.length - 1];
     for (const e of last?.evidence ?? []) {
-      lines.push(`${p.label}: ${e.name} ${e.before} -> ${e.after} (${e.after - e.before >= 0 ? '+' : ''}${e.after - e.before})`);
+      lines.push(
+        `${p.label}: ${e.name} ${e.before} -> ${e.after} (${e.after - e.before >= 0 ? '+' : ''}${e.after - e.before})`,
+      );
     }
   }
   return lines;

@@ -32,9 +32,14 @@ const sources: Record<WorkloadName, string> = {
   'wal-writer': 'wal-writer.c',
 };
 
-/** -fno-omit-frame-pointer (also in leaf functions) so frame-pointer stacks show the app frames. */
+/**
+ * Frame pointers everywhere, so frame-pointer stacks show every app frame: also in leaf functions,
+ * also on the fast path (GCC's shrink-wrapping otherwise sets up LogFileObject::Write's frame only
+ * on its error path, and the sampled syscall would skip the caller), and no sibling calls (a tail
+ * call would drop LogMessage::Flush from the chain).
+ */
 function commonFlags(): string[] {
-  const flags = ['-O2', '-g', '-fno-omit-frame-pointer', '-Wall'];
+  const flags = ['-O2', '-g', '-fno-omit-frame-pointer', '-fno-shrink-wrap', '-fno-optimize-sibling-calls', '-Wall'];
   if (process.arch === 'x64' || process.arch === 'arm64') flags.push('-mno-omit-leaf-frame-pointer');
   return flags;
 }
@@ -49,12 +54,16 @@ export function nativeSourceDir(): string {
     const dir = fileURLToPath(url);
     if (existsSync(join(dir, sources['query-server']))) return dir;
   }
-  throw new ToolError('cc', `lab workload sources not found (looked in ${candidates.map((u) => u.pathname).join(', ')})`);
+  throw new ToolError(
+    'cc',
+    `lab workload sources not found (looked in ${candidates.map((u) => u.pathname).join(', ')})`,
+  );
 }
 
 function defaultCacheRoot(): string {
+  // The XDG spec says to ignore a relative XDG_CACHE_HOME.
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', 'lab');
+  return join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', 'lab');
 }
 
 interface ToolRun {
@@ -73,7 +82,9 @@ function runTool(cmd: string, args: string[]): Promise<ToolRun> {
     child.stderr.on('data', (d: Buffer) => {
       output += d.toString();
     });
-    child.on('error', (e: NodeJS.ErrnoException) => resolve({ code: null, output: e.message, missing: e.code === 'ENOENT' }));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      resolve({ code: null, output: e.message, missing: e.code === 'ENOENT' }),
+    );
     child.on('close', (code) => resolve({ code, output, missing: false }));
   });
 }
@@ -92,7 +103,8 @@ interface Toolchain {
 async function findToolchain(): Promise<Toolchain> {
   const cc = process.env.CC || 'cc';
   const ccVersion = await compilerVersion(cc);
-  if (ccVersion === null) throw new ToolError('cc', `no C compiler to build the lab workloads (${cc}: not found)`);
+  if (ccVersion === null)
+    throw new ToolError('cc', `no C compiler to build the lab workloads (${cc}: not found)`);
   const cxx = process.env.CXX || 'c++';
   const cxxVersion = await compilerVersion(cxx);
   return { cc, cxx: cxxVersion ? cxx : null, identity: `${ccVersion}\n${cxxVersion ?? 'no c++'}` };
@@ -113,20 +125,29 @@ function cacheKey(dir: string, toolchain: Toolchain): string {
 
 function compileArgs(src: string, out: string, toolchain: Toolchain): [string, string[]] {
   const flags = commonFlags();
-  if (src.endsWith('.cc') && toolchain.cxx !== null) return [toolchain.cxx, [...flags, '-std=gnu++17', '-o', out, src]];
+  if (src.endsWith('.cc') && toolchain.cxx !== null)
+    return [toolchain.cxx, [...flags, '-std=gnu++17', '-o', out, src]];
   // Without a C++ compiler the query server builds as C (frames are then LogFileObject_Write).
   const lang = src.endsWith('.cc') ? ['-x', 'c'] : [];
   return [toolchain.cc, [...flags, '-std=gnu11', ...lang, '-o', out, src]];
 }
 
-async function compileOne(name: WorkloadName, srcDir: string, outDir: string, toolchain: Toolchain): Promise<void> {
+async function compileOne(
+  name: WorkloadName,
+  srcDir: string,
+  outDir: string,
+  toolchain: Toolchain,
+): Promise<void> {
   const out = join(outDir, name);
   const tmp = `${out}.tmp-${process.pid}`;
   const [cmd, args] = compileArgs(join(srcDir, sources[name]), tmp, toolchain);
   const r = await runTool(cmd, args);
   if (r.code !== 0) {
     rmSync(tmp, { force: true });
-    throw new ToolError('cc', `building lab workload ${name} failed (${cmd} ${args.join(' ')}): ${r.output.trim()}`);
+    throw new ToolError(
+      'cc',
+      `building lab workload ${name} failed (${cmd} ${args.join(' ')}): ${r.output.trim()}`,
+    );
   }
   renameSync(tmp, out);
 }
@@ -145,6 +166,9 @@ export async function buildWorkloads(
     opts.onProgress?.(`compiling lab workloads into ${cacheDir}`);
     await Promise.all(missing.map((n) => compileOne(n, srcDir, cacheDir, toolchain)));
   }
-  const binaries = Object.fromEntries(names.map((n) => [n, join(cacheDir, n)])) as Record<WorkloadName, string>;
+  const binaries = Object.fromEntries(names.map((n) => [n, join(cacheDir, n)])) as Record<
+    WorkloadName,
+    string
+  >;
   return { binaries, cxx: toolchain.cxx !== null, cacheDir, compiled: missing.length > 0 };
 }

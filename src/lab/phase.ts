@@ -51,7 +51,11 @@ function members(env: PhaseEnv, plan: PhasePlan, statsName: string): Member[] {
   const statsPath = (c: ScenarioContainer) => join(env.run.workDir, c.name, statsName);
   return [
     { container: env.containers[0], variant: plan.victimVariant, statsPath: statsPath(env.containers[0]) },
-    ...neighbours.map((c) => ({ container: c, variant: plan.neighbourVariant ?? 'fixed', statsPath: statsPath(c) })),
+    ...neighbours.map((c) => ({
+      container: c,
+      variant: plan.neighbourVariant ?? 'fixed',
+      statsPath: statsPath(c),
+    })),
   ];
 }
 
@@ -76,7 +80,9 @@ function readEvidence(env: PhaseEnv): { name: string; unit: string; value: numbe
 }
 
 function pairEvidence(before: ReturnType<typeof readEvidence>, after: ReturnType<typeof readEvidence>) {
-  return before.map((b, i): EvidenceReading => ({ name: b.name, unit: b.unit, before: b.value, after: after[i].value }));
+  return before.map(
+    (b, i): EvidenceReading => ({ name: b.name, unit: b.unit, before: b.value, after: after[i].value }),
+  );
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -95,14 +101,21 @@ export function delay(ms: number, signal: AbortSignal): Promise<void> {
 async function awaitExit(env: PhaseEnv, running: RunningContainer[], timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LabWorkloadError(`lab workloads still running after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new LabWorkloadError(`lab workloads still running after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
-    const exits = await abortable(Promise.race([Promise.all(running.map((r) => r.exited)), timeout]), env.signal);
+    const exits = await abortable(
+      Promise.race([Promise.all(running.map((r) => r.exited)), timeout]),
+      env.signal,
+    );
     exits.forEach((x, i) => {
       if (x.code === 0) return;
       const name = running[i].launch.name;
-      const why = x.code === enterFailedCode ? 'could not enter its cgroup' : `exited with ${x.code ?? x.signal}`;
+      const why =
+        x.code === enterFailedCode ? 'could not enter its cgroup' : `exited with ${x.code ?? x.signal}`;
       throw new LabWorkloadError(`lab container ${name} ${why}${x.stderr ? `: ${x.stderr}` : ''}`);
     });
   } finally {
@@ -147,7 +160,13 @@ export async function runHeldPhase<T>(
   env: PhaseEnv,
   plan: PhasePlan,
   hook: (ctx: ContendedContext) => Promise<T>,
-): Promise<{ value: T; seconds: number; victim: WorkloadStats; neighbours: WorkloadStats[]; evidence: EvidenceReading[] }> {
+): Promise<{
+  value: T;
+  seconds: number;
+  victim: WorkloadStats;
+  neighbours: WorkloadStats[];
+  evidence: EvidenceReading[];
+}> {
   const ms = members(env, plan, 'stats-contended.json');
   const before = readEvidence(env);
   const startAt = Date.now() + launchLeadMs;
@@ -158,7 +177,10 @@ export async function runHeldPhase<T>(
     await delay(startAt + env.warmupSeconds * 1000 - Date.now(), env.signal);
     const began = Date.now();
     const ctx = contendedContext(env, running);
-    [value] = await abortable(Promise.all([hook(ctx), delay(env.durationSeconds * 1000, env.signal)]), env.signal);
+    [value] = await abortable(
+      Promise.all([hook(ctx), delay(env.durationSeconds * 1000, env.signal)]),
+      env.signal,
+    );
     seconds = (Date.now() - began) / 1000;
   } finally {
     for (const r of running) stopContainer(r);

@@ -152,7 +152,7 @@ export function sweepStaleRuns(cgroupRoot: string, workRoot: string, stateDir = 
     const state = readRunState(run, stateDir);
     // Only a directory named after the run is ever removed.
     const workDirs = new Set([join(workRoot, run)]);
-    if (state?.workDir.endsWith(`/${run}`)) workDirs.add(state.workDir);
+    if (typeof state?.workDir === 'string' && state.workDir.endsWith(`/${run}`)) workDirs.add(state.workDir);
     for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
     removeRunState(run, stateDir);
     const what = [`${counts.cgroups} stale lab cgroup${counts.cgroups === 1 ? '' : 's'}`];

@@ -14,7 +14,14 @@ import { type PhaseEnv, runHeldPhase, runPhase } from './phase.ts';
 import type { PhasePlan, ScenarioDefinition } from './scenario.ts';
 import { findScenario, listScenarios } from './scenarios.ts';
 import { summarizeLatency } from './stats.ts';
-import type { ContendedContext, ContendedResult, LabContainer, PhaseResult, PhaseRun, ScenarioResult } from './types.ts';
+import type {
+  ContendedContext,
+  ContendedResult,
+  LabContainer,
+  PhaseResult,
+  PhaseRun,
+  ScenarioResult,
+} from './types.ts';
 
 /** Bad scenario name or options. */
 export class LabUsageError extends Error {
@@ -68,9 +75,14 @@ function settingsFor(def: ScenarioDefinition, opts: RunScenarioOptions<unknown>)
   const check = (ok: boolean, what: string) => {
     if (!ok) throw new LabUsageError(what);
   };
-  check(Number.isInteger(s.containers) && s.containers >= def.minContainers && s.containers <= 32,
-    `--containers must be an integer from ${def.minContainers} to 32`);
-  check(s.durationSeconds > 0 && s.durationSeconds <= 3600, '--duration must be more than 0 and at most 3600 seconds');
+  check(
+    Number.isInteger(s.containers) && s.containers >= def.minContainers && s.containers <= 32,
+    `--containers must be an integer from ${def.minContainers} to 32`,
+  );
+  check(
+    s.durationSeconds > 0 && s.durationSeconds <= 3600,
+    '--duration must be more than 0 and at most 3600 seconds',
+  );
   check(Number.isInteger(s.runs) && s.runs >= 1 && s.runs <= 50, '--runs must be an integer from 1 to 50');
   check(s.warmupSeconds >= 0 && s.warmupSeconds <= 600, 'warm-up must be 0 to 600 seconds');
   return s;
@@ -81,7 +93,8 @@ function hostCgroupRoot(): string {
     throw new LabPermissionError('the lab needs root: it creates cgroups and namespaces');
   }
   const support = cgroupSupport();
-  if (!support.ok) throw new LabPermissionError(`the lab needs a writable cgroup v2 hierarchy: ${support.reason}`);
+  if (!support.ok)
+    throw new LabPermissionError(`the lab needs a writable cgroup v2 hierarchy: ${support.reason}`);
   return support.root;
 }
 
@@ -90,7 +103,9 @@ function filesystemNote(workRoot: string): string | null {
   try {
     const type = statfsSync(join(workRoot, '..')).type;
     const tmpfs = 0x01021994;
-    return type === tmpfs ? `work directory ${workRoot} is on tmpfs: writeback and journal effects will not show` : null;
+    return type === tmpfs
+      ? `work directory ${workRoot} is on tmpfs: writeback and journal effects will not show`
+      : null;
   } catch {
     return null;
   }
@@ -129,10 +144,15 @@ function labContainers(run: LabRun, def: ScenarioDefinition, count: number): Lab
 
 export { listScenarios };
 
-export async function runScenario<T = unknown>(name: string, opts: RunScenarioOptions<T> = {}): Promise<ScenarioResult<T>> {
+export async function runScenario<T = unknown>(
+  name: string,
+  opts: RunScenarioOptions<T> = {},
+): Promise<ScenarioResult<T>> {
   const def = findScenario(name);
   if (def === undefined) {
-    const known = listScenarios().map((s) => s.name).join(', ');
+    const known = listScenarios()
+      .map((s) => s.name)
+      .join(', ');
     throw new LabUsageError(`unknown lab scenario '${name}' (scenarios: ${known})`);
   }
   const s = settingsFor(def, opts);
@@ -153,7 +173,9 @@ export async function runScenario<T = unknown>(name: string, opts: RunScenarioOp
       signal: guard.signal,
       onProgress: progress,
     });
-    const notes = [...run.staleRemoved, ns.note, filesystemNote(run.workDir)].filter((n): n is string => n !== null);
+    const notes = [...run.staleRemoved, ns.note, filesystemNote(run.workDir)].filter(
+      (n): n is string => n !== null,
+    );
     for (const n of run.staleRemoved) progress(n);
     if (ns.note) progress(ns.note);
     const containers = labContainers(run, def, s.containers);
@@ -174,7 +196,13 @@ export async function runScenario<T = unknown>(name: string, opts: RunScenarioOp
     if (opts.onContended) {
       progress(`recording phase: ${plans[2].label} (at least ${s.durationSeconds} s)`);
       const held = await runHeldPhase(env, plans[2], opts.onContended);
-      contended = { durationSeconds: held.seconds, victim: held.victim, neighbours: held.neighbours, evidence: held.evidence, value: held.value };
+      contended = {
+        durationSeconds: held.seconds,
+        victim: held.victim,
+        neighbours: held.neighbours,
+        evidence: held.evidence,
+        value: held.value,
+      };
     }
     return {
       scenario: def.name,

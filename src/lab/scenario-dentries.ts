@@ -7,11 +7,16 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { namedContainers, type ScenarioContainer, type ScenarioDefinition, standardPhases } from './scenario.ts';
+import {
+  namedContainers,
+  type ScenarioContainer,
+  type ScenarioDefinition,
+  standardPhases,
+} from './scenario.ts';
 
 export const dentryLoad = {
   /** Probe batches per second per neighbour, 256 stat() calls each. */
-  proberRate: 600,
+  proberRate: 800,
   proberBatch: 256,
   /** Requests per second of the victim, 64 lookups each. */
   victimRate: 1000,
@@ -21,7 +26,10 @@ export const dentryLoad = {
 };
 
 /** /proc/sys/fs/dentry-state: nr_dentry nr_unused age_limit want_pages nr_negative dummy (6.x). */
-export function readDentryState(path = '/proc/sys/fs/dentry-state'): { dentries: number; negative: number | null } {
+export function readDentryState(path = '/proc/sys/fs/dentry-state'): {
+  dentries: number;
+  negative: number | null;
+} {
   const f = readFileSync(path, 'utf8').trim().split(/\s+/).map(Number);
   // Before 5.x the fifth field was always 0 ("dummy"); it is nr_negative since.
   return { dentries: f[0], negative: f.length >= 5 ? f[4] : null };
@@ -55,7 +63,7 @@ export const negativeDentries: ScenarioDefinition = {
     'Neighbours stat() a fresh non-existent cache path each time (probe_cache_entry), leaving a ' +
     'negative dentry per call in the host-wide dentry cache; a static file server resolving existing ' +
     'paths pays for the longer hash chains. Fix: a bounded key set, or reclaim the dentries.',
-  defaults: { containers: 2, durationSeconds: 8, runs: 1, warmupSeconds: 3 },
+  defaults: { containers: 3, durationSeconds: 8, runs: 1, warmupSeconds: 4 },
   minContainers: 2,
   containers: (count) => namedContainers('web-1', 'cache', count),
   phases: (count) => standardPhases(count),
@@ -98,7 +106,8 @@ export const negativeDentries: ScenarioDefinition = {
   readEvidence() {
     const s = readDentryState();
     const out = [{ name: 'dentries (nr_dentry)', unit: 'dentries', value: s.dentries }];
-    if (s.negative !== null) out.push({ name: 'negative dentries (nr_negative)', unit: 'dentries', value: s.negative });
+    if (s.negative !== null)
+      out.push({ name: 'negative dentries (nr_negative)', unit: 'dentries', value: s.negative });
     return out;
   },
 };

@@ -7,17 +7,18 @@
  * has all N copies fixed, the unfixed phase has none fixed. The victim is copy 1. The alone phase
  * (1 copy, fixed) and an extra alone-unfixed phase complete the 1-vs-N table of the demo.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+
 import { randomFillSync } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { summarizeLatency } from './stats.ts';
 import { type PhasePlan, type ScenarioDefinition, standardPhases } from './scenario.ts';
+import { summarizeLatency } from './stats.ts';
 import type { PhaseResult, ScalingRow } from './types.ts';
 
 /** Query server load, per container. Tuned on a 2-vCPU VM: see src/lab/README.md. */
 export const queryServerLoad = {
   /** Queries per second each copy is offered. */
-  rate: 4000,
+  rate: 6000,
   /** FNV passes over the 4 KiB record per query (about 20 us of CPU here). */
   cpuRounds: 4,
   /** Log lines per query (request and response), each one LogFileObject::Write. */
@@ -81,7 +82,10 @@ export const fadviseLogger: ScenarioDefinition = {
   defaults: { containers: 4, durationSeconds: 8, runs: 1, warmupSeconds: 0.5 },
   minContainers: 2,
   containers: (count) =>
-    Array.from({ length: count }, (_, i) => ({ name: `query-${i + 1}`, role: i === 0 ? 'victim' : 'neighbour' })),
+    Array.from({ length: count }, (_, i) => ({
+      name: `query-${i + 1}`,
+      role: i === 0 ? 'victim' : 'neighbour',
+    })),
   phases,
   prepare(workDir, containers) {
     writeTable(join(workDir, 'table.dat'), queryServerLoad.tableBytes);

@@ -10,12 +10,12 @@ import { namedContainers, type ScenarioDefinition, standardPhases } from './scen
 
 export const fsyncLoad = {
   /** Messages per second per neighbour, and their size. */
-  spoolRate: 400,
-  messageBytes: 16384,
+  spoolRate: 2000,
+  messageBytes: 4096,
   /** Messages per fsync with the fix. */
   groupCommit: 32,
   /** Transactions per second of the victim, records per transaction. */
-  walRate: 100,
+  walRate: 200,
   txnRecords: 4,
 };
 

@@ -76,7 +76,13 @@ export function standardPhases(count: number, victimVariant: Variant = 'fixed'):
   const s = n === 1 ? '' : 's';
   return [
     { key: 'alone', label: 'victim alone', victimVariant, neighbours: 0, neighbourVariant: null },
-    { key: 'fixed', label: `+ ${n} neighbour${s} with the fix`, victimVariant, neighbours: n, neighbourVariant: 'fixed' },
+    {
+      key: 'fixed',
+      label: `+ ${n} neighbour${s} with the fix`,
+      victimVariant,
+      neighbours: n,
+      neighbourVariant: 'fixed',
+    },
     {
       key: 'unfixed',
       label: `+ ${n} neighbour${s} without the fix`,

@@ -25,6 +25,10 @@ export interface PerfScriptOptions {
   cgroupOf?: (tid: number, timeNs: number) => string | undefined;
   /** Called with the number of bytes read so far. */
   onProgress?: (bytes: number) => void;
+  /** The event to keep when `event` is not given, as if it came first (parallel parts of one file). Default: the first event seen. */
+  defaultEvent?: string;
+  /** Added to every line number reported (a part that starts inside a file). Default 0. */
+  lineOffset?: number;
 }
 
 const utf8Inlined = new TextEncoder().encode('inlined');
@@ -82,9 +86,10 @@ class PerfScriptSink implements LineSink {
     private readonly opts: PerfScriptOptions,
   ) {
     this.builder = new ProfileBuilder(file, 'perf-script');
-    if (opts.event !== undefined) {
-      this.chosenEvent = opts.event;
-      this.chosenBase = eventBase(opts.event);
+    const preset = opts.event ?? opts.defaultEvent;
+    if (preset !== undefined) {
+      this.chosenEvent = preset;
+      this.chosenBase = eventBase(preset);
     }
     if (opts.callGraph !== undefined) this.builder.meta.callGraph = opts.callGraph;
     this.builder.meta.hasCgroups = opts.cgroupOf !== undefined;
@@ -353,12 +358,15 @@ class PerfScriptSink implements LineSink {
       }
     } else if (distinctBases.size > 1) {
       meta.eventChosenBy = 'first';
-      meta.warnings.push(
-        `${this.file}: ${distinctBases.size} events in the input (${[...distinctBases].join(', ')}); using the first, ${eventBase(meta.event)}; choose another with --event`,
-      );
+      meta.warnings.push(severalEventsWarning(this.file, meta.events, meta.event));
     }
     return this.builder.finish();
   }
+}
+
+export function severalEventsWarning(file: string, events: { name: string }[], chosen: string): string {
+  const bases = [...new Set(events.map((e) => eventBase(e.name)))];
+  return `${file}: ${bases.length} events in the input (${bases.join(', ')}); using the first, ${eventBase(chosen)}; choose another with --event`;
 }
 
 function isInlinedModule(buf: Uint8Array, s: number, e: number): boolean {
@@ -388,7 +396,7 @@ export async function parsePerfScript(
   opts: PerfScriptOptions = {},
 ): Promise<Profile> {
   const sink = new PerfScriptSink(file, opts);
-  const stats = await forEachLine(chunks, sink, opts.onProgress);
+  const stats = await forEachLine(chunks, sink, opts.onProgress, opts.lineOffset ?? 0);
   return sink.finish(stats.lines);
 }
 
@@ -410,4 +418,25 @@ export function sniffPerfScript(head: Uint8Array, complete: boolean): 'yes' | 'n
     pos = nl + 1;
   }
   return complete ? 'no' : 'need-more';
+}
+
+/** The event and the call-graph mode a file's head announces, for parts parsed separately. */
+export function headFacts(head: Uint8Array): { event: string | null; callGraph: CallGraphMode | null } {
+  let pos = 0;
+  let callGraph: CallGraphMode | null = null;
+  const fields = newHeaderFields();
+  while (pos < head.length) {
+    const nl = head.indexOf(0x0a, pos);
+    if (nl === -1) break;
+    const end = trimEnd(head, pos, nl);
+    const s = skipSpaces(head, pos, end);
+    if (s < end && head[s] === HASH) {
+      const m = /^#\s*cmdline\s*:\s*(.*)$/.exec(decode(head, s, end));
+      if (m) callGraph = callGraphFromCmdline(m[1]);
+    } else if (s < end && parseHeader(head, pos, end, null, fields) !== null) {
+      return { event: decode(head, fields.eventStart, fields.eventEnd), callGraph };
+    }
+    pos = nl + 1;
+  }
+  return { event: null, callGraph };
 }

@@ -1,0 +1,77 @@
+/**
+ * `crosstalk doctor`: record the host, analyse the run, print the findings and where the report
+ * is, and exit by the worst finding's severity (0 none, 10 info, 11 warning, 12 critical), so a
+ * script or a CI job can act on it. Ctrl-C during the recording stops it early and the analysis
+ * runs on what was recorded; a second Ctrl-C aborts (the run is kept, never deleted).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { worstSeverity } from '../analysis/findings.ts';
+import { RECORD_DEFAULTS } from '../collect/recorder.ts';
+import { analyzeJson, jsonText } from '../report/json.ts';
+import { renderAnalysis } from '../report/terminal.ts';
+import { analyzeLoaded } from './analyze.ts';
+import { oneLine } from './errors.ts';
+import { ExitCode, SeverityExitCode } from './exit-codes.ts';
+import { loadInput } from './inputs.ts';
+import { progress } from './progress.ts';
+import { type RecordFlags, recordFromFlags } from './record.ts';
+
+interface DoctorFlags extends RecordFlags {
+  baseline?: string;
+  color?: boolean;
+}
+
+export const REPORT_JSON = 'report.json';
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description(
+      'record the host, find which neighbour, syscall and code slows containers down, and say what to change',
+    )
+    .option('--duration <seconds>', 'length of the recording window', String(RECORD_DEFAULTS.durationSeconds))
+    .option('--frequency <hz>', 'samples per second per CPU', String(RECORD_DEFAULTS.frequency))
+    .option(
+      '--call-graph <mode>',
+      'fp (cheap) or dwarf (keeps the caller of libc wrappers)',
+      RECORD_DEFAULTS.callGraph,
+    )
+    .option('--label <name>', 'label the run')
+    .option(
+      '--store <dir>',
+      'run store directory (default: $CROSSTALK_STORE, else $XDG_DATA_HOME/crosstalk/runs)',
+    )
+    .option('--no-syscall-rates', 'skip counting syscalls per container after the profile window')
+    .option('--baseline <run>', 'a healthy run (id, label or directory) to compare with')
+    .option('--json', 'print the report as JSON (schema/analyze.schema.json)')
+    .option('--no-color', 'no ANSI colours')
+    .action(async (flags: DoctorFlags) => {
+      const info = await recordFromFlags(flags, !flags.json);
+      const bar = progress('decoding the recording');
+      let loaded: Awaited<ReturnType<typeof loadInput>>;
+      try {
+        loaded = await loadInput(info.dir, { store: flags.store, onProgress: (f) => bar.update(f) });
+      } finally {
+        bar.done();
+      }
+      const { result, findings } = analyzeLoaded(loaded);
+      const report = join(info.dir, REPORT_JSON);
+      await writeFile(report, jsonText(analyzeJson(result, findings)), { mode: 0o600, flag: 'wx' });
+      if (flags.json) {
+        process.stdout.write(jsonText(analyzeJson(result, findings)));
+      } else {
+        const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
+        process.stdout.write(renderAnalysis(result, { color }, findings));
+        process.stdout.write(`\nreport: ${oneLine(report)}\n`);
+      }
+      if (info.status !== 'complete') {
+        process.stderr.write(
+          `crosstalk: warning: the run is incomplete (${oneLine(info.incompleteReason ?? '')})\n`,
+        );
+      }
+      const worst = worstSeverity(findings);
+      process.exitCode = worst === 'none' ? ExitCode.ok : SeverityExitCode[worst];
+    });
+}

@@ -1,0 +1,114 @@
+/**
+ * Worker thread body for parallel parsing (parallel.ts): parses one byte range of a perf script
+ * text file. It first counts its lines and waits for its line offset, so the line numbers it
+ * reports are those of the whole file.
+ */
+import { createReadStream } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Profile } from '../model/profile.ts';
+import { type PerfScriptOptions, parsePerfScript } from './perf-script/parser.ts';
+
+export interface PartRequest {
+  file: string;
+  source: string;
+  start: number;
+  /** Exclusive. */
+  end: number;
+  options: Pick<PerfScriptOptions, 'event' | 'defaultEvent' | 'keepAddresses' | 'callGraph'>;
+}
+
+export type PartMessage =
+  | { type: 'lines'; count: number }
+  | { type: 'progress'; bytes: number }
+  | { type: 'done'; profile: Profile }
+  | {
+      type: 'error';
+      error: {
+        name: string;
+        message: string;
+        file?: string;
+        line?: number | null;
+        expected?: string;
+        found?: string;
+      };
+    };
+
+const CHUNK = 1 << 20;
+
+async function countLines(file: string, start: number, end: number): Promise<number> {
+  let n = 0;
+  for await (const chunk of createReadStream(file, {
+    start,
+    end: end - 1,
+    highWaterMark: CHUNK,
+  }) as AsyncIterable<Buffer>) {
+    let pos = chunk.indexOf(10);
+    while (pos !== -1) {
+      n++;
+      pos = chunk.indexOf(10, pos + 1);
+    }
+  }
+  return n;
+}
+
+async function run(req: PartRequest): Promise<void> {
+  const port = parentPort!;
+  port.postMessage({
+    type: 'lines',
+    count: await countLines(req.file, req.start, req.end),
+  } satisfies PartMessage);
+  const offset = await new Promise<number>((resolve) =>
+    port.once('message', (m: { offset: number }) => resolve(m.offset)),
+  );
+  let last = 0;
+  const profile = await parsePerfScript(
+    createReadStream(req.file, { start: req.start, end: req.end - 1, highWaterMark: CHUNK }),
+    req.source,
+    {
+      ...req.options,
+      lineOffset: offset,
+      onProgress: (bytes) => {
+        if (bytes - last >= 8 * CHUNK) {
+          last = bytes;
+          port.postMessage({ type: 'progress', bytes } satisfies PartMessage);
+        }
+      },
+    },
+  );
+  const transfer = [
+    profile.frames.name,
+    profile.frames.module,
+    profile.frames.kind,
+    profile.frames.inlined,
+    profile.frames.address,
+    profile.stacks.prefix,
+    profile.stacks.frame,
+    profile.stacks.depth,
+    profile.samples.stack,
+    profile.samples.time,
+    profile.samples.weight,
+    profile.samples.pid,
+    profile.samples.tid,
+    profile.samples.cpu,
+    profile.samples.comm,
+    profile.samples.cgroup,
+  ].map((a) => a.buffer as ArrayBuffer);
+  port.postMessage({ type: 'done', profile } satisfies PartMessage, transfer);
+}
+
+if (parentPort && workerData?.kind === 'crosstalk-parse-part') {
+  run(workerData.request as PartRequest).catch((e: unknown) => {
+    const err = e as Error & { file?: string; line?: number | null; expected?: string; found?: string };
+    parentPort!.postMessage({
+      type: 'error',
+      error: {
+        name: err.name,
+        message: err.message,
+        file: err.file,
+        line: err.line,
+        expected: err.expected,
+        found: err.found,
+      },
+    } satisfies PartMessage);
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * Concatenates profiles into one: strings, frames and stacks are re-interned, samples appended in
+ * order. Used to join the parts of one file parsed in parallel, and several hosts' profiles.
+ */
+import { ProfileBuilder } from './builder.ts';
+import type { EventCount, FrameKindCode, Profile, ProfileMeta } from './profile.ts';
+
+export interface MergeOptions {
+  /** Called for each part's cgroup path; lets a multi-host merge prefix the host. Default: unchanged. */
+  cgroupOf?: (part: number, cgroup: string) => string;
+}
+
+export function mergeProfiles(parts: Profile[], source: string, opts: MergeOptions = {}): Profile {
+  if (parts.length === 0) throw new Error('mergeProfiles: no parts');
+  const b = new ProfileBuilder(source, parts[0].meta.format);
+  for (let k = 0; k < parts.length; k++) appendProfile(b, parts[k], k, opts);
+  mergeMeta(b.meta, parts);
+  return b.finish();
+}
+
+function appendProfile(b: ProfileBuilder, p: Profile, part: number, opts: MergeOptions): void {
+  const str = p.strings.map((s) => b.strings.intern(s));
+  const cgroup = opts.cgroupOf ? p.strings.map((s) => b.strings.intern(opts.cgroupOf!(part, s))) : str;
+  const { frames, stacks, samples } = p;
+  const frameMap = new Int32Array(frames.length);
+  for (let f = 0; f < frames.length; f++) {
+    const a = frames.address[f];
+    frameMap[f] = b.frame(
+      p.strings[frames.name[f]],
+      p.strings[frames.module[f]],
+      frames.kind[f] as FrameKindCode,
+      frames.inlined[f] === 1,
+      a === -1 ? null : p.strings[a],
+    );
+  }
+  const stackMap = new Int32Array(stacks.length);
+  for (let s = 0; s < stacks.length; s++) {
+    const pre = stacks.prefix[s];
+    stackMap[s] = b.stack(pre === -1 ? -1 : stackMap[pre], frameMap[stacks.frame[s]]);
+  }
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples.stack[i];
+    b.addSample({
+      stack: s === -1 ? -1 : stackMap[s],
+      time: samples.time[i],
+      weight: samples.weight[i],
+      pid: samples.pid[i],
+      tid: samples.tid[i],
+      cpu: samples.cpu[i],
+      comm: str[samples.comm[i]],
+      cgroup: cgroup[samples.cgroup[i]],
+    });
+  }
+}
+
+function mergeMeta(m: ProfileMeta, parts: Profile[]): void {
+  const first = parts[0].meta;
+  m.event = first.event;
+  m.eventChosenBy = first.eventChosenBy;
+  m.callGraph = parts.every((p) => p.meta.callGraph === first.callGraph) ? first.callGraph : 'unknown';
+  m.hasCgroups = parts.every((p) => p.meta.hasCgroups);
+  m.truncated = parts.some((p) => p.meta.truncated);
+  m.recording = { ...first.recording };
+  const events = new Map<string, EventCount>();
+  for (const p of parts) {
+    for (const e of p.meta.events) {
+      const have = events.get(e.name);
+      if (have) have.samples += e.samples;
+      else events.set(e.name, { ...e });
+    }
+    for (const [kind, o] of Object.entries(p.meta.oddities)) {
+      const have = m.oddities[kind];
+      if (!have) m.oddities[kind] = { ...o };
+      else {
+        have.count += o.count;
+        if (o.firstLine < have.firstLine) Object.assign(have, { firstLine: o.firstLine, example: o.example });
+      }
+    }
+    for (const w of p.meta.warnings) if (!m.warnings.includes(w)) m.warnings.push(w);
+  }
+  m.events = [...events.values()];
+}
