@@ -1,8 +1,10 @@
-// Regenerates schema/analyze.schema.json from src/report/schema.ts (`npm run schema`).
+// Regenerates the published JSON schemas (`npm run schema`): schema/analyze.schema.json from
+// src/report/schema.ts and schema/diff.schema.json from src/report/diff-schema.ts.
 import { writeFileSync } from 'node:fs';
+import { diffJsonSchema } from '../src/report/diff-schema.ts';
 import { analyzeJsonSchema } from '../src/report/schema.ts';
 
-writeFileSync(
-  new URL('../schema/analyze.schema.json', import.meta.url),
-  `${JSON.stringify(analyzeJsonSchema(), null, 2)}\n`,
-);
+const write = (name: string, schema: unknown) =>
+  writeFileSync(new URL(`../schema/${name}`, import.meta.url), `${JSON.stringify(schema, null, 2)}\n`);
+write('analyze.schema.json', analyzeJsonSchema());
+write('diff.schema.json', diffJsonSchema());

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { diffJsonSchema } from '../src/report/diff-schema.ts';
 import { analyzeJsonSchema } from '../src/report/schema.ts';
 
-describe('published JSON schema', () => {
-  it('schema/analyze.schema.json is what src/report/schema.ts generates (run `npm run schema`)', () => {
-    const checkedIn = JSON.parse(
-      readFileSync(new URL('../schema/analyze.schema.json', import.meta.url), 'utf8'),
-    );
-    expect(checkedIn).toEqual(JSON.parse(JSON.stringify(analyzeJsonSchema())));
+describe('published JSON schemas', () => {
+  it.each([
+    ['analyze.schema.json', analyzeJsonSchema],
+    ['diff.schema.json', diffJsonSchema],
+  ])('schema/%s is what src/report generates (run `npm run schema`)', (file, generate) => {
+    const checkedIn = JSON.parse(readFileSync(new URL(`../schema/${file}`, import.meta.url), 'utf8'));
+    expect(checkedIn).toEqual(JSON.parse(JSON.stringify(generate())));
   });
 });

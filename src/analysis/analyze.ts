@@ -164,7 +164,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
 }
 
 /** Per-sample refinements the stack alone cannot decide. */
-function refineCategory(c: Category, kernelOnly: boolean, comm: string, pid: number): Category {
+export function refineCategory(c: Category, kernelOnly: boolean, comm: string, pid: number): Category {
   if (c !== 'kernel_other' || !kernelOnly) return c;
   if (pid === 0 || isIdleComm(comm)) return 'idle';
   if (isKernelThreadComm(comm)) return 'kernel_thread';

@@ -15,6 +15,7 @@ import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
 import { genericFindings } from './diagnose-generic.ts';
 import type { Evidence, Finding, Victim } from './findings.ts';
+import type { ContainerPairing } from './match-containers.ts';
 import {
   type ContainerMatch,
   matchSignatures,
@@ -31,7 +32,16 @@ export interface SyscallRateRow {
   top: { name: string; perSecond: number }[];
 }
 
+/** A healthy run to compare with: the antagonist is then the container whose time in the path grew most. */
+export interface DiagnoseBaseline {
+  profile: Profile;
+  analysis: AnalysisResult;
+  pairing: ContainerPairing;
+  counters?: CounterSet;
+}
+
 export interface DiagnoseOptions {
+  baseline?: DiagnoseBaseline;
   counters?: CounterSet;
   syscallRates?: SyscallRateRow[];
   /** Signatures to match. Default: the built-in catalog. */
@@ -69,8 +79,17 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const kernelWindows = kernelByWindow(p, attributions, containers, windows);
   const total = analysis.input.totalWeight;
   const names = new Map(analysis.containers.map((c) => [c.identity.id, c.identity]));
+  const base = opts.baseline ? baselineMatches(opts.baseline, catalog) : null;
   for (const m of matches) {
-    const f = signatureFinding(m, total, names, kernelWindows, counters);
+    const f = signatureFinding(
+      m,
+      total,
+      names,
+      kernelWindows,
+      counters,
+      base?.get(m.signature.id),
+      opts.baseline,
+    );
     if (f) out.push(f);
   }
   out.push(...genericFindings(p, analysis, attributions, containers, out));
@@ -97,6 +116,39 @@ function addRateEvidence(findings: Finding[], rates: SyscallRateRow[]): void {
       });
     }
   }
+}
+
+interface BaselineMatch {
+  /** Baseline matched weight as a share of the baseline's total. */
+  share: number;
+  /** Per target container id: the baseline share of its matched container. */
+  byContainer: Map<string, number>;
+}
+
+/** The baseline's signature matches, with container ids translated to the target's. */
+function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string, BaselineMatch> {
+  const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
+  const containers = new ContainerIndex(b.profile, (i) => ({ ...i, id: targetOf.get(i.id) ?? i.id }));
+  const at = new Attributions(b.profile);
+  const sigs = catalog.filter((s) => s.match.kernelFrames.length > 0);
+  const ms = matchSignatures(
+    b.profile,
+    sigs,
+    (s) => at.of(s),
+    containers,
+    userNamesOf(b.profile),
+    windowsOf(b.profile),
+  );
+  const total = b.analysis.input.totalWeight || 1;
+  return new Map(
+    ms.map((m) => [
+      m.signature.id,
+      {
+        share: m.weight / total,
+        byContainer: new Map([...m.byContainer].map(([id, c]) => [id, c.weight / total])),
+      },
+    ]),
+  );
 }
 
 function sortFindings(f: Finding[]): Finding[] {
@@ -197,6 +249,8 @@ function signatureFinding(
   names: Names,
   kernelWindows: Map<string, Float64Array>,
   counters: CounterSet | undefined,
+  base: BaselineMatch | undefined,
+  baseline: DiagnoseBaseline | undefined,
 ): Finding | null {
   const s = m.signature;
   if (total <= 0) return null;
@@ -207,7 +261,7 @@ function signatureFinding(
   const ranked = [...m.byContainer].sort((a, b) => b[1].weight - a[1].weight);
   const candidates = ranked.filter(([id]) => isContainerId(id, names));
   const pool = candidates.length > 0 ? candidates : ranked;
-  const [antId, ant] = pool[0];
+  const [antId, ant] = base ? mostGrown(pool, total, base) : pool[0];
   const storm = pool.filter(([, c]) => c.weight >= STORM_FRACTION * ant.weight);
   const sharedStorm = storm.length >= 2;
   const victims = victimsOf(
@@ -221,7 +275,7 @@ function signatureFinding(
     sharedStorm ? storm.map(([id]) => id) : [],
   );
   const site = callSiteFields(topOf(new Map([...ant.byCallSite.values()].map((e) => [e.site, e.weight]))));
-  const evidence = evidenceOf(s, m, total, pool, names, counters);
+  const evidence = evidenceOf(s, m, total, pool, names, counters, base, baseline?.counters);
   return {
     signature: s.id,
     kind: 'signature',
@@ -240,6 +294,24 @@ function signatureFinding(
     fix: s.fix,
     references: s.references,
   };
+}
+
+/** With a baseline the antagonist is the container whose share in the path grew most. */
+function mostGrown(
+  pool: [string, ContainerMatch][],
+  total: number,
+  base: BaselineMatch,
+): [string, ContainerMatch] {
+  let best = pool[0];
+  let bestGrowth = Number.NEGATIVE_INFINITY;
+  for (const entry of pool) {
+    const growth = entry[1].weight / total - (base.byContainer.get(entry[0]) ?? 0);
+    if (growth > bestGrowth) {
+      best = entry;
+      bestGrowth = growth;
+    }
+  }
+  return bestGrowth > 0 ? best : pool[0];
 }
 
 function isContainerId(id: string, names: Names): boolean {
@@ -296,6 +368,8 @@ function evidenceOf(
   pool: [string, ContainerMatch][],
   names: Names,
   counters: CounterSet | undefined,
+  base: BaselineMatch | undefined,
+  baseCounters: CounterSet | undefined,
 ): Evidence[] {
   const frames = s.match.kernelFrames.slice(0, 3).join(', ');
   const ev: Evidence[] = [
@@ -303,7 +377,7 @@ function evidenceOf(
       metric: `share of host CPU with ${frames}… on the stack`,
       value: m.weight / total,
       unit: 'fraction',
-      baseline: null,
+      baseline: base ? base.share : null,
       container: null,
     },
   ];
@@ -321,7 +395,7 @@ function evidenceOf(
       metric: `share of host CPU in the path, ${names.get(id)?.name ?? id}`,
       value: c.weight / total,
       unit: 'fraction',
-      baseline: null,
+      baseline: base ? (base.byContainer.get(id) ?? 0) : null,
       container: id,
     });
     if (c.userFrame > 0 && s.match.userFrames) {
@@ -336,12 +410,13 @@ function evidenceOf(
   }
   for (const rule of s.counters) {
     const v = counters ? metricValue(counters, rule.metric) : null;
+    const b = baseCounters ? metricValue(baseCounters, rule.metric) : null;
     if (v)
       ev.push({
         metric: `${rule.metric} (${rule.unit})`,
         value: v.value,
         unit: unitOf(rule.metric),
-        baseline: null,
+        baseline: b?.value ?? null,
         container: v.container,
       });
   }

@@ -7,11 +7,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { worstSeverity } from '../analysis/findings.ts';
+import { type Finding, worstSeverity } from '../analysis/findings.ts';
 import { RECORD_DEFAULTS } from '../collect/recorder.ts';
+import { diffJson } from '../report/diff-json.ts';
+import { renderDiff } from '../report/diff-text.ts';
 import { analyzeJson, jsonText } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
 import { analyzeLoaded } from './analyze.ts';
+import { diffLoaded } from './diff.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
 import { loadInput } from './inputs.ts';
@@ -24,6 +27,7 @@ interface DoctorFlags extends RecordFlags {
 }
 
 export const REPORT_JSON = 'report.json';
+export const REPORT_DIFF_JSON = 'report-diff.json';
 
 export function registerDoctor(program: Command): void {
   program
@@ -56,16 +60,26 @@ export function registerDoctor(program: Command): void {
       } finally {
         bar.done();
       }
-      const { result, findings } = analyzeLoaded(loaded);
-      const report = join(info.dir, REPORT_JSON);
-      await writeFile(report, jsonText(analyzeJson(result, findings)), { mode: 0o600, flag: 'wx' });
-      if (flags.json) {
-        process.stdout.write(jsonText(analyzeJson(result, findings)));
+      const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
+      let findings: Finding[];
+      let doc: string;
+      let text: string;
+      if (flags.baseline !== undefined) {
+        const base = await loadInput(flags.baseline, { store: flags.store });
+        const r = diffLoaded(base, loaded);
+        findings = r.findings;
+        doc = jsonText(diffJson(r.diff, findings));
+        text = renderDiff(r.diff, findings, { color });
       } else {
-        const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
-        process.stdout.write(renderAnalysis(result, { color }, findings));
-        process.stdout.write(`\nreport: ${oneLine(report)}\n`);
+        const r = analyzeLoaded(loaded);
+        findings = r.findings;
+        doc = jsonText(analyzeJson(r.result, findings));
+        text = renderAnalysis(r.result, { color }, findings);
       }
+      const report = join(info.dir, flags.baseline !== undefined ? REPORT_DIFF_JSON : REPORT_JSON);
+      await writeFile(report, doc, { mode: 0o600, flag: 'wx' });
+      if (flags.json) process.stdout.write(doc);
+      else process.stdout.write(`${text}\nreport: ${oneLine(report)}\n`);
       if (info.status !== 'complete') {
         process.stderr.write(
           `crosstalk: warning: the run is incomplete (${oneLine(info.incompleteReason ?? '')})\n`,

@@ -6,7 +6,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import {
+  effectLines,
   evidenceLines,
+  fixVerdict,
   groundTruthLines,
   phaseTable,
   scalingTable,
@@ -81,8 +83,10 @@ function printResult(result: ScenarioResult, describe: string[], demo: boolean):
       ? [style.bold(`${result.scenario}: ${result.title}`)]
       : phaseTable(result, style);
   if (scaling.length > 0) out.push('', ...scaling);
+  out.push('', ...effectLines(result));
   const evidence = evidenceLines(result);
-  if (evidence.length > 0) out.push('', ...evidence);
+  if (evidence.length > 0) out.push(...evidence);
+  out.push(style.bold(fixVerdict(result)));
   out.push('', ...groundTruthLines(result));
   if (describe.length > 0) out.push('', ...describe);
   for (const n of result.notes) out.push(style.dim(`note: ${n}`));

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './analyze.ts';
 import { registerCollapse } from './collapse.ts';
+import { registerDiff } from './diff.ts';
 import { registerDoctor } from './doctor.ts';
 import { reportError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerRecord(program);
   registerRuns(program);
   registerDoctor(program);
+  registerDiff(program);
   return program;
 }
 

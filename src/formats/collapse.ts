@@ -32,10 +32,21 @@ export interface CollapseOptions {
    * Default false.
    */
   addrs?: boolean;
+  /**
+   * A frame put above the process name of each sample (e.g. its container, for `diff --folded`).
+   * Default: none.
+   */
+  rootOf?: (sample: number) => string;
 }
 
 /** Folded lines `pname;frame;...;frame COUNT`, byte-wise sorted; samples without frames are left out. */
 export function collapseProfile(profile: Profile, opts: CollapseOptions = {}): string[] {
+  const byText = collapseToMap(profile, opts);
+  return [...byText.keys()].sort(compareUtf8).map((k) => `${k} ${byText.get(k)}`);
+}
+
+/** Folded stack text -> summed weight (unsorted). */
+export function collapseToMap(profile: Profile, opts: CollapseOptions = {}): Map<string, number> {
   const texts = new StackTexts(profile, opts);
   const names = new ProcessNames(profile, opts);
   const { samples } = profile;
@@ -56,7 +67,7 @@ export function collapseProfile(profile: Profile, opts: CollapseOptions = {}): s
     const line = `${names.text(nameId)};${frames}`;
     byText.set(line, (byText.get(line) ?? 0) + weight);
   }
-  return [...byText.keys()].sort(compareUtf8).map((k) => `${k} ${byText.get(k)}`);
+  return byText;
 }
 
 /** Folded text of each stack node, built once per node from its prefix's text. */
@@ -129,12 +140,14 @@ class ProcessNames {
     const { samples, strings } = this.profile;
     const comm = samples.comm[sample];
     const withPid = this.opts.pid === true || this.opts.tid === true;
-    if (!withPid && this.byComm[comm] !== undefined) return this.byComm[comm];
+    const perComm = !withPid && this.opts.rootOf === undefined;
+    if (perComm && this.byComm[comm] !== undefined) return this.byComm[comm];
     let name = strings[comm].replaceAll(' ', '_');
     if (withPid) {
       const pid = samples.pid[sample] === UNKNOWN_PID ? '?' : String(samples.pid[sample]);
       name += this.opts.tid === true ? `-${pid}/${samples.tid[sample]}` : `-${pid}`;
     }
+    if (this.opts.rootOf) name = `${this.opts.rootOf(sample)};${name}`;
     let id = this.ids.get(name);
     if (id === undefined) {
       id = this.texts.length;
@@ -142,7 +155,7 @@ class ProcessNames {
       this.texts.push(name);
       this.java.push(name.startsWith('java'));
     }
-    if (!withPid) this.byComm[comm] = id;
+    if (perComm) this.byComm[comm] = id;
     return id;
   }
 

@@ -92,6 +92,7 @@ async function run(req: PartRequest): Promise<void> {
     profile.samples.cpu,
     profile.samples.comm,
     profile.samples.cgroup,
+    profile.samples.host,
   ].map((a) => a.buffer as ArrayBuffer);
   port.postMessage({ type: 'done', profile } satisfies PartMessage, transfer);
 }

@@ -105,3 +105,37 @@ export function evidenceLines(r: ScenarioResult): string[] {
   }
   return lines;
 }
+
+function delta(label: string, from: LatencySummary, to: LatencySummary): string {
+  const d = (f: (s: LatencySummary) => Spread) => {
+    const a = f(from).median;
+    const b = f(to).median;
+    const pct = a > 0 ? ` (${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(0)}%)` : '';
+    return `${b >= a ? '+' : ''}${us(b - a)} us${pct}`;
+  };
+  return `${label}: p50 ${d((s) => s.p50Us)}, p99 ${d((s) => s.p99Us)}, mean ${d((s) => s.meanUs)}`;
+}
+
+/** The control read out: what sharing costs, what the bug adds on top, medians across runs. */
+export function effectLines(r: ScenarioResult): string[] {
+  const { alone, fixed, unfixed } = r.phases;
+  return [
+    delta('sharing the host (with the fix vs alone)', alone.victim, fixed.victim),
+    delta('the bug (without vs with the fix)', fixed.victim, unfixed.victim),
+  ];
+}
+
+/**
+ * Whether the fix measurably helped the victim: lower median mean and p99 with the fix; with
+ * several runs, "clearly" when the ranges of the mean do not even overlap.
+ */
+export function fixVerdict(r: ScenarioResult): string {
+  const f = r.phases.fixed.victim;
+  const u = r.phases.unfixed.victim;
+  const better = f.meanUs.median < u.meanUs.median && f.p99Us.median < u.p99Us.median;
+  if (!better) {
+    return `fix not verified here: with the fix mean ${us(f.meanUs.median)} us, p99 ${us(f.p99Us.median)} us; without ${us(u.meanUs.median)} us, ${us(u.p99Us.median)} us`;
+  }
+  const clearly = f.runs > 1 && f.meanUs.max < u.meanUs.min ? ' (every run)' : '';
+  return `fix verified${clearly}: ${r.groundTruth.victim} p99 ${us(u.p99Us.median)} -> ${us(f.p99Us.median)} us, mean ${us(u.meanUs.median)} -> ${us(f.meanUs.median)} us`;
+}

@@ -39,7 +39,14 @@ const sources: Record<WorkloadName, string> = {
  * call would drop LogMessage::Flush from the chain).
  */
 function commonFlags(): string[] {
-  const flags = ['-O2', '-g', '-fno-omit-frame-pointer', '-fno-shrink-wrap', '-fno-optimize-sibling-calls', '-Wall'];
+  const flags = [
+    '-O2',
+    '-g',
+    '-fno-omit-frame-pointer',
+    '-fno-shrink-wrap',
+    '-fno-optimize-sibling-calls',
+    '-Wall',
+  ];
   if (process.arch === 'x64' || process.arch === 'arm64') flags.push('-mno-omit-leaf-frame-pointer');
   return flags;
 }

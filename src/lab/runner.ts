@@ -6,10 +6,10 @@
 import { statfsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { cgroupSupport } from './cgroupfs.ts';
-import { probeNamespaces } from './container.ts';
+import { type NamespaceSupport, probeNamespaces } from './container.ts';
 import { guardInterrupts, type InterruptGuard, LabInterruptedError, reraise } from './interrupt.ts';
 import { closeRun, containerCgroup, defaultWorkRoot, type LabRun, openRun } from './lab-run.ts';
-import { buildWorkloads } from './native-build.ts';
+import { type BuiltWorkloads, buildWorkloads } from './native-build.ts';
 import { type PhaseEnv, runHeldPhase, runPhase } from './phase.ts';
 import type { PhasePlan, ScenarioDefinition } from './scenario.ts';
 import { findScenario, listScenarios } from './scenarios.ts';
@@ -144,18 +144,84 @@ function labContainers(run: LabRun, def: ScenarioDefinition, count: number): Lab
 
 export { listScenarios };
 
+interface RunContext {
+  def: ScenarioDefinition;
+  settings: Settings;
+  run: LabRun;
+  bins: BuiltWorkloads;
+  ns: NamespaceSupport;
+  signal: AbortSignal;
+  progress: (msg: string) => void;
+}
+
+async function contendedPhase<T>(
+  env: PhaseEnv,
+  plan: PhasePlan,
+  hook: (ctx: ContendedContext) => Promise<T>,
+  progress: (msg: string) => void,
+): Promise<ContendedResult<T>> {
+  progress(`recording phase: ${plan.label} (at least ${env.durationSeconds} s)`);
+  const held = await runHeldPhase(env, plan, hook);
+  const { seconds, victim, neighbours, evidence, value } = held;
+  return { durationSeconds: seconds, victim, neighbours, evidence, value };
+}
+
+async function measureRun<T>(c: RunContext, onContended?: (ctx: ContendedContext) => Promise<T>) {
+  const { def, settings: s, run, ns } = c;
+  const notes = [...run.staleRemoved, ns.note, filesystemNote(run.workDir)].filter(
+    (n): n is string => n !== null,
+  );
+  for (const n of notes) c.progress(n);
+  const containers = labContainers(run, def, s.containers);
+  const env: PhaseEnv = {
+    ...c,
+    containers: def.containers(s.containers),
+    durationSeconds: s.durationSeconds,
+    warmupSeconds: s.warmupSeconds,
+  };
+  def.prepare(run.workDir, env.containers);
+  const plans = def.phases(s.containers);
+  const phases = await measure(env, plans, s, c.progress);
+  const contended = onContended ? await contendedPhase(env, plans[2], onContended, c.progress) : null;
+  const result: ScenarioResult<T> = {
+    scenario: def.name,
+    title: def.title,
+    runName: run.name,
+    cgroupRoot: run.cgroupRoot,
+    namespaces: ns.enabled,
+    containers,
+    durationSeconds: s.durationSeconds,
+    warmupSeconds: s.warmupSeconds,
+    runs: s.runs,
+    phases: { alone: phases[0], fixed: phases[1], unfixed: phases[2] },
+    extraPhases: phases.slice(3),
+    scaling: def.scaling?.(phases) ?? null,
+    groundTruth: def.groundTruth(env.containers, c.bins),
+    contended,
+    notes,
+  };
+  return result;
+}
+
+function scenarioNamed(name: string): ScenarioDefinition {
+  const def = findScenario(name);
+  if (def !== undefined) return def;
+  const known = listScenarios()
+    .map((s) => s.name)
+    .join(', ');
+  throw new LabUsageError(`unknown lab scenario '${name}' (scenarios: ${known})`);
+}
+
+/**
+ * Runs a scenario end to end and returns the measurements. Cleans up on every exit path; on
+ * SIGINT/SIGTERM it exits with 130/143 after cleanup unless `onSignal: 'throw'`.
+ */
 export async function runScenario<T = unknown>(
   name: string,
   opts: RunScenarioOptions<T> = {},
 ): Promise<ScenarioResult<T>> {
-  const def = findScenario(name);
-  if (def === undefined) {
-    const known = listScenarios()
-      .map((s) => s.name)
-      .join(', ');
-    throw new LabUsageError(`unknown lab scenario '${name}' (scenarios: ${known})`);
-  }
-  const s = settingsFor(def, opts);
+  const def = scenarioNamed(name);
+  const settings = settingsFor(def, opts);
   const cgroupRoot = hostCgroupRoot();
   const progress = opts.onProgress ?? (() => {});
   const bins = await buildWorkloads({ cacheRoot: opts.cacheRoot, onProgress: progress });
@@ -163,64 +229,17 @@ export async function runScenario<T = unknown>(
   const guard = guardInterrupts(opts.signal);
   let run: LabRun | null = null;
   try {
-    const workRoot = opts.workRoot ?? defaultWorkRoot;
     run = await openRun({
       scenario: def.name,
       cgroupRoot,
-      workRoot,
+      workRoot: opts.workRoot ?? defaultWorkRoot,
       stateDir: opts.stateDir,
       waitSeconds: opts.waitSeconds,
       signal: guard.signal,
       onProgress: progress,
     });
-    const notes = [...run.staleRemoved, ns.note, filesystemNote(run.workDir)].filter(
-      (n): n is string => n !== null,
-    );
-    for (const n of run.staleRemoved) progress(n);
-    if (ns.note) progress(ns.note);
-    const containers = labContainers(run, def, s.containers);
-    def.prepare(run.workDir, def.containers(s.containers));
-    const env: PhaseEnv = {
-      def,
-      run,
-      bins,
-      ns,
-      containers: def.containers(s.containers),
-      durationSeconds: s.durationSeconds,
-      warmupSeconds: s.warmupSeconds,
-      signal: guard.signal,
-    };
-    const plans = def.phases(s.containers);
-    const phases = await measure(env, plans, s, progress);
-    let contended: ContendedResult<T> | null = null;
-    if (opts.onContended) {
-      progress(`recording phase: ${plans[2].label} (at least ${s.durationSeconds} s)`);
-      const held = await runHeldPhase(env, plans[2], opts.onContended);
-      contended = {
-        durationSeconds: held.seconds,
-        victim: held.victim,
-        neighbours: held.neighbours,
-        evidence: held.evidence,
-        value: held.value,
-      };
-    }
-    return {
-      scenario: def.name,
-      title: def.title,
-      runName: run.name,
-      cgroupRoot,
-      namespaces: ns.enabled,
-      containers,
-      durationSeconds: s.durationSeconds,
-      warmupSeconds: s.warmupSeconds,
-      runs: s.runs,
-      phases: { alone: phases[0], fixed: phases[1], unfixed: phases[2] },
-      extraPhases: phases.slice(3),
-      scaling: def.scaling?.(phases) ?? null,
-      groundTruth: def.groundTruth(env.containers, bins),
-      contended,
-      notes,
-    };
+    const context = { def, settings, run, bins, ns, signal: guard.signal, progress };
+    return await measureRun(context, opts.onContended);
   } catch (e) {
     throw interruptedOr(guard, e);
   } finally {

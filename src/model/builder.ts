@@ -9,7 +9,7 @@ import type {
   StackIndex,
 } from './profile.ts';
 import { type StringIndex, StringTable } from './strings.ts';
-import { validateProfile } from './validate.ts';
+import { type ValidateOptions, validateProfile } from './validate.ts';
 
 export interface SampleInput {
   stack: StackIndex;
@@ -20,6 +20,8 @@ export interface SampleInput {
   cpu: number;
   comm: StringIndex;
   cgroup: StringIndex;
+  /** Default: the empty string (single-host input). */
+  host?: StringIndex;
 }
 
 /** Grows plain columns while an importer runs; `finish()` freezes them into a validated Profile. */
@@ -43,6 +45,7 @@ export class ProfileBuilder {
   private readonly sampleCpu = new Int32Column();
   private readonly sampleComm = new Int32Column();
   private readonly sampleCgroup = new Int32Column();
+  private readonly sampleHost = new Int32Column();
   readonly meta: ProfileMeta;
   /** The empty string: the cgroup of samples whose cgroup is unknown. */
   readonly unknownCgroup: StringIndex;
@@ -62,6 +65,7 @@ export class ProfileBuilder {
       oddities: {},
       warnings: [],
       recording: {},
+      hosts: [],
     };
   }
 
@@ -122,6 +126,7 @@ export class ProfileBuilder {
     this.sampleCpu.push(s.cpu);
     this.sampleComm.push(s.comm);
     this.sampleCgroup.push(s.cgroup);
+    this.sampleHost.push(s.host ?? this.unknownCgroup);
   }
 
   /** Counts an odd but survivable input line; reported once per kind. */
@@ -131,7 +136,7 @@ export class ProfileBuilder {
     else this.meta.oddities[kind] = { count: 1, firstLine: line, example: example.slice(0, 200) };
   }
 
-  finish(): Profile {
+  finish(opts: ValidateOptions = {}): Profile {
     const time = this.sampleTime.finish();
     let first = Number.POSITIVE_INFINITY;
     let last = Number.NEGATIVE_INFINITY;
@@ -166,10 +171,11 @@ export class ProfileBuilder {
         cpu: this.sampleCpu.finish(),
         comm: this.sampleComm.finish(),
         cgroup: this.sampleCgroup.finish(),
+        host: this.sampleHost.finish(),
       },
       meta: this.meta,
     };
-    validateProfile(profile);
+    validateProfile(profile, opts);
     return profile;
   }
 }

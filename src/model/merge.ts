@@ -6,8 +6,12 @@ import { ProfileBuilder } from './builder.ts';
 import type { EventCount, FrameKindCode, Profile, ProfileMeta } from './profile.ts';
 
 export interface MergeOptions {
+  /** Multiplies each part's weights (a diff negates and scales the baseline). Default 1. */
+  weightScale?: (part: number) => number;
   /** Called for each part's cgroup path; lets a multi-host merge prefix the host. Default: unchanged. */
   cgroupOf?: (part: number, cgroup: string) => string;
+  /** The host label of every sample of a part (a multi-host merge). Default: each sample's own. */
+  hostOf?: (part: number) => string;
 }
 
 export function mergeProfiles(parts: Profile[], source: string, opts: MergeOptions = {}): Profile {
@@ -15,7 +19,7 @@ export function mergeProfiles(parts: Profile[], source: string, opts: MergeOptio
   const b = new ProfileBuilder(source, parts[0].meta.format);
   for (let k = 0; k < parts.length; k++) appendProfile(b, parts[k], k, opts);
   mergeMeta(b.meta, parts);
-  return b.finish();
+  return b.finish({ allowNegativeWeights: opts.weightScale !== undefined });
 }
 
 function appendProfile(b: ProfileBuilder, p: Profile, part: number, opts: MergeOptions): void {
@@ -33,6 +37,8 @@ function appendProfile(b: ProfileBuilder, p: Profile, part: number, opts: MergeO
       a === -1 ? null : p.strings[a],
     );
   }
+  const scale = opts.weightScale?.(part) ?? 1;
+  const partHost = opts.hostOf === undefined ? -1 : b.strings.intern(opts.hostOf(part));
   const stackMap = new Int32Array(stacks.length);
   for (let s = 0; s < stacks.length; s++) {
     const pre = stacks.prefix[s];
@@ -43,12 +49,13 @@ function appendProfile(b: ProfileBuilder, p: Profile, part: number, opts: MergeO
     b.addSample({
       stack: s === -1 ? -1 : stackMap[s],
       time: samples.time[i],
-      weight: samples.weight[i],
+      weight: samples.weight[i] * scale,
       pid: samples.pid[i],
       tid: samples.tid[i],
       cpu: samples.cpu[i],
       comm: str[samples.comm[i]],
       cgroup: cgroup[samples.cgroup[i]],
+      host: partHost === -1 ? str[samples.host[i]] : partHost,
     });
   }
 }
@@ -77,6 +84,7 @@ function mergeMeta(m: ProfileMeta, parts: Profile[]): void {
       }
     }
     for (const w of p.meta.warnings) if (!m.warnings.includes(w)) m.warnings.push(w);
+    for (const h of p.meta.hosts) if (!m.hosts.some((x) => x.name === h.name)) m.hosts.push({ ...h });
   }
   m.events = [...events.values()];
 }

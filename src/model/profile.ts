@@ -42,6 +42,11 @@ export interface SampleTable {
   readonly comm: Int32Array;
   /** cgroup path (e.g. `/system.slice/docker-<id>.scope`); the empty string when unknown. */
   readonly cgroup: Int32Array;
+  /**
+   * Host the sample was recorded on (a label, like cgroup): the empty string for single-host
+   * input; a multi-host profile (mergeHosts) names every sample's host.
+   */
+  readonly host: Int32Array;
 }
 
 export type CallGraphMode = 'fp' | 'dwarf' | 'lbr' | 'none' | 'unknown';
@@ -54,7 +59,7 @@ export interface EventCount {
 export interface ProfileMeta {
   /** Path or label of the input. */
   source: string;
-  format: 'perf-script' | 'perf-data' | 'folded';
+  format: 'perf-script' | 'perf-data' | 'folded' | 'pprof';
   /** The event whose samples the profile holds. */
   event: string;
   /** Every event seen in the input, in order of first appearance, with its sample count. */
@@ -71,6 +76,21 @@ export interface ProfileMeta {
   oddities: Record<string, { count: number; firstLine: number; example: string }>;
   warnings: string[];
   /** Facts about the recording (host, kernel, perf version, frequency) when the input carries them. */
+  recording: Record<string, string | number>;
+  /** One entry per host of a multi-host profile (mergeHosts), in input order; empty otherwise. */
+  hosts: HostMeta[];
+}
+
+/** One input of a multi-host profile. */
+export interface HostMeta {
+  /** The value of the samples' host label. */
+  name: string;
+  source: string;
+  format: ProfileMeta['format'];
+  event: string;
+  events: EventCount[];
+  durationSeconds: number | null;
+  truncated: boolean;
   recording: Record<string, string | number>;
 }
 

@@ -6,7 +6,12 @@ export class ProfileIntegrityError extends Error {
 }
 
 /** Checks the invariants analysis relies on: no dangling index, parents before children. */
-export function validateProfile(p: Profile): void {
+export interface ValidateOptions {
+  /** A diff profile holds the baseline's samples with negative weights. Default false. */
+  allowNegativeWeights?: boolean;
+}
+
+export function validateProfile(p: Profile, opts: ValidateOptions = {}): void {
   const nStrings = p.strings.length;
   const { frames, stacks, samples } = p;
   const fail = (what: string, i: number): never => {
@@ -29,6 +34,8 @@ export function validateProfile(p: Profile): void {
     if (s < -1 || s >= stacks.length) fail('sample stack out of range', i);
     if (samples.comm[i] < 0 || samples.comm[i] >= nStrings) fail('sample comm out of range', i);
     if (samples.cgroup[i] < 0 || samples.cgroup[i] >= nStrings) fail('sample cgroup out of range', i);
-    if (!(samples.weight[i] >= 0)) fail('sample weight negative or NaN', i);
+    if (samples.host[i] < 0 || samples.host[i] >= nStrings) fail('sample host out of range', i);
+    const w = samples.weight[i];
+    if (Number.isNaN(w) || (w < 0 && !opts.allowNegativeWeights)) fail('sample weight negative or NaN', i);
   }
 }

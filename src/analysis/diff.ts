@@ -1,0 +1,313 @@
+/**
+ * `diff`: what grew and what shrank between a baseline run and a target run, per container
+ * (user/kernel/idle), syscall, call site, kernel path and kernel counter, ranked by the size of
+ * the change.
+ *
+ * Normalisation (without it everything looks worse when load rises):
+ *   shares (default): every figure is a fraction of its own run's total weight, so a run twice as
+ *     long or twice as busy compares equal if the mix is the same;
+ *   rate: figures are per second of recording: CPUs busy (cpu-clock/task-clock weights are
+ *     nanoseconds) or events per second; needs both runs' durations.
+ */
+import type { AnalysisInput, AnalysisResult } from './analyze.ts';
+import type { CounterSet } from './counters.ts';
+import { type ContainerPairing, type ExplicitMatch, matchContainers } from './match-containers.ts';
+import type { CallSiteSummary } from './syscalls.ts';
+
+export type Normalization = 'shares' | 'rate';
+
+export interface Delta {
+  baseline: number;
+  target: number;
+  delta: number;
+}
+
+export interface ContainerDelta {
+  id: string;
+  name: string;
+  status: 'matched' | 'new' | 'gone';
+  matchedBy: string | null;
+  baselineId: string | null;
+  total: Delta;
+  user: Delta;
+  kernel: Delta;
+  idle: Delta;
+}
+
+export interface SyscallDelta {
+  name: string;
+  total: Delta;
+  containers: { id: string; name: string; change: Delta }[];
+}
+
+export interface CallSiteDelta {
+  syscall: string;
+  status: string;
+  function: string | null;
+  module: string | null;
+  wrapper: string | null;
+  change: Delta;
+}
+
+export interface PathDelta {
+  syscall: string;
+  frames: string[];
+  change: Delta;
+}
+
+export interface CounterDelta {
+  metric: string;
+  container: string | null;
+  change: Delta;
+}
+
+export interface DiffResult {
+  normalize: Normalization;
+  /** share: fraction of the run's total weight; cpus: CPUs busy on average; per-second: events/s. */
+  unit: 'share' | 'cpus' | 'per-second';
+  baseline: AnalysisInput;
+  target: AnalysisInput;
+  pairing: ContainerPairing;
+  split: { user: Delta; kernel: Delta; idle: Delta };
+  containers: ContainerDelta[];
+  syscalls: SyscallDelta[];
+  callSites: CallSiteDelta[];
+  kernelPaths: PathDelta[];
+  counters: CounterDelta[];
+}
+
+export interface DiffOptions {
+  /** Default 'shares'. */
+  normalize?: Normalization;
+  /** Pairs that override automatic container matching. */
+  match?: ExplicitMatch[];
+  /** Entries listed per table. Default 20. */
+  top?: number;
+}
+
+/** Thrown when the runs cannot be compared as asked (e.g. rate without durations). */
+export class DiffError extends Error {
+  override name = 'DiffError';
+}
+
+function scaleOf(i: AnalysisInput, n: Normalization): number {
+  if (n === 'shares') return 1;
+  if (i.durationSeconds === null || !(i.durationSeconds > 0)) {
+    throw new DiffError(
+      `${i.source}: rate normalisation needs the recording's duration, which this input does not carry`,
+    );
+  }
+  return (i.totalWeight * (i.weightUnit === 'ns' ? 1e-9 : 1)) / i.durationSeconds;
+}
+
+const d = (baseline: number, target: number): Delta => ({ baseline, target, delta: target - baseline });
+const bySize =
+  <T>(f: (x: T) => Delta) =>
+  (a: T, b: T) =>
+    Math.abs(f(b).delta) - Math.abs(f(a).delta);
+
+export function diffAnalyses(
+  base: AnalysisResult,
+  target: AnalysisResult,
+  baseCounters: CounterSet | null,
+  targetCounters: CounterSet | null,
+  opts: DiffOptions = {},
+): DiffResult {
+  const normalize = opts.normalize ?? 'shares';
+  const top = opts.top ?? 20;
+  const sb = scaleOf(base.input, normalize);
+  const st = scaleOf(target.input, normalize);
+  const pairing = matchContainers(base.containers, target.containers, opts.match);
+  const targetIdOf = new Map([...pairing.baselineOf].map(([t, b]) => [b, t]));
+  const idInTarget = (baseId: string) => targetIdOf.get(baseId) ?? baseId;
+  const names = new Map<string, string>();
+  for (const c of base.containers) names.set(idInTarget(c.identity.id), c.identity.name);
+  for (const c of target.containers) names.set(c.identity.id, c.identity.name);
+  return {
+    normalize,
+    unit: normalize === 'shares' ? 'share' : target.input.weightUnit === 'ns' ? 'cpus' : 'per-second',
+    baseline: base.input,
+    target: target.input,
+    pairing,
+    split: {
+      user: d(base.split.user * sb, target.split.user * st),
+      kernel: d(base.split.kernel * sb, target.split.kernel * st),
+      idle: d(base.split.idle * sb, target.split.idle * st),
+    },
+    containers: containerDeltas(base, target, pairing, sb, st),
+    syscalls: syscallDeltas(base, target, idInTarget, names, sb, st).slice(0, top),
+    callSites: callSiteDeltas(base, target, sb, st).slice(0, top),
+    kernelPaths: pathDeltas(base, target, sb, st).slice(0, top),
+    counters: counterDeltas(baseCounters, targetCounters, idInTarget),
+  };
+}
+
+function containerDeltas(
+  base: AnalysisResult,
+  target: AnalysisResult,
+  pairing: ContainerPairing,
+  sb: number,
+  st: number,
+): ContainerDelta[] {
+  const baseById = new Map(base.containers.map((c) => [c.identity.id, c]));
+  const out: ContainerDelta[] = target.containers.map((t) => {
+    const bid = pairing.baselineOf.get(t.identity.id) ?? null;
+    const b = bid === null ? undefined : baseById.get(bid);
+    return {
+      id: t.identity.id,
+      name: t.identity.name,
+      status: b ? 'matched' : 'new',
+      matchedBy: pairing.how.get(t.identity.id) ?? null,
+      baselineId: bid,
+      total: d((b?.share ?? 0) * sb, t.share * st),
+      user: d((b?.userShare ?? 0) * sb, t.userShare * st),
+      kernel: d((b?.kernelShare ?? 0) * sb, t.kernelShare * st),
+      idle: d((b?.idleShare ?? 0) * sb, t.idleShare * st),
+    };
+  });
+  for (const id of pairing.gone) {
+    const b = baseById.get(id)!;
+    out.push({
+      id,
+      name: b.identity.name,
+      status: 'gone',
+      matchedBy: null,
+      baselineId: id,
+      total: d(b.share * sb, 0),
+      user: d(b.userShare * sb, 0),
+      kernel: d(b.kernelShare * sb, 0),
+      idle: d(b.idleShare * sb, 0),
+    });
+  }
+  return out.sort(
+    (a, b) =>
+      Math.abs(b.kernel.delta) - Math.abs(a.kernel.delta) ||
+      Math.abs(b.total.delta) - Math.abs(a.total.delta),
+  );
+}
+
+function syscallDeltas(
+  base: AnalysisResult,
+  target: AnalysisResult,
+  idInTarget: (id: string) => string,
+  names: Map<string, string>,
+  sb: number,
+  st: number,
+): SyscallDelta[] {
+  const acc = new Map<string, { b: number; t: number; containers: Map<string, { b: number; t: number }> }>();
+  const add = (
+    side: 'b' | 't',
+    name: string,
+    share: number,
+    containers: { id: string; share: number }[],
+    scale: number,
+    mapId: (id: string) => string,
+  ) => {
+    let e = acc.get(name);
+    if (!e) {
+      e = { b: 0, t: 0, containers: new Map() };
+      acc.set(name, e);
+    }
+    e[side] += share * scale;
+    for (const c of containers) {
+      const id = mapId(c.id);
+      const ce = e.containers.get(id) ?? { b: 0, t: 0 };
+      ce[side] += c.share * scale;
+      e.containers.set(id, ce);
+    }
+  };
+  for (const s of base.syscalls) add('b', s.name, s.share, s.containers, sb, idInTarget);
+  for (const s of target.syscalls) add('t', s.name, s.share, s.containers, st, (id) => id);
+  return [...acc]
+    .map(([name, e]) => ({
+      name,
+      total: d(e.b, e.t),
+      containers: [...e.containers]
+        .map(([id, c]) => ({ id, name: names.get(id) ?? id, change: d(c.b, c.t) }))
+        .sort(bySize((x) => x.change)),
+    }))
+    .sort(bySize((x) => x.total));
+}
+
+function siteKey(syscall: string, c: CallSiteSummary): string {
+  const fn = c.status === 'found' ? c.function : '';
+  const mod = c.status === 'found' || c.status === 'unknown' ? c.module : '';
+  return [syscall, c.status, fn, mod, c.wrapper ?? ''].join('\u0000');
+}
+
+function callSiteDeltas(
+  base: AnalysisResult,
+  target: AnalysisResult,
+  sb: number,
+  st: number,
+): CallSiteDelta[] {
+  const acc = new Map<string, CallSiteDelta>();
+  const add = (side: 'baseline' | 'target', syscall: string, c: CallSiteSummary, scale: number) => {
+    const key = siteKey(syscall, c);
+    let e = acc.get(key);
+    if (!e) {
+      e = {
+        syscall,
+        status: c.status,
+        function: c.status === 'found' ? c.function : null,
+        module: c.status === 'found' || c.status === 'unknown' ? c.module : null,
+        wrapper: c.wrapper,
+        change: d(0, 0),
+      };
+      acc.set(key, e);
+    }
+    e.change[side] += c.share * scale;
+    e.change.delta = e.change.target - e.change.baseline;
+  };
+  for (const s of base.syscalls) for (const c of s.callSites) add('baseline', s.name, c, sb);
+  for (const s of target.syscalls) for (const c of s.callSites) add('target', s.name, c, st);
+  return [...acc.values()].sort(bySize((x) => x.change));
+}
+
+function pathDeltas(base: AnalysisResult, target: AnalysisResult, sb: number, st: number): PathDelta[] {
+  const acc = new Map<string, PathDelta>();
+  const add = (
+    side: 'baseline' | 'target',
+    syscall: string,
+    frames: string[],
+    share: number,
+    scale: number,
+  ) => {
+    const key = `${syscall}\u0000${frames.join('\n')}`;
+    let e = acc.get(key);
+    if (!e) {
+      e = { syscall, frames, change: d(0, 0) };
+      acc.set(key, e);
+    }
+    e.change[side] += share * scale;
+    e.change.delta = e.change.target - e.change.baseline;
+  };
+  for (const s of base.syscalls)
+    for (const k of s.kernelPaths) add('baseline', s.name, k.frames, k.share, sb);
+  for (const s of target.syscalls)
+    for (const k of s.kernelPaths) add('target', s.name, k.frames, k.share, st);
+  return [...acc.values()].sort(bySize((x) => x.change));
+}
+
+function counterDeltas(
+  base: CounterSet | null,
+  target: CounterSet | null,
+  idInTarget: (id: string) => string,
+): CounterDelta[] {
+  if (!base || !target) return [];
+  const out: CounterDelta[] = [];
+  for (const [metric, t] of target.host) {
+    const b = base.host.get(metric);
+    if (b !== undefined) out.push({ metric, container: null, change: d(b, t) });
+  }
+  const baseByTargetId = new Map([...base.byContainer].map(([id, m]) => [idInTarget(id), m]));
+  for (const [id, metrics] of target.byContainer) {
+    const bm = baseByTargetId.get(id);
+    if (!bm) continue;
+    for (const [metric, t] of metrics) {
+      const b = bm.get(metric);
+      if (b !== undefined && (b !== 0 || t !== 0)) out.push({ metric, container: id, change: d(b, t) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+/**
+ * The JSON output of `crosstalk diff --json` (public contract, schema/diff.schema.json). Every
+ * change is {baseline, target, delta} in the diff's unit: share (fraction of the run's total
+ * weight), cpus (average CPUs busy) or per-second (events per second).
+ */
+import { z } from 'zod';
+import { findingSchema } from './schema.ts';
+
+export const DIFF_SCHEMA_VERSION = 1;
+
+const change = z
+  .object({ baseline: z.number(), target: z.number(), delta: z.number() })
+  .describe('the value in the baseline, in the target, and target - baseline');
+
+const run = z.object({
+  source: z.string(),
+  format: z.string(),
+  event: z.string(),
+  samples: z.number().int().min(0),
+  durationSeconds: z.number().nullable(),
+  callGraph: z.string(),
+  warnings: z.array(z.string()),
+});
+
+export const diffSchema = z.object({
+  schemaVersion: z.literal(DIFF_SCHEMA_VERSION),
+  tool: z.object({ name: z.literal('crosstalk'), version: z.string() }),
+  normalize: z.enum(['shares', 'rate']),
+  unit: z.enum(['share', 'cpus', 'per-second']),
+  baseline: run,
+  target: run,
+  findings: z
+    .array(findingSchema)
+    .describe('diagnosis of the target, with the baseline for growth and evidence'),
+  split: z.object({ user: change, kernel: change, idle: change }),
+  containers: z.array(
+    z.object({
+      id: z.string().describe('the target container id (the baseline id for a container that is gone)'),
+      name: z.string(),
+      status: z.enum(['matched', 'new', 'gone']),
+      matchedBy: z.string().nullable().describe('explicit | id | name | image | processes'),
+      baselineId: z.string().nullable(),
+      total: change,
+      user: change,
+      kernel: change,
+      idle: change,
+    }),
+  ),
+  syscalls: z.array(
+    z.object({
+      name: z.string(),
+      total: change,
+      containers: z.array(z.object({ id: z.string(), name: z.string(), change })),
+    }),
+  ),
+  callSites: z.array(
+    z.object({
+      syscall: z.string(),
+      status: z.string(),
+      function: z.string().nullable(),
+      module: z.string().nullable(),
+      wrapper: z.string().nullable(),
+      change,
+    }),
+  ),
+  kernelPaths: z.array(z.object({ syscall: z.string(), frames: z.array(z.string()), change })),
+  counters: z.array(z.object({ metric: z.string(), container: z.string().nullable(), change })),
+});
+
+export type DiffJson = z.infer<typeof diffSchema>;
+
+export function diffJsonSchema(): unknown {
+  return z.toJSONSchema(diffSchema, { target: 'draft-2020-12' });
+}

@@ -1,0 +1,136 @@
+/**
+ * Kernel time over the recording, per container and per top syscall, in the windows diagnosis
+ * correlates (signature-match.ts windowsOf: about one per second, 10 to 60), so the chart shows
+ * exactly the series behind a finding's "correlated" evidence.
+ */
+import { Attributions, modeOf } from '../../analysis/attribute.ts';
+import { containerOf } from '../../analysis/containers.ts';
+import { isIdleComm } from '../../analysis/kernel-entry.ts';
+import { type Windows, windowOf, windowsOf } from '../../analysis/signature-match.ts';
+import type { Profile } from '../../model/profile.ts';
+import type { FlameContainer } from './flame-tree.ts';
+import type { TimelineData, TimelineSeries } from './report-data.ts';
+
+export interface TimelineOptions {
+  containers?: FlameContainer[];
+  /** Syscalls with a series of their own, in this order (e.g. the analysis' top syscalls). */
+  syscalls?: string[];
+  /** Containers drawn, heaviest kernel time first; findings' containers are always drawn. Default 8. */
+  maxContainers?: number;
+  /** Container ids of findings' antagonists and victims. */
+  antagonists?: string[];
+  victims?: string[];
+  /** Attributions to reuse. Default: computed here. */
+  attributions?: Attributions;
+  /**
+   * Only samples with positive weight (the target of a diff profile), windowed over their own
+   * time range. Default false.
+   */
+  positiveOnly?: boolean;
+}
+
+/** Mirrors windowsOf for a subset of samples (a diff's target side). */
+function windowsOfTimes(times: number[]): Windows {
+  let start = Number.POSITIVE_INFINITY;
+  let end = Number.NEGATIVE_INFINITY;
+  for (const t of times) {
+    if (t < start) start = t;
+    if (t > end) end = t;
+  }
+  const d = end - start;
+  if (!(d > 0)) return { count: 1, start: 0, width: Number.POSITIVE_INFINITY };
+  const count = Math.max(10, Math.min(60, Math.round(d)));
+  return { count, start, width: (d / count) * (1 + 1e-9) };
+}
+
+/**
+ * Kernel time as analyze counts it: kernel-mode categories, except kernel-only stacks of the idle
+ * task, which analyze's refineCategory moves to idle.
+ */
+function isKernelTime(a: ReturnType<Attributions['of']>, comm: string, pid: number): boolean {
+  if (modeOf(a.category) !== 'kernel') return false;
+  return !(a.category === 'kernel_other' && a.kernelOnly && (pid === 0 || isIdleComm(comm)));
+}
+
+/** Null when samples carry no time (folded input): there is no timeline to draw. */
+export function timelineOf(p: Profile, opts: TimelineOptions = {}): TimelineData | null {
+  const { samples } = p;
+  const selected: number[] = [];
+  for (let i = 0; i < samples.length; i++) {
+    if (Number.isNaN(samples.time[i])) continue;
+    if (opts.positiveOnly && !(samples.weight[i] > 0)) continue;
+    selected.push(i);
+  }
+  if (selected.length === 0) return null;
+  const windows = opts.positiveOnly ? windowsOfTimes(selected.map((i) => samples.time[i])) : windowsOf(p);
+  if (windows.count === 1) return null;
+  const attributions = opts.attributions ?? new Attributions(p);
+  const listed = new Map<string, FlameContainer>();
+  for (const c of opts.containers ?? []) for (const cg of c.cgroups) listed.set(cg, c);
+  const identity = new Map<number, { id: string; name: string }>();
+  const byContainer = new Map<string, { label: string; values: Float64Array; total: number }>();
+  const wanted = new Set(opts.syscalls ?? []);
+  const bySyscall = new Map<string, Float64Array>();
+  for (const name of wanted) bySyscall.set(name, new Float64Array(windows.count));
+  for (const i of selected) {
+    const a = attributions.of(samples.stack[i]);
+    if (!isKernelTime(a, p.strings[samples.comm[i]], samples.pid[i])) continue;
+    const cg = samples.cgroup[i];
+    let id = identity.get(cg);
+    if (id === undefined) {
+      const c = listed.get(p.strings[cg]) ?? containerOf(p.strings[cg]);
+      id = { id: c.id, name: c.name };
+      identity.set(cg, id);
+    }
+    let acc = byContainer.get(id.id);
+    if (acc === undefined) {
+      acc = { label: id.name, values: new Float64Array(windows.count), total: 0 };
+      byContainer.set(id.id, acc);
+    }
+    const w = samples.weight[i];
+    const k = windowOf(windows, samples.time[i]);
+    acc.values[k] += w;
+    acc.total += w;
+    if (a.category === 'syscall' && a.syscall !== null) {
+      const s = bySyscall.get(a.syscall);
+      if (s) s[k] += w;
+    }
+  }
+  return seriesOf(p, windows, byContainer, bySyscall, opts);
+}
+
+function seriesOf(
+  p: Profile,
+  windows: Windows,
+  byContainer: Map<string, { label: string; values: Float64Array; total: number }>,
+  bySyscall: Map<string, Float64Array>,
+  opts: TimelineOptions,
+): TimelineData {
+  const ns = /^(?:cpu-clock|task-clock)(?::|$)/.test(p.meta.event);
+  // ns of CPU per second of recording = CPUs busy; other events: occurrences per second.
+  const perWindow = (v: Float64Array) =>
+    Array.from(v, (x) => Number(((ns ? x / 1e9 : x) / windows.width).toPrecision(4)));
+  const antagonists = new Set(opts.antagonists ?? []);
+  const victims = new Set(opts.victims ?? []);
+  const roleOf = (id: string) => (antagonists.has(id) ? 'antagonist' : victims.has(id) ? 'victim' : null);
+  const ranked = [...byContainer].sort((a, b) => b[1].total - a[1].total || a[0].localeCompare(b[0]));
+  const max = opts.maxContainers ?? 8;
+  const containers: TimelineSeries[] = ranked
+    .filter(([id], k) => k < max || roleOf(id) !== null)
+    .map(([id, acc]) => ({ id, label: acc.label, values: perWindow(acc.values), role: roleOf(id) }));
+  const syscalls: TimelineSeries[] = [...bySyscall].map(([name, v]) => ({
+    id: name,
+    label: name,
+    values: perWindow(v),
+    role: null,
+  }));
+  const times = Array.from({ length: windows.count }, (_, k) => Number((k * windows.width).toFixed(3)));
+  return {
+    times,
+    windowSeconds: Number(windows.width.toFixed(4)),
+    unit: ns ? 'cpus' : 'events/s',
+    containers,
+    syscalls,
+    note: opts.positiveOnly ? 'the target run' : null,
+  };
+}
