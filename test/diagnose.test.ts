@@ -9,7 +9,7 @@ const dock = (c: string) => `/system.slice/docker-${c.repeat(64)}.scope`;
 const fadvise = `main@/srv/q;HandleQuery@/srv/q;LogFileObject::Write(char const*)@/srv/q;posix_fadvise@${LIBC};entry_SYSCALL_64_[k];do_syscall_64_[k];__x64_sys_fadvise64_[k];ksys_fadvise64_64_[k];generic_fadvise_[k];lru_add_drain_all_[k];__lru_add_drain_all_[k]`;
 const fadviseWait = `main@/srv/q;HandleQuery@/srv/q;LogFileObject::Write(char const*)@/srv/q;posix_fadvise@${LIBC};entry_SYSCALL_64_[k];do_syscall_64_[k];__x64_sys_fadvise64_[k];ksys_fadvise64_64_[k];generic_fadvise_[k];lru_add_drain_all_[k];__mutex_lock_[k];osq_lock_[k]`;
 const lstat = `main@/srv/v;Lookup@/srv/v;__lstat64@${LIBC};entry_SYSCALL_64_[k];do_syscall_64_[k];__x64_sys_newlstat_[k];filename_lookup_[k];path_lookupat_[k];__d_lookup_rcu_[k]`;
-const statMissing = `main@/srv/n;Probe@/srv/n;__stat64@${LIBC};entry_SYSCALL_64_[k];do_syscall_64_[k];__x64_sys_newstat_[k];filename_lookup_[k];path_lookupat_[k];lookup_fast_[k];__d_lookup_rcu_[k]`;
+const statMissing = `main@/srv/n;Probe@/srv/n;__stat64@${LIBC};entry_SYSCALL_64_[k];do_syscall_64_[k];__x64_sys_newstat_[k];filename_lookup_[k];path_lookupat_[k];walk_component_[k];__lookup_slow_[k];d_alloc_parallel_[k]`;
 
 function run(text: string, mode: 'fp' | 'dwarf' = 'dwarf') {
   const p = profileFromText(text, mode);
@@ -23,7 +23,9 @@ describe('diagnose: fadvise storm', () => {
     const findings = run(`
 ${dock('a')} logger:10 ${fadvise} 30
 ${dock('a')} logger:10 main@/srv/q;Work@/srv/q 10
-${dock('b')} query:20 ${fadviseWait} 8
+${dock('b')} query:20 ${fadviseWait} 3
+${dock('b')} query:20 ${fadviseWait} 3
+${dock('b')} query:20 ${fadviseWait} 2
 ${dock('b')} query:20 main@/srv/q;Work@/srv/q 40
 / kworker/0:1:5 ret_from_fork_[k];kthread_[k];worker_thread_[k];lru_add_drain_per_cpu_[k] 5
 / swapper:0 do_idle_[k];default_idle_[k] 7
@@ -71,7 +73,9 @@ describe('diagnose: negative dentries and generic findings', () => {
   it('puts the neighbour probing missing names first and the victim looking up paths in victims', () => {
     const findings = run(`
 ${dock('d')} prober:10 ${statMissing} 40
-${dock('e')} victim:20 ${lstat} 15
+${dock('e')} victim:20 ${lstat} 5
+${dock('e')} victim:20 ${lstat} 5
+${dock('e')} victim:20 ${lstat} 5
 ${dock('e')} victim:20 main@/srv/v;Work@/srv/v 30
 / swapper:0 do_idle_[k];default_idle_[k] 15
 `);
@@ -106,5 +110,13 @@ describe('correlation', () => {
     expect(
       correlation(Float64Array.from([1, 0, 1, 0, 1, 0]), Float64Array.from([1, 1, 0, 0, 1, 1])),
     ).toBeCloseTo(0, 1);
+  });
+});
+
+describe('negative-dentries needs a sign of missing names', () => {
+  it('does not fire on lookups that hit the cache, however many', () => {
+    const hits = `main@/srv/w;Serve@/srv/w;__stat64@${LIBC};do_syscall_64_[k];__x64_sys_newstat_[k];filename_lookup_[k];path_lookupat_[k];lookup_fast_[k];__d_lookup_rcu_[k]`;
+    const findings = run(`${dock('a')} web:1 ${hits} 20\n${dock('a')} web:1 main@/srv/w 80`);
+    expect(findings.find((f) => f.signature === 'negative-dentries')).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cgroupPids, cgroupSupport, childCgroups } from '../src/lab/cgroupfs.ts';
 import { isOwnerAlive, ownerOfRun } from '../src/lab/run-owner.ts';
 import { runScenario } from '../src/lab/runner.ts';
@@ -44,6 +44,13 @@ afterEach(() => {
   expect([...seenPids].filter(alive), 'lab processes left behind').toEqual([]);
   const work = existsSync('/var/tmp/crosstalk-lab') ? readdirSync('/var/tmp/crosstalk-lab') : [];
   expect(work.filter((d) => d.startsWith(`run-${process.pid}-`))).toEqual([]);
+});
+
+afterAll(() => {
+  // With no other lab run alive, not even the shared crosstalk-lab directories remain.
+  if (skip || childCgroups(cgroupRoot).length > 0) return;
+  expect(existsSync(cgroupRoot)).toBe(false);
+  expect(existsSync('/var/tmp/crosstalk-lab')).toBe(false);
 });
 
 /** The container's init as seen from the host: pid 1 in its own pid namespace. */
@@ -87,7 +94,7 @@ function inspect(ctx: ContendedContext): Inspection[] {
   });
 }
 
-describe.skipIf(skip)('lab scenarios on real cgroups', () => {
+describe.skipIf(skip)(`lab scenarios on real cgroups${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('fadvise-logger: unfixed copies are slower than fixed ones; containers have namespaces', async () => {
     const result = await runScenario('fadvise-logger', {
       ...common,
@@ -95,9 +102,10 @@ describe.skipIf(skip)('lab scenarios on real cgroups', () => {
       onContended: async (ctx) => inspect(ctx),
     });
     const { fixed, unfixed } = result.phases;
-    // Measured here (2 vCPU): p50 22-23 vs 24.5-26.5 us, mean 23-24 vs 28-34 us over 8 runs of 3 s.
+    // Measured here (2 vCPU, host load ~5 from other suites), 8 runs of 3 s: p50 21.9-22.3 us with the
+    // fix vs 24.1-24.9 without, p90 23.3-26.3 vs 29.4-48.6; p99 and mean overlap under load, so not asserted.
     expect(unfixed.victim.p50Us.median).toBeGreaterThan(fixed.victim.p50Us.median);
-    expect(unfixed.victim.meanUs.median).toBeGreaterThan(fixed.victim.meanUs.median * 1.05);
+    expect(unfixed.victim.p90Us.median).toBeGreaterThan(fixed.victim.p90Us.median);
     expect(unfixed.runs[0].neighbours.every((n) => n.counters.fadvise_calls > 1000)).toBe(true);
     expect(fixed.runs[0].neighbours.every((n) => n.counters.fadvise_calls < 10)).toBe(true);
     expect(result.scaling?.map((r) => r.containers)).toEqual([1, 4]);
@@ -198,7 +206,7 @@ async function runningWorkloads(d: DriverRun): Promise<{ runDir: string; pids: n
   throw new Error(`no lab workloads appeared: ${d.output()}`);
 }
 
-describe.skipIf(skip)('lab cleanup', () => {
+describe.skipIf(skip)(`lab cleanup${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('after SIGKILL of a lab run, the next run removes its cgroups and processes and says so', async () => {
     const killed = startDriver(['fsync-storm', '60']);
     const { runDir, pids } = await runningWorkloads(killed);

@@ -34,6 +34,8 @@ export interface ShareByCategory {
 
 export interface ContainerSummary {
   identity: ContainerIdentity;
+  /** The host the container ran on ('' for single-host input): hosts never share a container. */
+  host: string;
   /** All cgroup paths whose samples were attributed to this container. */
   cgroups: string[];
   samples: number;
@@ -64,8 +66,22 @@ export interface AnalysisInput {
   recording: Profile['meta']['recording'];
 }
 
+/** One host of a multi-host profile. Shares are of the whole profile's weight. */
+export interface HostSummary {
+  name: string;
+  source: string;
+  samples: number;
+  share: number;
+  userShare: number;
+  kernelShare: number;
+  idleShare: number;
+  durationSeconds: number | null;
+}
+
 export interface AnalysisResult {
   input: AnalysisInput;
+  /** Per host, in input order; empty for single-host input. */
+  hosts: HostSummary[];
   split: { user: number; kernel: number; idle: number; unknown: number };
   categories: ShareByCategory[];
   containers: ContainerSummary[];
@@ -80,6 +96,7 @@ function weightUnitOf(event: string): 'ns' | 'events' {
 
 interface ContainerAcc {
   identity: ContainerIdentity;
+  host: string;
   cgroups: Set<string>;
   samples: number;
   weight: number;
@@ -93,7 +110,9 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
   const nameOf = opts.nameOf ?? ((i: ContainerIdentity) => i);
   const attributions = opts.attributions ?? new Attributions(p);
   const attributionOf = (s: number) => attributions.of(s);
+  // Keyed by cgroup and host string indexes: the same cgroup path on two hosts is two containers.
   const containerByCgroup = new Map<number, ContainerAcc>();
+  const nStrings = p.strings.length;
   const containers = new Map<string, ContainerAcc>();
   const tables: SyscallTables = { weightByStackAndContainer: new Map(), attributionOf };
   const byCategory = new Float64Array(categories.length);
@@ -102,14 +121,18 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     const w = samples.weight[i];
     total += w;
     const cg = samples.cgroup[i];
-    let acc = containerByCgroup.get(cg);
+    const cgKey = samples.host[i] * nStrings + cg;
+    let acc = containerByCgroup.get(cgKey);
     if (acc === undefined) {
       const path = p.strings[cg];
+      const host = p.strings[samples.host[i]];
       const identity = nameOf(containerOf(path));
-      acc = containers.get(identity.id);
+      const key = containerKey(host, identity.id);
+      acc = containers.get(key);
       if (acc === undefined) {
         acc = {
           identity,
+          host,
           cgroups: new Set(),
           samples: 0,
           weight: 0,
@@ -117,10 +140,10 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
           bySyscall: new Map(),
           byProcess: new Map(),
         };
-        containers.set(identity.id, acc);
+        containers.set(key, acc);
       }
       acc.cgroups.add(path);
-      containerByCgroup.set(cg, acc);
+      containerByCgroup.set(cgKey, acc);
     }
     const stack = samples.stack[i];
     const a = attributionOf(stack);
@@ -132,7 +155,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     acc.byCategory[c] += w;
     if (a.syscall !== null && category === 'syscall') {
       acc.bySyscall.set(a.syscall, (acc.bySyscall.get(a.syscall) ?? 0) + w);
-      addStackWeight(tables, stack, acc.identity.id, w);
+      addStackWeight(tables, stack, containerKey(acc.host, acc.identity.id), w);
     }
     addProcess(acc, samples.pid[i] < -1 ? samples.tid[i] : samples.pid[i], samples.comm[i], w);
   }
@@ -153,6 +176,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
   const input = inputOf(p, total);
   return {
     input,
+    hosts: hostSummaries(p, containerList),
     split,
     categories: categories
       .map((category, i) => ({ category, share: share(byCategory[i]) }))
@@ -161,6 +185,32 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     syscalls,
     limitations: limitationsOf(p, input, syscalls),
   };
+}
+
+/**
+ * Aggregation key of a container: its id, qualified by its host in a multi-host profile.
+ * SyscallSummary container rows and diagnose's per-container maps use the same key.
+ */
+export function containerKey(host: string, id: string): string {
+  return host === '' ? id : `${host}\u0000${id}`;
+}
+
+function hostSummaries(p: Profile, containers: ContainerSummary[]): HostSummary[] {
+  if (p.meta.hosts.length === 0) return [];
+  return p.meta.hosts.map((h) => {
+    const own = containers.filter((c) => c.host === h.name);
+    const sum = (f: (c: ContainerSummary) => number) => own.reduce((a, c) => a + f(c), 0);
+    return {
+      name: h.name,
+      source: h.source,
+      samples: sum((c) => c.samples),
+      share: sum((c) => c.share),
+      userShare: sum((c) => c.userShare),
+      kernelShare: sum((c) => c.kernelShare),
+      idleShare: sum((c) => c.idleShare),
+      durationSeconds: h.durationSeconds,
+    };
+  });
 }
 
 /** Per-sample refinements the stack alone cannot decide. */
@@ -206,6 +256,7 @@ function containerSummary(
   processes.sort((a, b) => b.share - a.share || a.pid - b.pid);
   return {
     identity: acc.identity,
+    host: acc.host,
     cgroups: [...acc.cgroups].sort(),
     samples: acc.samples,
     share: share(acc.weight),

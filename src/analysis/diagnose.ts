@@ -50,8 +50,13 @@ export interface DiagnoseOptions {
   attributions?: Attributions;
 }
 
-/** A victim shares the path when at least this share of host CPU runs in it (0.5%: ~1 sample in 200). */
-const VICTIM_MIN_SHARE = 0.005;
+/**
+ * A victim shares the path when at least this share of host CPU runs in it, in at least
+ * VICTIM_MIN_SAMPLES samples: on a serialised host-global path even a small share means the
+ * container queues behind the antagonist (0.1% is 1 sample in 1000; 3 samples rule out a fluke).
+ */
+const VICTIM_MIN_SHARE = 0.001;
+const VICTIM_MIN_SAMPLES = 3;
 /** Kernel-time series that move with the antagonist's activity at r >= 0.5 count as correlated. */
 const MIN_CORRELATION = 0.5;
 /** Containers with at least half the top container's weight in the path are all storm drivers. */
@@ -92,7 +97,9 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
     );
     if (f) out.push(f);
   }
-  out.push(...genericFindings(p, analysis, attributions, containers, out));
+  // Generic findings answer the cases no signature explains; with a signature finding they are noise.
+  if (!out.some((f) => f.kind === 'signature'))
+    out.push(...genericFindings(p, analysis, attributions, containers, out));
   if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
 }
@@ -256,7 +263,7 @@ function signatureFinding(
   if (total <= 0) return null;
   const share = m.weight / total;
   if (share < s.threshold.hostShare || share === 0) return null;
-  if (s.threshold.selfShare !== undefined && m.self / total < s.threshold.selfShare) return null;
+  if (!needsMet(m, total, counters)) return null;
   if (!requiredCountersMet(s, counters)) return null;
   const ranked = [...m.byContainer].sort((a, b) => b[1].weight - a[1].weight);
   const candidates = ranked.filter(([id]) => isContainerId(id, names));
@@ -319,6 +326,17 @@ function isContainerId(id: string, names: Names): boolean {
   return n !== undefined && isContainer(n as Parameters<typeof isContainer>[0]);
 }
 
+/** At least one of the signature's `needsAnyOf` holds (or it lists none). */
+function needsMet(m: SignatureMatch, total: number, counters: CounterSet | undefined): boolean {
+  const needs = m.signature.needsAnyOf;
+  if (!needs || needs.length === 0) return true;
+  return needs.some((n, k) => {
+    if ('frames' in n) return m.needWeights[k] / total >= n.minShare;
+    const v = counters ? metricValue(counters, n.metric) : null;
+    return v !== null && v.value >= n.min;
+  });
+}
+
 function requiredCountersMet(s: Signature, counters: CounterSet | undefined): boolean {
   for (const rule of s.counters) {
     if (rule.role !== 'required') continue;
@@ -344,7 +362,7 @@ function victimsOf(
     const reasons: string[] = [];
     const c = m.byContainer.get(id);
     if (storm.includes(id)) reasons.push('shared-storm');
-    if (c && c.weight / total >= VICTIM_MIN_SHARE) reasons.push('in-path');
+    if (c && c.weight / total >= VICTIM_MIN_SHARE && c.samples >= VICTIM_MIN_SAMPLES) reasons.push('in-path');
     if (c && c.wait > 0) reasons.push('lock-wait');
     const kw = kernelWindows.get(id);
     if (kw && ant.windows.length >= 10 && correlation(ant.windows, kw) >= MIN_CORRELATION)
@@ -381,15 +399,16 @@ function evidenceOf(
       container: null,
     },
   ];
-  if (s.threshold.selfShare !== undefined) {
+  m.signature.needsAnyOf?.forEach((n, k) => {
+    if (!('frames' in n)) return;
     ev.push({
-      metric: 'share of host CPU as self time in those frames',
-      value: m.self / total,
+      metric: `share of host CPU with ${n.frames.join(', ')} on the stack`,
+      value: m.needWeights[k] / total,
       unit: 'fraction',
       baseline: null,
       container: null,
     });
-  }
+  });
   for (const [id, c] of pool.slice(0, 6)) {
     ev.push({
       metric: `share of host CPU in the path, ${names.get(id)?.name ?? id}`,

@@ -11,6 +11,7 @@ import type { ContainerIndex } from './container-index.ts';
 
 export interface ContainerMatch {
   weight: number;
+  samples: number;
   /** Matched weight with a lock-wait frame of the signature on the stack. */
   wait: number;
   /** Matched weight with one of the signature's user frames (e.g. glog's writer) on the stack. */
@@ -26,8 +27,8 @@ export interface ContainerMatch {
 export interface SignatureMatch {
   signature: Signature;
   weight: number;
-  /** Matched weight whose leaf frame is one of the signature's kernel frames. */
-  self: number;
+  /** Per `needsAnyOf` entry with frames: matched weight with one of those frames on the stack. */
+  needWeights: number[];
   byContainer: Map<string, ContainerMatch>;
 }
 
@@ -56,7 +57,16 @@ interface StackFacts {
   mask: number;
   waitMask: number;
   userMask: number;
-  selfMask: number;
+  /** Per signature: bit k set when `needsAnyOf[k]` has frames and one is on the stack. */
+  needBits: number[];
+}
+
+function needBitsOf(s: Signature, names: Set<string>): number {
+  let bits = 0;
+  s.needsAnyOf?.forEach((n, k) => {
+    if ('frames' in n && n.frames.some((f) => names.has(f))) bits |= 1 << k;
+  });
+  return bits;
 }
 
 function stackFacts(
@@ -65,16 +75,15 @@ function stackFacts(
   sigs: Signature[],
   userNames: (stack: number) => Set<string>,
 ): StackFacts {
-  const facts = { mask: 0, waitMask: 0, userMask: 0, selfMask: 0 };
+  const facts: StackFacts = { mask: 0, waitMask: 0, userMask: 0, needBits: [] };
   if (a.kernelPath.length === 0) return facts;
   const names = new Set(a.kernelPath);
-  const leaf = a.kernelPath[a.kernelPath.length - 1];
   sigs.forEach((s, i) => {
     const bit = 1 << i;
     if (!s.match.kernelFrames.some((f) => names.has(f))) return;
     if (a.category === 'syscall' && s.match.syscalls && !s.match.syscalls.includes(a.syscall ?? '')) return;
     facts.mask |= bit;
-    if (s.match.kernelFrames.includes(leaf)) facts.selfMask |= bit;
+    facts.needBits[i] = needBitsOf(s, names);
     if (s.match.waitFrames?.some((f) => names.has(f))) facts.waitMask |= bit;
     if (s.match.userFrames?.some((f) => userNames(stack).has(f))) facts.userMask |= bit;
   });
@@ -92,7 +101,7 @@ export function matchSignatures(
   const matches: SignatureMatch[] = sigs.map((signature) => ({
     signature,
     weight: 0,
-    self: 0,
+    needWeights: (signature.needsAnyOf ?? []).map(() => 0),
     byContainer: new Map(),
   }));
   const memo = new Map<number, StackFacts>();
@@ -114,9 +123,11 @@ export function matchSignatures(
       if ((f.mask & bit) === 0) continue;
       const m = matches[s];
       m.weight += w;
-      if (f.selfMask & bit) m.self += w;
+      const need = f.needBits[s] ?? 0;
+      for (let k = 0; need >> k !== 0; k++) if (need & (1 << k)) m.needWeights[k] += w;
       const c = containerMatchOf(m, id, windows.count);
       c.weight += w;
+      c.samples++;
       if (f.waitMask & bit) c.wait += w;
       if (f.userMask & bit) c.userFrame += w;
       c.windows[windowOf(windows, samples.time[i])] += w;
@@ -137,6 +148,7 @@ function containerMatchOf(m: SignatureMatch, id: string, windowCount: number): C
   if (c === undefined) {
     c = {
       weight: 0,
+      samples: 0,
       wait: 0,
       userFrame: 0,
       bySyscall: new Map(),

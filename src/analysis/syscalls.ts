@@ -6,7 +6,7 @@ import type { StackAttribution } from './attribute.ts';
 import type { CallSite } from './call-site.ts';
 
 export interface SyscallTables {
-  /** stack -> container id -> weight, for syscall samples only. */
+  /** stack -> container key (analyze.ts containerKey: id, qualified by host) -> weight, syscall samples only. */
   weightByStackAndContainer: Map<number, Map<string, number>>;
   attributionOf: (stack: number) => StackAttribution;
 }
@@ -16,7 +16,8 @@ export type CallSiteSummary = CallSite & { share: number };
 export interface SyscallSummary {
   name: string;
   share: number;
-  containers: { id: string; name: string; share: number }[];
+  /** `host` is '' for single-host input. */
+  containers: { id: string; host: string; name: string; share: number }[];
   callSites: CallSiteSummary[];
   kernelPaths: { frames: string[]; share: number }[];
   /** Hottest kernel functions under this syscall by self (leaf) time; total = time on the stack. */
@@ -41,7 +42,7 @@ export interface SyscallLimits {
 
 export function summarizeSyscalls(
   t: SyscallTables,
-  containers: Map<string, { identity: { id: string; name: string } }>,
+  containers: Map<string, { identity: { id: string; name: string }; host: string }>,
   share: (w: number) => number,
   limits: SyscallLimits,
 ): SyscallSummary[] {
@@ -112,7 +113,7 @@ function addPath(acc: SyscallAcc, frames: string[], w: number): void {
 function summary(
   name: string,
   acc: SyscallAcc,
-  containers: Map<string, { identity: { id: string; name: string } }>,
+  containers: Map<string, { identity: { id: string; name: string }; host: string }>,
   share: (w: number) => number,
   limits: SyscallLimits,
 ): SyscallSummary {
@@ -121,8 +122,16 @@ function summary(
     name,
     share: share(acc.weight),
     containers: [...acc.byContainer]
-      .map(([id, w]) => ({ id, name: containers.get(id)?.identity.name ?? id, share: share(w) }))
-      .sort((a, b) => b.share - a.share || a.id.localeCompare(b.id)),
+      .map(([key, w]) => {
+        const c = containers.get(key);
+        return {
+          id: c?.identity.id ?? key,
+          host: c?.host ?? '',
+          name: c?.identity.name ?? key,
+          share: share(w),
+        };
+      })
+      .sort((a, b) => b.share - a.share || a.host.localeCompare(b.host) || a.id.localeCompare(b.id)),
     callSites: [...acc.callSites.values()]
       .sort(byWeight)
       .slice(0, limits.callSites)

@@ -1,18 +1,19 @@
-/** `crosstalk analyze <input>`: terminal summary or `--json`. */
+/** `crosstalk analyze <input...>`: terminal summary or `--json`; several inputs are several hosts. */
 import type { Command } from 'commander';
 import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import { Attributions } from '../analysis/attribute.ts';
 import { diagnose } from '../analysis/diagnose.ts';
-import type { Finding } from '../analysis/findings.ts';
+import { hostsOf, selectHost } from '../model/hosts.ts';
 import type { CallGraphMode } from '../model/profile.ts';
-import { analyzeJsonText } from '../report/json.ts';
+import { analyzeJsonText, type HostFinding } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
-import { type LoadedInput, loadInput } from './inputs.ts';
+import { hostRefsOf, type LoadedInput, loadInputs } from './inputs.ts';
 import { progress } from './progress.ts';
 
 interface AnalyzeFlags {
+  host: string[];
   store?: string;
   threads?: string;
   json?: boolean;
@@ -27,31 +28,19 @@ export function registerAnalyze(program: Command): void {
     .command('analyze')
     .description('per-container user/kernel/idle split, kernel time by syscall, call sites and kernel paths')
     .argument(
-      '<input>',
-      'perf.data (recorded with -a -g --all-cgroups), perf script text (.gz ok), folded stacks, or a run directory',
+      '[inputs...]',
+      'perf.data (recorded with -a -g --all-cgroups), perf script text (.gz ok), folded stacks, pprof, or a run; several: one per host',
     )
+    .option('--host <name=input>', 'an input with its host name (repeatable)', collectValues, [])
     .option('--json', 'print the JSON document (schema/analyze.schema.json) instead of the summary')
     .option('--threads <n>', 'worker threads for large text inputs (default: one per CPU)')
     .option('--event <name>', 'analyse this event (default: the first event in the input)')
     .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
     .option('--top <n>', 'syscalls to list', '25')
     .option('--no-color', 'no ANSI colours')
-    .action(async (input: string, flags: AnalyzeFlags) => {
-      const callGraph = parseCallGraph(flags.callGraph);
+    .action(async (inputs: string[], flags: AnalyzeFlags) => {
       const top = parsePositiveInt(flags.top ?? '25', '--top');
-      const bar = progress(`reading ${input}`);
-      let loaded: LoadedInput;
-      try {
-        loaded = await loadInput(input, {
-          event: flags.event,
-          callGraph,
-          store: flags.store,
-          threads: flags.threads === undefined ? undefined : parsePositiveInt(flags.threads, '--threads'),
-          onProgress: (f) => bar.update(f),
-        });
-      } finally {
-        bar.done();
-      }
+      const loaded = await loadFromArguments(inputs, flags);
       const { result, findings } = analyzeLoaded(loaded, top);
       if (flags.json) {
         process.stdout.write(analyzeJsonText(result, findings));
@@ -62,12 +51,47 @@ export function registerAnalyze(program: Command): void {
     });
 }
 
-/** Analysis and diagnosis of a loaded input, with its run's counters, names and rates. */
+export function collectValues(v: string, all: string[]): string[] {
+  return [...all, v];
+}
+
+/** Input arguments and `--host NAME=INPUT` flags, loaded with a progress line (several: in parallel). */
+export async function loadFromArguments(
+  inputs: string[],
+  flags: { host?: string[]; store?: string; event?: string; callGraph?: string; threads?: string },
+): Promise<LoadedInput> {
+  const refs = hostRefsOf(inputs, flags.host ?? []);
+  if (refs.length === 0) throw new CliError('expected an input (or --host NAME=INPUT)', ExitCode.usage);
+  const callGraph = parseCallGraph(flags.callGraph);
+  const threads = flags.threads === undefined ? undefined : parsePositiveInt(flags.threads, '--threads');
+  const bar = progress(refs.length === 1 ? `reading ${refs[0].ref}` : `reading ${refs.length} inputs`);
+  try {
+    return await loadInputs(refs, {
+      event: flags.event,
+      callGraph,
+      store: flags.store,
+      threads,
+      onProgress: (f) => bar.update(f),
+    });
+  } finally {
+    bar.done();
+  }
+}
+
+/**
+ * Analysis and diagnosis of a loaded input, with its run's counters, names and rates. Several
+ * hosts are analysed together (a host column) but diagnosed one by one: containers contend only
+ * with neighbours on their own kernel. A finding's impact is then a share of its host's CPU.
+ */
 export function analyzeLoaded(
   loaded: LoadedInput,
   topSyscalls = 25,
-): { result: AnalysisResult; findings: Finding[] } {
+): { result: AnalysisResult; findings: HostFinding[] } {
   const { profile } = loaded;
+  if (loaded.hosts !== undefined) {
+    const result = analyzeProfile(profile, { topSyscalls, nameOf: loaded.nameOf });
+    return { result, findings: diagnoseHosts(loaded, loaded.hosts, topSyscalls) };
+  }
   const attributions = new Attributions(profile);
   const result = analyzeProfile(profile, { topSyscalls, attributions, nameOf: loaded.nameOf });
   const findings = diagnose(profile, result, {
@@ -77,6 +101,31 @@ export function analyzeLoaded(
     syscallRates: loaded.syscallRates ?? undefined,
   });
   return { result, findings };
+}
+
+function diagnoseHosts(
+  loaded: LoadedInput,
+  hosts: NonNullable<LoadedInput['hosts']>,
+  topSyscalls: number,
+): HostFinding[] {
+  const present = new Set(hostsOf(loaded.profile));
+  const out: HostFinding[] = [];
+  for (const h of hosts) {
+    if (!present.has(h.name)) continue;
+    const one = selectHost(loaded.profile, h.name);
+    const attributions = new Attributions(one);
+    const result = analyzeProfile(one, { topSyscalls, attributions, nameOf: h.nameOf });
+    const findings = diagnose(one, result, {
+      attributions,
+      nameOf: h.nameOf,
+      counters: h.counters ?? undefined,
+      syscallRates: h.syscallRates ?? undefined,
+    });
+    // The title names the host, so every report (terminal, HTML) shows where the finding is.
+    out.push(...findings.map((f) => ({ ...f, host: h.name, title: `${h.name}: ${f.title}` })));
+  }
+  const rank = { 'cannot-answer': 0, signature: 1, generic: 2 } as const;
+  return out.sort((a, b) => rank[a.kind] - rank[b.kind] || b.impact - a.impact);
 }
 
 export function parseCallGraph(v: string | undefined): CallGraphMode | undefined {

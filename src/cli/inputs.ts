@@ -1,17 +1,20 @@
 /**
  * What a command's input argument names: a file (perf.data, perf script text, folded), a run
  * directory, or a run in the store by id, label or id prefix. A run brings its counters (kernel
- * snapshots, PSI, cpu.stat), its cgroup -> container names and its syscall rates.
+ * snapshots, PSI, cpu.stat), its cgroup -> container names and its syscall rates. Several
+ * inputs (one per host) are imported in parallel and joined into one multi-host profile.
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { NameResolver } from '../analysis/container-index.ts';
 import { type ContainerIdentity, containerOf } from '../analysis/containers.ts';
 import { type CounterSet, counterSetOf, type SnapshotLike } from '../analysis/counters.ts';
 import type { SyscallRateRow } from '../analysis/diagnose.ts';
 import { UnreadableInputError } from '../formats/errors.ts';
+import { importMany } from '../formats/import-many.ts';
 import { type ImportOptions, importProfile } from '../formats/input.ts';
+import { mergeHosts } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
 import { COUNTERS_FILE, METADATA_FILE, PERF_DATA_FILE } from '../store/metadata.ts';
 import { RunStore, type RunSummary, storeLocation, summarizeRun } from '../store/store.ts';
@@ -25,6 +28,20 @@ export interface LoadedInput {
   counters: CounterSet | null;
   nameOf: NameResolver | undefined;
   syscallRates: SyscallRateRow[] | null;
+  /**
+   * For several inputs: each host's run facts, in input order (the profile holds every host's
+   * samples, labelled; model/hosts.ts selectHost takes one host's back). Absent for one input.
+   */
+  hosts?: LoadedHost[];
+}
+
+/** One input of a multi-host load; `name` is its samples' host label. */
+export type LoadedHost = Omit<LoadedInput, 'profile' | 'hosts'> & { name: string; source: string };
+
+/** An input argument, with the host name the user gave it (`--host NAME=INPUT`) or null. */
+export interface HostRef {
+  host: string | null;
+  ref: string;
 }
 
 /** Only the parts of counters.json crosstalk reads back; everything is checked before use. */
@@ -36,20 +53,100 @@ interface CountersFile {
   syscallRates?: { cgroups?: SyscallRateRow[] } | null;
 }
 
-export async function loadInput(ref: string, opts: ImportOptions & { store?: string }): Promise<LoadedInput> {
-  const run = await runOf(ref, opts.store);
-  if (run === null)
-    return {
-      profile: await importProfile(ref, opts),
-      run: null,
-      counters: null,
-      nameOf: undefined,
-      syscallRates: null,
-    };
+export type LoadOptions = ImportOptions & { store?: string };
+
+export async function loadInput(ref: string, opts: LoadOptions): Promise<LoadedInput> {
+  const r = await resolveInput(ref, opts.store);
+  return finishInput(r, await importProfile(r.file, opts));
+}
+
+/**
+ * Several inputs as one multi-host profile. Host names: the one given, else the recording's
+ * hostname (perf.data), else the run directory's or the file's name; repeats get `#2`, `#3`.
+ * One input without a given name is loaded as single-host input (loadInput).
+ */
+export async function loadInputs(refs: HostRef[], opts: LoadOptions): Promise<LoadedInput> {
+  if (refs.length === 0) throw new CliError('no input given', ExitCode.usage);
+  if (refs.length === 1 && refs[0].host === null) return loadInput(refs[0].ref, opts);
+  const resolved = await Promise.all(refs.map((r) => resolveInput(r.ref, opts.store)));
+  const profiles = await importMany(
+    resolved.map((r) => r.file),
+    opts,
+  );
+  const loaded = await Promise.all(resolved.map((r, k) => finishInput(r, profiles[k])));
+  const names = hostNames(refs, loaded);
+  const profile = mergeHosts(
+    loaded.map((l, k) => ({ host: names[k], profile: l.profile })),
+    loaded.map((l) => l.profile.meta.source).join(' + '),
+  );
+  const hosts: LoadedHost[] = loaded.map(({ profile: p, hosts: _, ...facts }, k) => ({
+    ...facts,
+    name: names[k],
+    source: p.meta.source,
+  }));
+  return { profile, run: null, counters: null, nameOf: combinedNames(hosts), syscallRates: null, hosts };
+}
+
+/** `--host NAME=INPUT` values and plain input arguments, in that order. */
+export function hostRefsOf(inputs: readonly string[], hostFlags: readonly string[]): HostRef[] {
+  const named = hostFlags.map((v): HostRef => {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1)
+      throw new CliError(`--host: expected NAME=INPUT, got ${JSON.stringify(v)}`, ExitCode.usage);
+    return { host: v.slice(0, eq), ref: v.slice(eq + 1) };
+  });
+  return [...named, ...inputs.map((ref): HostRef => ({ host: null, ref }))];
+}
+
+function hostNames(refs: HostRef[], loaded: LoadedInput[]): string[] {
+  const used = new Map<string, number>();
+  return refs.map((r, k) => {
+    const base = r.host ?? defaultHostName(loaded[k]);
+    const n = (used.get(base) ?? 0) + 1;
+    used.set(base, n);
+    return n === 1 ? base : `${base}#${n}`;
+  });
+}
+
+function defaultHostName(l: LoadedInput): string {
+  const hostname = l.profile.meta.recording.hostname;
+  if (typeof hostname === 'string' && hostname !== '') return hostname;
+  if (l.run) return basename(l.run.dir);
+  const file = basename(l.profile.meta.source);
+  return file.replace(/(?:\.(?:gz|txt|data|perf|script|folded|pb|pprof|prof))+$/i, '') || file;
+}
+
+/** Engine names of every host: container ids are unique across hosts, so one map serves all. */
+function combinedNames(hosts: LoadedHost[]): NameResolver | undefined {
+  const resolvers = hosts.map((h) => h.nameOf).filter((n): n is NameResolver => n !== undefined);
+  if (resolvers.length === 0) return undefined;
+  return (identity) => {
+    for (const r of resolvers) {
+      const named = r(identity);
+      if (named !== identity) return named;
+    }
+    return identity;
+  };
+}
+
+interface ResolvedInput {
+  /** The file to import (a run's perf.data, or the argument itself). */
+  file: string;
+  run: RunSummary | null;
+}
+
+async function resolveInput(ref: string, store: string | undefined): Promise<ResolvedInput> {
+  const run = await runOf(ref, store);
+  if (run === null) return { file: ref, run: null };
   if (run.state === 'recording') {
     throw new CliError(`run ${run.id} is still being recorded; wait for it to finish`, ExitCode.noInput);
   }
-  const profile = await importProfile(join(run.dir, PERF_DATA_FILE), opts);
+  return { file: join(run.dir, PERF_DATA_FILE), run };
+}
+
+/** A run's warnings, counters, names and rates around its imported profile. */
+async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<LoadedInput> {
+  if (run === null) return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null };
   profile.meta.source = run.dir;
   const reason = run.metadata?.recording?.incompleteReason ?? run.metadata?.failure ?? run.problem;
   if (run.state === 'incomplete' || run.state === 'abandoned' || run.state === 'unreadable') {

@@ -1,12 +1,12 @@
 /**
  * Opens an input the user named, recognises its format from its first bytes, and runs the
  * matching importer: perf.data (via the installed perf), perf script text (plain or gzip),
- * folded stacks. A run directory (from `crosstalk record`) means its perf.data.
+ * folded stacks, pprof (plain or gzip). A run directory (from `crosstalk record`) means its perf.data.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import type { CallGraphMode, Profile } from '../model/profile.ts';
 import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { parseFolded, sniffFolded } from './folded.ts';
@@ -14,6 +14,7 @@ import { cutPoints, parallelism, parsePerfScriptParallel } from './parallel.ts';
 import { importPerfData } from './perf-data/import.ts';
 import { sniffPerfData } from './perf-data/reader.ts';
 import { headFacts, parsePerfScript, sniffPerfScript } from './perf-script/parser.ts';
+import { parsePprof, sniffPprof } from './pprof-import.ts';
 
 export interface ImportOptions {
   /** Event to keep (default: the first in the input). */
@@ -36,7 +37,12 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
   const size = (await stat(file)).size;
   const raw = await readHead(file, HEAD_BYTES);
   if (raw.length === 0)
-    throw new InputError(path, null, 'a perf.data, perf script text or folded stacks file', 'an empty file');
+    throw new InputError(
+      path,
+      null,
+      'a perf.data, perf script text, folded stacks or pprof file',
+      'an empty file',
+    );
   if (sniffPerfData(raw) === 'yes') {
     return importPerfData(file, {
       event: opts.event,
@@ -45,10 +51,15 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
     });
   }
   const gz = raw[0] === 0x1f && raw[1] === 0x8b;
+  if (!gz && sniffPprof(raw, raw.length === size) === 'yes') return importPprofFile(file, path, false, opts);
   const source = gz ? gunzipChunks(file, size, opts.onProgress) : plainChunks(file, size, opts.onProgress);
   const { head, complete, chunks } = await peek(source.chunks, HEAD_BYTES);
   if (head.length === 0)
     throw new InputError(path, null, 'perf script text or folded stacks inside the gzip file', 'no data');
+  if (gz && sniffPprof(head, complete) === 'yes') {
+    await source.cancel();
+    return importPprofFile(file, path, true, opts);
+  }
   let profile: Profile;
   const isPerfScript = sniffPerfScript(head, complete) === 'yes';
   const threads = parallelism(size, opts.threads);
@@ -84,7 +95,7 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
     throw new UnrecognizedFormatError(
       path,
       firstLineNumber(head),
-      'perf.data, perf script text ("comm pid [cpu] time: period event:" headers) or folded stacks ("a;b;c 12")',
+      'perf.data, perf script text ("comm pid [cpu] time: period event:" headers), folded stacks ("a;b;c 12") or pprof',
       describe(head, gz),
     );
   }
@@ -92,6 +103,27 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
     profile.meta.truncated = true;
     profile.meta.warnings.push(`${path}: ${source.cutShort()}; the result covers the data before that point`);
   }
+  return profile;
+}
+
+/** pprof is read whole: the protobuf cannot be decoded in a stream. */
+async function importPprofFile(
+  file: string,
+  path: string,
+  gz: boolean,
+  opts: ImportOptions,
+): Promise<Profile> {
+  let bytes: Uint8Array = await readFile(file);
+  opts.onProgress?.(0.5);
+  if (gz) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (e) {
+      throw new InputError(path, null, 'a complete gzip file', `corrupt gzip data (${(e as Error).message})`);
+    }
+  }
+  const profile = parsePprof(bytes, path, { keepAddresses: opts.keepAddresses });
+  opts.onProgress?.(1);
   return profile;
 }
 
@@ -225,7 +257,7 @@ function describe(head: Uint8Array, gz: boolean): string {
   const nul = sample.indexOf(0);
   if (nul !== -1) {
     return gz
-      ? 'binary data inside the gzip file (a pprof profile? crosstalk reads pprof in a later version)'
+      ? 'binary data inside the gzip file that is not a pprof profile'
       : `binary data (a NUL byte at offset ${nul})`;
   }
   const text = Buffer.from(sample).toString('utf8').trimStart();

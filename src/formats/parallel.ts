@@ -53,7 +53,7 @@ export async function cutPoints(file: string, size: number, parts: number): Prom
  * A worker running the module next to this one: parse-worker.js in the bundle; parse-worker.ts in
  * the sources (tests), loaded through tsx's register API.
  */
-function startWorker(workerData: unknown): Worker {
+export function startWorker(workerData: unknown): Worker {
   if (!import.meta.url.endsWith('.ts'))
     return new Worker(new URL('./parse-worker.js', import.meta.url), { workerData });
   const ts = new URL('./parse-worker.ts', import.meta.url).href;

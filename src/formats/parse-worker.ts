@@ -1,11 +1,13 @@
 /**
  * Worker thread body for parallel parsing (parallel.ts): parses one byte range of a perf script
  * text file. It first counts its lines and waits for its line offset, so the line numbers it
- * reports are those of the whole file.
+ * reports are those of the whole file. The same worker imports one whole input for
+ * import-many.ts (FILE_JOB), so the bundle needs no second worker file.
  */
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Profile } from '../model/profile.ts';
+import { FILE_JOB, runFileJob, transferListOf } from './import-many.ts';
 import { type PerfScriptOptions, parsePerfScript } from './perf-script/parser.ts';
 
 export interface PartRequest {
@@ -75,26 +77,7 @@ async function run(req: PartRequest): Promise<void> {
       },
     },
   );
-  const transfer = [
-    profile.frames.name,
-    profile.frames.module,
-    profile.frames.kind,
-    profile.frames.inlined,
-    profile.frames.address,
-    profile.stacks.prefix,
-    profile.stacks.frame,
-    profile.stacks.depth,
-    profile.samples.stack,
-    profile.samples.time,
-    profile.samples.weight,
-    profile.samples.pid,
-    profile.samples.tid,
-    profile.samples.cpu,
-    profile.samples.comm,
-    profile.samples.cgroup,
-    profile.samples.host,
-  ].map((a) => a.buffer as ArrayBuffer);
-  port.postMessage({ type: 'done', profile } satisfies PartMessage, transfer);
+  port.postMessage({ type: 'done', profile } satisfies PartMessage, transferListOf(profile));
 }
 
 if (parentPort && workerData?.kind === 'crosstalk-parse-part') {
@@ -113,3 +96,5 @@ if (parentPort && workerData?.kind === 'crosstalk-parse-part') {
     } satisfies PartMessage);
   });
 }
+
+if (parentPort && workerData?.kind === FILE_JOB) void runFileJob(workerData.job);

@@ -10,17 +10,21 @@
  *   apart; `system_name` keeps the bare name. Each frame's module (`[kernel.kallsyms]`, a `.ko`, a
  *   shared object) is a Mapping's filename, which is what `go tool pprof` filters and groups by.
  * - Inlined frames (perf's `(inlined)`) become extra Lines of their enclosing frame's Location.
+ *   One perf printed without its enclosing frame (module `inlined`) keeps a Location of its own
+ *   in a Mapping named `inlined`, as perf prints it.
+ * - A sample without frames gets the single frame `[no stack]` (no mapping): pprof readers skip
+ *   samples without locations in some views (`go tool pprof -tags`), and their time is real.
  * - String labels: comm, pid, cgroup, container, container_name, pod (when in a pod), category
  *   (user, syscall, page_fault, ...), syscall (syscall time only), host (multi-host profiles).
  *   Numeric labels: pid and tid (a numeric 0 is dropped by readers, so pid is also a string).
  */
 import { gzipSync } from 'node:zlib';
 import {
-  Function as PprofFunction,
   Label,
   Line,
   Location,
   Mapping,
+  Function as PprofFunction,
   Profile as PprofProfile,
   Sample,
   StringTable,
@@ -56,6 +60,8 @@ export function isNanosecondEvent(event: string): boolean {
 }
 
 export const KERNEL_SUFFIX = '_[k]';
+/** The frame of samples that carried no call chain. */
+export const NO_STACK_FRAME = '[no stack]';
 export const JIT_SUFFIX = '_[j]';
 
 /** The gzipped pprof encoding of `p`. */
@@ -80,7 +86,9 @@ class PprofWriter {
     const { p } = this;
     const s = (x: string) => this.strings.dedup(x);
     const ns = isNanosecondEvent(p.meta.event);
-    const valueType = ns ? { type: s('cpu'), unit: s('nanoseconds') } : { type: s('events'), unit: s('count') };
+    const valueType = ns
+      ? { type: s('cpu'), unit: s('nanoseconds') }
+      : { type: s('events'), unit: s('count') };
     const sampleType = [new ValueType({ type: s('samples'), unit: s('count') }), new ValueType(valueType)];
     const samples = this.samples();
     const comments = [
@@ -166,7 +174,7 @@ class PprofWriter {
    * frames perf printed right below it (leaf side), innermost first, as pprof's Line order wants.
    */
   private locationIdsOf(stack: number): number[] {
-    if (stack === -1) return [];
+    if (stack === -1) return [this.noStackLocation()];
     const known = this.stackLocations.get(stack);
     if (known) return known;
     const { stacks, frames } = this.p;
@@ -178,13 +186,25 @@ class PprofWriter {
         inlined.push(f);
         continue;
       }
-      ids.push(this.locationOf([...inlined, f]));
+      if (inlined.every((i) => frames.module[i] === frames.module[f]))
+        ids.push(this.locationOf([...inlined, f]));
+      else ids.push(...inlined.map((i) => this.locationOf([i])), this.locationOf([f]));
       inlined = [];
     }
     // Inlined frames with no enclosing frame above them stand alone.
     for (const f of inlined) ids.push(this.locationOf([f]));
     this.stackLocations.set(stack, ids);
     return ids;
+  }
+
+  private noStackLocation(): number {
+    const have = this.locations.get('none');
+    if (have) return have.id as number;
+    const fn = new PprofFunction({ id: this.functions.size + 1, name: this.strings.dedup(NO_STACK_FRAME) });
+    this.functions.set(`\u0000${NO_STACK_FRAME}`, fn);
+    const loc = new Location({ id: this.locations.size + 1, line: [new Line({ functionId: fn.id })] });
+    this.locations.set('none', loc);
+    return loc.id as number;
   }
 
   /** The Location for frames innermost first; the last one's module and address are the Location's. */
@@ -223,7 +243,8 @@ class PprofWriter {
     const { frames, strings } = this.p;
     const name = strings[frames.name[f]];
     const kind = frames.kind[f];
-    const shown = kind === FrameKind.kernel ? name + KERNEL_SUFFIX : kind === FrameKind.jit ? name + JIT_SUFFIX : name;
+    const shown =
+      kind === FrameKind.kernel ? name + KERNEL_SUFFIX : kind === FrameKind.jit ? name + JIT_SUFFIX : name;
     let fn = this.functions.get(shown);
     if (fn === undefined) {
       fn = new PprofFunction({

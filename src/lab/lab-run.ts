@@ -4,7 +4,7 @@
  * created. Closing is synchronous and idempotent: signal handlers and the exit hook can call it.
  */
 import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createCgroup, labCgroupDirName, removeCgroupTree } from './cgroupfs.ts';
 import { currentOwner, newRunName } from './run-owner.ts';
 import {
@@ -110,20 +110,25 @@ export function closeRun(run: LabRun): void {
     }
   };
   attempt(() => removeCgroupTree(run.cgroupRoot, run.cgroupDir));
-  attempt(() => removeLabRootIfEmpty(run.cgroupRoot));
+  attempt(() => removeLabDirIfEmpty(run.cgroupRoot));
   attempt(() => rmSync(run.workDir, { recursive: true, force: true }));
+  attempt(() => removeLabDirIfEmpty(dirname(run.workDir)));
   attempt(() => removeRunState(run.name, run.stateDir));
   attempt(() => releaseLabLock(run.name, run.stateDir));
+  attempt(() => removeLabDirIfEmpty(run.stateDir));
   run.closed = errors.length === 0;
   if (run.closed) active.delete(run);
   if (errors.length > 0) throw new Error(`lab cleanup of ${run.name} incomplete: ${errors.join('; ')}`);
 }
 
-/** The shared `crosstalk-lab` directory goes too once no run uses it. */
-function removeLabRootIfEmpty(root: string): void {
-  if (basename(root) !== labCgroupDirName) return;
+/**
+ * The shared `crosstalk-lab` directories (cgroup root, work root, state dir) go too once no run
+ * uses them; a directory with another name (a work root the caller chose) is left alone.
+ */
+function removeLabDirIfEmpty(dir: string): void {
+  if (basename(dir) !== labCgroupDirName) return;
   try {
-    rmdirSync(root);
+    rmdirSync(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // Another run's directory is inside (EBUSY on cgroupfs), or it is already gone.

@@ -6,7 +6,7 @@
  *   /run/crosstalk-lab/<run>.json    owner pid, scenario, cgroup and work directories
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cgroupPids, childCgroups, removeCgroupTree, runNamePattern } from './cgroupfs.ts';
 import { isOwnerAlive, ownerOfRun } from './run-owner.ts';
 
@@ -56,7 +56,13 @@ function tryLock(lock: string, run: string): { holder: string; pid: number } | n
       writeFileSync(lock, `${run}\n`, { flag: 'wx' });
       return null;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        // A finishing run removed the empty state directory just now.
+        mkdirSync(dirname(lock), { recursive: true });
+        continue;
+      }
+      if (code !== 'EEXIST') throw e;
     }
     const holder = readText(lock);
     if (holder === null) continue;

@@ -57,6 +57,7 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
   const id = c.identity;
   return {
     id: id.id,
+    host: c.host === '' ? null : c.host,
     name: id.name,
     runtime: id.runtime,
     kind: id.kind,
@@ -87,8 +88,12 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
   };
 }
 
-export function findingJson(f: Finding): AnalyzeJson['findings'][number] {
+/** A finding of one host's diagnosis in a multi-host analysis carries that host. */
+export type HostFinding = Finding & { host?: string };
+
+export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
   return {
+    host: f.host === undefined || f.host === '' ? null : f.host,
     signature: f.signature,
     kind: f.kind,
     title: f.title,
@@ -113,7 +118,7 @@ export function findingJson(f: Finding): AnalyzeJson['findings'][number] {
   };
 }
 
-export function analyzeJson(a: AnalysisResult, findings: Finding[] = []): AnalyzeJson {
+export function analyzeJson(a: AnalysisResult, findings: HostFinding[] = []): AnalyzeJson {
   const i = a.input;
   return {
     schemaVersion: ANALYZE_SCHEMA_VERSION,
@@ -123,6 +128,13 @@ export function analyzeJson(a: AnalysisResult, findings: Finding[] = []): Analyz
       oddities: Object.entries(i.oddities).map(([kind, o]) => ({ kind, ...o })),
     },
     findings: findings.map(findingJson),
+    hosts: a.hosts.map((h) => ({
+      ...h,
+      share: r(h.share),
+      userShare: r(h.userShare),
+      kernelShare: r(h.kernelShare),
+      idleShare: r(h.idleShare),
+    })),
     split: {
       user: r(a.split.user),
       kernel: r(a.split.kernel),
@@ -134,7 +146,12 @@ export function analyzeJson(a: AnalysisResult, findings: Finding[] = []): Analyz
     syscalls: a.syscalls.map((s) => ({
       name: s.name,
       share: r(s.share),
-      containers: s.containers.map((c) => ({ id: c.id, name: c.name, share: r(c.share) })),
+      containers: s.containers.map((c) => ({
+        id: c.id,
+        host: c.host === '' ? null : c.host,
+        name: c.name,
+        share: r(c.share),
+      })),
       callSites: s.callSites.map(callSiteJson),
       kernelPaths: s.kernelPaths.map((k) => ({ frames: k.frames, share: r(k.share) })),
       kernelFunctions: s.kernelFunctions.map((f) => ({
@@ -148,7 +165,7 @@ export function analyzeJson(a: AnalysisResult, findings: Finding[] = []): Analyz
 }
 
 /** JSON text; `<` is escaped so the document can also be embedded in HTML safely. */
-export function analyzeJsonText(a: AnalysisResult, findings: Finding[] = []): string {
+export function analyzeJsonText(a: AnalysisResult, findings: HostFinding[] = []): string {
   return jsonText(analyzeJson(a, findings));
 }
 

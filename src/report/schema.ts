@@ -39,8 +39,14 @@ export const callSiteSchema = z.object({
   share,
 });
 
+const hostName = z
+  .string()
+  .nullable()
+  .describe('the host (input) it belongs to when several hosts were analysed together; null for one host');
+
 export const containerSchema = z.object({
   id: z.string(),
+  host: hostName,
   name: z.string(),
   runtime: z.string(),
   kind: z.string(),
@@ -69,7 +75,7 @@ export const containerSchema = z.object({
 export const syscallSchema = z.object({
   name: z.string(),
   share,
-  containers: z.array(z.object({ id: z.string(), name: z.string(), share })),
+  containers: z.array(z.object({ id: z.string(), host: hostName, name: z.string(), share })),
   callSites: z.array(callSiteSchema),
   kernelPaths: z
     .array(z.object({ frames: z.array(z.string()), share }))
@@ -78,6 +84,7 @@ export const syscallSchema = z.object({
 });
 
 export const findingSchema = z.object({
+  host: hostName,
   signature: z.string().nullable().describe('id of the matched signature (src/signatures/<id>.md), or null'),
   kind: z.enum(['signature', 'generic', 'cannot-answer']),
   title: z.string(),
@@ -118,7 +125,7 @@ export const analyzeSchema = z.object({
   tool: z.object({ name: z.literal('crosstalk'), version: z.string() }),
   input: z.object({
     source: z.string(),
-    format: z.enum(['perf-script', 'perf-data', 'folded']),
+    format: z.enum(['perf-script', 'perf-data', 'folded', 'pprof']),
     event: z.string(),
     events: z.array(z.object({ name: z.string(), samples: z.number().int().min(0) })),
     eventChosenBy: z.enum(['only', 'first', 'option']),
@@ -145,6 +152,22 @@ export const analyzeSchema = z.object({
   findings: z
     .array(findingSchema)
     .describe('ordered: cannot-answer verdicts, then signatures by impact, then generic findings'),
+  hosts: z
+    .array(
+      z.object({
+        name: z.string(),
+        source: z.string(),
+        samples: z.number().int().min(0),
+        share,
+        userShare: share,
+        kernelShare: share,
+        idleShare: share,
+        durationSeconds: z.number().nullable(),
+      }),
+    )
+    .describe(
+      'one entry per host when several inputs were analysed together (shares of all hosts); empty for one',
+    ),
   split: z.object({ user: share, kernel: share, idle: share, unknown: share }),
   categories: z.array(categoryShare),
   containers: z.array(containerSchema),

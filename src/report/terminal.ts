@@ -64,7 +64,11 @@ export function renderAnalysis(
       `  kernel time by entry: ${kernelCats.map((x) => `${categoryLabel[x.category]} ${percent(x.share)}`).join(', ')}`,
     );
   }
-  out.push('', ...containerTable(a.containers.slice(0, opts.containers ?? 12), c.bold));
+  out.push(
+    '',
+    ...hostTable(a, c.bold),
+    ...containerTable(a.containers.slice(0, opts.containers ?? 12), c.bold),
+  );
   if (a.containers.length > (opts.containers ?? 12)) {
     out.push(c.dim(`  … ${a.containers.length - (opts.containers ?? 12)} more containers (see --json)`));
   }
@@ -81,7 +85,25 @@ export function renderAnalysis(
 function containerLabel(s: ContainerSummary): string {
   const id = s.identity;
   const rt = id.runtime === 'host' || id.runtime === 'unknown' ? '' : ` (${id.runtime})`;
-  return safeText(`${id.name}${rt}`, 44);
+  const host = s.host === '' ? '' : `${s.host}: `;
+  return safeText(`${host}${id.name}${rt}`, 44);
+}
+
+/** Multi-host input: one line per host, before the containers (which carry a `host: ` prefix). */
+function hostTable(a: AnalysisResult, bold: (s: string) => string): string[] {
+  if (a.hosts.length === 0) return [];
+  const rows = [
+    bold(
+      `${pad('Host', 46)}${pad('share', 8, true)}${pad('user', 8, true)}${pad('kernel', 8, true)}${pad('idle', 8, true)}   samples`,
+    ),
+  ];
+  for (const h of a.hosts) {
+    rows.push(
+      `  ${pad(safeText(h.name, 44), 44)}${pad(percent(h.share), 8, true)}${pad(percent(h.userShare), 8, true)}` +
+        `${pad(percent(h.kernelShare), 8, true)}${pad(percent(h.idleShare), 8, true)}   ${thousands(h.samples)}`,
+    );
+  }
+  return [...rows, ''];
 }
 
 function containerTable(list: ContainerSummary[], bold: (s: string) => string): string[] {
@@ -129,7 +151,7 @@ function syscallBlock(s: SyscallSummary): string[] {
   out.push(
     `      containers: ${s.containers
       .slice(0, 4)
-      .map((c) => `${safeText(c.name, 40)} ${percent(c.share)}`)
+      .map((c) => `${safeText(c.host === '' ? c.name : `${c.host}: ${c.name}`, 40)} ${percent(c.share)}`)
       .join(', ')}`,
   );
   for (const cs of s.callSites.slice(0, 3))

@@ -45,10 +45,20 @@ const signatureSchema = z.object({
     hostShare: z.number().min(0).max(1),
     /** At or above this value of the triggering metric the finding is critical. */
     critical: z.number(),
-    /** Optional: minimum self (leaf) share in the matched frames. */
-    selfShare: z.number().min(0).max(1).optional(),
     why: z.string(),
   }),
+  /**
+   * Extra evidence of which at least one must hold (when listed): a minimum share of host CPU with
+   * one of `frames` on the stack, or a counter at or above `min`.
+   */
+  needsAnyOf: z
+    .array(
+      z.union([
+        z.object({ frames: z.array(z.string()).min(1), minShare: z.number().min(0).max(1), why: z.string() }),
+        z.object({ metric: z.string(), min: z.number(), why: z.string() }),
+      ]),
+    )
+    .optional(),
   fix: z.string(),
   references: z.array(z.string()).min(1),
 });

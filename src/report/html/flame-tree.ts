@@ -25,17 +25,23 @@ export interface FlameTreeOptions {
    */
   containers?: FlameContainer[];
   /**
-   * Nodes below this share of every view's total are left out. Default 1e-4: at 1,500 px wide a
-   * frame of 0.01% is 0.15 px, invisible until zoomed 7x into its parent.
+   * Nodes below this share of every view's total are left out. Default 1e-5: at 1,500 px wide a
+   * frame of 0.001% is 0.015 px, still under a pixel when its 1%-wide ancestor is zoomed to full
+   * width; a busy host's 205k-sample profile keeps about 10k of its 31k nodes.
    */
   minShare?: number;
   /**
-   * About the most nodes kept (ties at the cut may add a few); the share threshold rises until the
-   * tree fits. Default 40,000: a canvas draws that in a few ms and the JSON stays around 2 MB.
+   * The most nodes kept: when more reach `minShare`, the largest are kept (the effective threshold
+   * is reported in `pruning.minShare`). Default 40,000: a canvas draws that in a few ms.
    */
   maxNodes?: number;
   /** Containers with a filter of their own, heaviest first; the rest are only in `all`. Default 40. */
   maxViews?: number;
+  /**
+   * Most (node, weight) entries over all views; containers past it get no filter. Default 200,000:
+   * about 20 bytes of JSON each, so views stay under ~4 MB even for many identical replicas.
+   */
+  maxViewEntries?: number;
 }
 
 /** The unpruned tree: node arrays plus the node each sample lands on. */
@@ -49,78 +55,98 @@ interface GrownTree {
   sampleNode: Int32Array;
 }
 
-/** Grows the call tree: one node per (parent node, function), where a function is name+module+kind. */
-export function growTree(p: Profile): GrownTree {
-  const t: GrownTree = {
+/** Function id of every frame: frames with the same name, module and kind are one function. */
+function functionsOf(p: Profile): { ofFrame: Int32Array; count: number } {
+  const { frames } = p;
+  const ofFrame = new Int32Array(frames.length);
+  const ids = new Map<number, number>();
+  for (let f = 0; f < frames.length; f++) {
+    const key = (frames.name[f] * p.strings.length + frames.module[f]) * 4 + frames.kind[f];
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(key, id);
+    }
+    ofFrame[f] = id;
+  }
+  return { ofFrame, count: Math.max(1, ids.size) };
+}
+
+/** Places samples in the tree: one node per (parent node, function), under a node per process name. */
+class TreeGrower {
+  readonly tree: GrownTree = {
     parent: [-1],
     name: [-1],
     module: [-1],
     kind: [FlameKind.root],
     sampleNode: new Int32Array(0),
   };
-  const { frames, stacks, samples } = p;
-  const nStrings = p.strings.length;
-  const funcOfFrame = new Int32Array(frames.length);
-  const funcIds = new Map<number, number>();
-  for (let f = 0; f < frames.length; f++) {
-    const key = (frames.name[f] * nStrings + frames.module[f]) * 4 + frames.kind[f];
-    let id = funcIds.get(key);
-    if (id === undefined) {
-      id = funcIds.size;
-      funcIds.set(key, id);
-    }
-    funcOfFrame[f] = id;
+  private readonly functions: { ofFrame: Int32Array; count: number };
+  private readonly children = new Map<number, number>();
+  private readonly processNode = new Map<number, number>();
+  /** (process name, stack node) -> tree node. */
+  private readonly placed = new Map<number, number>();
+  private readonly chain: number[] = [];
+
+  constructor(private readonly p: Profile) {
+    this.functions = functionsOf(p);
   }
-  const nFuncs = Math.max(1, funcIds.size);
-  const children = new Map<number, number>();
-  const commNode = new Map<number, number>();
-  const memo = new Map<number, number>();
-  const addNode = (parent: number, name: number, module: number, kind: number): number => {
+
+  private add(parent: number, name: number, module: number, kind: number): number {
+    const t = this.tree;
     t.parent.push(parent);
     t.name.push(name);
     t.module.push(module);
     t.kind.push(kind);
     return t.parent.length - 1;
-  };
-  const childOf = (node: number, frame: number): number => {
-    const key = node * nFuncs + funcOfFrame[frame];
-    let c = children.get(key);
+  }
+
+  private child(node: number, frame: number): number {
+    const { frames } = this.p;
+    const key = node * this.functions.count + this.functions.ofFrame[frame];
+    let c = this.children.get(key);
     if (c === undefined) {
-      c = addNode(node, frames.name[frame], frames.module[frame], frames.kind[frame]);
-      children.set(key, c);
+      c = this.add(node, frames.name[frame], frames.module[frame], frames.kind[frame]);
+      this.children.set(key, c);
     }
     return c;
-  };
-  const chain: number[] = [];
-  const sampleNode = new Int32Array(samples.length);
-  for (let i = 0; i < samples.length; i++) {
-    const comm = samples.comm[i];
-    let node = commNode.get(comm);
+  }
+
+  /** The node of a sample: walks up to the nearest stack node already placed, places the rest. */
+  place(comm: number, stack: number): number {
+    let node = this.processNode.get(comm);
     if (node === undefined) {
-      node = addNode(0, comm, -1, FlameKind.process);
-      commNode.set(comm, node);
+      node = this.add(0, comm, -1, FlameKind.process);
+      this.processNode.set(comm, node);
     }
-    // Walk up to the nearest stack node already placed under this process, then place the rest.
+    const { stacks } = this.p;
     const base = comm * (stacks.length + 1);
-    let s = samples.stack[i];
+    const chain = this.chain;
     chain.length = 0;
-    while (s !== -1) {
-      const m = memo.get(base + s);
+    for (let s = stack; s !== -1; s = stacks.prefix[s]) {
+      const m = this.placed.get(base + s);
       if (m !== undefined) {
         node = m;
         break;
       }
       chain.push(s);
-      s = stacks.prefix[s];
     }
     for (let k = chain.length - 1; k >= 0; k--) {
-      node = childOf(node, stacks.frame[chain[k]]);
-      memo.set(base + chain[k], node);
+      node = this.child(node, stacks.frame[chain[k]]);
+      this.placed.set(base + chain[k], node);
     }
-    sampleNode[i] = node;
+    return node;
   }
-  t.sampleNode = sampleNode;
-  return t;
+}
+
+/** The unpruned call tree of a profile and the node each sample lands on. */
+export function growTree(p: Profile): GrownTree {
+  const grower = new TreeGrower(p);
+  const { samples } = p;
+  const sampleNode = new Int32Array(samples.length);
+  for (let i = 0; i < samples.length; i++) sampleNode[i] = grower.place(samples.comm[i], samples.stack[i]);
+  grower.tree.sampleNode = sampleNode;
+  return grower.tree;
 }
 
 interface ViewDef {
@@ -246,30 +272,51 @@ export function buildFlameTree(p: Profile, opts: FlameTreeOptions = {}): FlameDa
       if (s > score[i]) score[i] = s;
     }
   }
-  const minShare = thresholdOf(score, opts.minShare ?? 1e-4, opts.maxNodes ?? 40_000);
+  const chosen = keptNodes(score, opts.minShare ?? 1e-5, opts.maxNodes ?? 40_000);
+  const minShare = chosen.minShare;
   const keep = new Int32Array(n).fill(-1);
   let kept = 0;
-  for (let i = 0; i < n; i++) if (i === 0 || (score[i] > 0 && score[i] >= minShare)) keep[i] = kept++;
+  for (let i = 0; i < n; i++) if (chosen.keep[i]) keep[i] = kept++;
   const out = compactTree(p, tree, keep, kept);
+  const maxEntries = opts.maxViewEntries ?? 200_000;
+  let entries = 0;
+  let overBudget = 0;
   for (const v of views) {
     sums.fill(p, tree.sampleNode, v.samples);
-    out.views.push(viewOut(v, sums, keep, signed));
+    const view = viewOut(v, sums, keep, signed);
+    if (v.id !== 'all' && entries + view.nodes.length > maxEntries) {
+      overBudget++;
+      continue;
+    }
+    entries += view.nodes.length;
+    out.views.push(view);
   }
   out.signed = signed;
-  out.pruning = { minShare, nodesBefore: n, nodesKept: kept, viewsLeftOut: leftOut };
+  out.pruning = { minShare, nodesBefore: n, nodesKept: kept, viewsLeftOut: leftOut + overBudget };
   return out;
 }
 
-/** The share a node needs to be kept: `minShare`, raised until about `maxNodes` nodes remain. */
-function thresholdOf(score: Float64Array, minShare: number, maxNodes: number): number {
-  let above = 0;
-  for (const s of score) if (s > 0 && s >= minShare) above++;
-  if (above <= maxNodes) return minShare;
-  const sorted = Float64Array.from(score.filter((s) => s >= minShare))
-    .sort()
-    .reverse();
-  // A parent's score is never below its child's, so a threshold keeps a connected tree.
-  return sorted[Math.max(0, maxNodes - 1)];
+/**
+ * Nodes kept: those at `minShare` or above, and if that is more than `maxNodes`, the `maxNodes`
+ * largest by (score, then index). A parent's score is never below its child's and its index is
+ * smaller, so it always ranks first: the kept nodes form a connected tree.
+ */
+function keptNodes(
+  score: Float64Array,
+  minShare: number,
+  maxNodes: number,
+): { keep: Uint8Array; minShare: number } {
+  const keep = new Uint8Array(score.length);
+  const candidates: number[] = [];
+  for (let i = 0; i < score.length; i++)
+    if (i === 0 || (score[i] > 0 && score[i] >= minShare)) candidates.push(i);
+  if (candidates.length > maxNodes) {
+    candidates.sort((a, b) => score[b] - score[a] || a - b);
+    candidates.length = Math.max(1, maxNodes);
+    minShare = score[candidates[candidates.length - 1]];
+  }
+  for (const i of candidates) keep[i] = 1;
+  return { keep, minShare };
 }
 
 function compactTree(p: Profile, tree: GrownTree, keep: Int32Array, kept: number): FlameData {

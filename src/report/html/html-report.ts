@@ -17,7 +17,7 @@ import { counterRows, diffSummary, labSummary, metadataRows } from './metadata.t
 import { reportPage } from './page.ts';
 import { REPORT_DATA_VERSION, type ReportData } from './report-data.ts';
 import { timelineOf } from './timeline.ts';
-import { writeReportFile, type WriteReportOptions } from './write-file.ts';
+import { type WriteReportOptions, writeReportFile } from './write-file.ts';
 
 interface CommonInput {
   /** Page heading. Default: "crosstalk: <input source>". */
@@ -63,6 +63,15 @@ function flameContainers(results: AnalysisResult[]): FlameContainer[] {
   );
 }
 
+/** Findings' syscalls first, then the heaviest, six at most. */
+function timelineSyscalls(a: AnalysisResult, findings: Finding[]): string[] {
+  const names = [
+    ...findings.flatMap((f) => (f.syscall ? [f.syscall] : [])),
+    ...a.syscalls.map((s) => s.name),
+  ];
+  return [...new Set(names)].slice(0, 6);
+}
+
 /** The document the page embeds. Pure apart from reading the clock when `generatedAt` is unset. */
 export function buildReportData(input: HtmlReportInput): ReportData {
   const main = input.kind === 'diff' ? input.target : input.result;
@@ -86,7 +95,8 @@ export function buildReportData(input: HtmlReportInput): ReportData {
     timeline: timelineOf(input.profile, {
       containers,
       attributions,
-      syscalls: main.syscalls.slice(0, 6).map((s) => s.name),
+      syscalls: timelineSyscalls(main, input.findings),
+      findingSyscalls: input.findings.flatMap((f) => (f.syscall ? [f.syscall] : [])),
       antagonists: input.findings.flatMap((f) => (f.antagonist ? [f.antagonist.container] : [])),
       victims: input.findings.flatMap((f) => f.victims.map((v) => v.container)),
       positiveOnly: input.kind === 'diff',

@@ -64,8 +64,8 @@ export interface TimelineSeries {
   label: string;
   /** One value per window. */
   values: number[];
-  /** The container is a finding's antagonist or victim, or the syscall is a finding's. */
-  role: 'antagonist' | 'victim' | null;
+  /** The container is a finding's antagonist or victim; the syscall is a finding's. */
+  role: 'antagonist' | 'victim' | 'finding' | null;
 }
 
 export interface TimelineData {

@@ -17,8 +17,9 @@ export interface TimelineOptions {
   syscalls?: string[];
   /** Containers drawn, heaviest kernel time first; findings' containers are always drawn. Default 8. */
   maxContainers?: number;
-  /** Container ids of findings' antagonists and victims. */
+  /** Container ids of findings' antagonists and victims, and findings' syscalls: drawn emphasised. */
   antagonists?: string[];
+  findingSyscalls?: string[];
   victims?: string[];
   /** Attributions to reuse. Default: computed here. */
   attributions?: Attributions;
@@ -52,36 +53,55 @@ function isKernelTime(a: ReturnType<Attributions['of']>, comm: string, pid: numb
   return !(a.category === 'kernel_other' && a.kernelOnly && (pid === 0 || isIdleComm(comm)));
 }
 
+/** cgroup string index -> container id and name, as the analysis named them. */
+function containerResolver(
+  p: Profile,
+  containers: FlameContainer[],
+): (cgroup: number) => { id: string; name: string } {
+  const listed = new Map<string, FlameContainer>();
+  for (const c of containers) for (const cg of c.cgroups) listed.set(cg, c);
+  const memo = new Map<number, { id: string; name: string }>();
+  return (cg) => {
+    let id = memo.get(cg);
+    if (id === undefined) {
+      const c = listed.get(p.strings[cg]) ?? containerOf(p.strings[cg]);
+      id = { id: c.id, name: c.name };
+      memo.set(cg, id);
+    }
+    return id;
+  };
+}
+
+/** Samples with a time (and, for a diff's target, a positive weight). */
+function timedSamples(p: Profile, positiveOnly: boolean): number[] {
+  const { samples } = p;
+  const out: number[] = [];
+  for (let i = 0; i < samples.length; i++) {
+    if (Number.isNaN(samples.time[i])) continue;
+    if (positiveOnly && !(samples.weight[i] > 0)) continue;
+    out.push(i);
+  }
+  return out;
+}
+
+type ContainerSeries = Map<string, { label: string; values: Float64Array; total: number }>;
+
 /** Null when samples carry no time (folded input): there is no timeline to draw. */
 export function timelineOf(p: Profile, opts: TimelineOptions = {}): TimelineData | null {
   const { samples } = p;
-  const selected: number[] = [];
-  for (let i = 0; i < samples.length; i++) {
-    if (Number.isNaN(samples.time[i])) continue;
-    if (opts.positiveOnly && !(samples.weight[i] > 0)) continue;
-    selected.push(i);
-  }
+  const selected = timedSamples(p, opts.positiveOnly ?? false);
   if (selected.length === 0) return null;
   const windows = opts.positiveOnly ? windowsOfTimes(selected.map((i) => samples.time[i])) : windowsOf(p);
   if (windows.count === 1) return null;
   const attributions = opts.attributions ?? new Attributions(p);
-  const listed = new Map<string, FlameContainer>();
-  for (const c of opts.containers ?? []) for (const cg of c.cgroups) listed.set(cg, c);
-  const identity = new Map<number, { id: string; name: string }>();
-  const byContainer = new Map<string, { label: string; values: Float64Array; total: number }>();
-  const wanted = new Set(opts.syscalls ?? []);
+  const containerOfCgroup = containerResolver(p, opts.containers ?? []);
+  const byContainer: ContainerSeries = new Map();
   const bySyscall = new Map<string, Float64Array>();
-  for (const name of wanted) bySyscall.set(name, new Float64Array(windows.count));
+  for (const name of opts.syscalls ?? []) bySyscall.set(name, new Float64Array(windows.count));
   for (const i of selected) {
     const a = attributions.of(samples.stack[i]);
     if (!isKernelTime(a, p.strings[samples.comm[i]], samples.pid[i])) continue;
-    const cg = samples.cgroup[i];
-    let id = identity.get(cg);
-    if (id === undefined) {
-      const c = listed.get(p.strings[cg]) ?? containerOf(p.strings[cg]);
-      id = { id: c.id, name: c.name };
-      identity.set(cg, id);
-    }
+    const id = containerOfCgroup(samples.cgroup[i]);
     let acc = byContainer.get(id.id);
     if (acc === undefined) {
       acc = { label: id.name, values: new Float64Array(windows.count), total: 0 };
@@ -91,10 +111,8 @@ export function timelineOf(p: Profile, opts: TimelineOptions = {}): TimelineData
     const k = windowOf(windows, samples.time[i]);
     acc.values[k] += w;
     acc.total += w;
-    if (a.category === 'syscall' && a.syscall !== null) {
-      const s = bySyscall.get(a.syscall);
-      if (s) s[k] += w;
-    }
+    const s = a.category === 'syscall' && a.syscall !== null ? bySyscall.get(a.syscall) : undefined;
+    if (s) s[k] += w;
   }
   return seriesOf(p, windows, byContainer, bySyscall, opts);
 }
@@ -102,7 +120,7 @@ export function timelineOf(p: Profile, opts: TimelineOptions = {}): TimelineData
 function seriesOf(
   p: Profile,
   windows: Windows,
-  byContainer: Map<string, { label: string; values: Float64Array; total: number }>,
+  byContainer: ContainerSeries,
   bySyscall: Map<string, Float64Array>,
   opts: TimelineOptions,
 ): TimelineData {
@@ -118,11 +136,12 @@ function seriesOf(
   const containers: TimelineSeries[] = ranked
     .filter(([id], k) => k < max || roleOf(id) !== null)
     .map(([id, acc]) => ({ id, label: acc.label, values: perWindow(acc.values), role: roleOf(id) }));
+  const findingSyscalls = new Set(opts.findingSyscalls ?? []);
   const syscalls: TimelineSeries[] = [...bySyscall].map(([name, v]) => ({
     id: name,
     label: name,
     values: perWindow(v),
-    role: null,
+    role: findingSyscalls.has(name) ? 'finding' : null,
   }));
   const times = Array.from({ length: windows.count }, (_, k) => Number((k * windows.width).toFixed(3)));
   return {

@@ -1,0 +1,118 @@
+/**
+ * `crosstalk export <input...> --format pprof|speedscope|folded [-o FILE]`: the profile in the
+ * formats continuous profilers and viewers read, with container, process and syscall labels.
+ * Several inputs (one per host) become one profile with a `host` label.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { SampleLabels } from '../analysis/sample-labels.ts';
+import { collapseProfile } from '../formats/collapse.ts';
+import { pprofOf } from '../formats/pprof-export.ts';
+import { speedscopeOf } from '../formats/speedscope.ts';
+import { isMultiHost } from '../model/hosts.ts';
+import type { Profile } from '../model/profile.ts';
+import { TOOL_VERSION } from '../report/json.ts';
+import { collectValues, loadFromArguments } from './analyze.ts';
+import { CliError } from './errors.ts';
+import { ExitCode } from './exit-codes.ts';
+
+interface ExportFlags {
+  format?: string;
+  output?: string;
+  by?: string;
+  host: string[];
+  store?: string;
+  event?: string;
+  callGraph?: string;
+  threads?: string;
+}
+
+type ExportFormat = 'pprof' | 'speedscope' | 'folded';
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description(
+      'write the profile as pprof (Pyroscope, Parca, go tool pprof), speedscope JSON or folded stacks',
+    )
+    .argument(
+      '[inputs...]',
+      'perf.data, perf script text, folded stacks, pprof, or a run; several: one per host',
+    )
+    .requiredOption('--format <format>', 'pprof (gzipped protobuf), speedscope (JSON) or folded (text)')
+    .option('-o, --output <file>', 'write here instead of standard output')
+    .option(
+      '--by <grouping>',
+      'speedscope: one profile per container (default) or process; folded: container puts the container above the process name',
+    )
+    .option('--host <name=input>', 'an input with its host name (repeatable)', collectValues, [])
+    .option('--event <name>', 'export this event (default: the first event in the input)')
+    .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
+    .option('--threads <n>', 'worker threads for large or several text inputs (default: one per CPU)')
+    .action(async (inputs: string[], flags: ExportFlags) => {
+      const format = parseFormat(flags.format);
+      const by = parseBy(flags.by, format);
+      if (format === 'pprof' && flags.output === undefined && process.stdout.isTTY === true)
+        throw new CliError('pprof is binary: give -o FILE or redirect standard output', ExitCode.usage);
+      const loaded = await loadFromArguments(inputs, flags);
+      const { profile } = loaded;
+      for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${w}\n`);
+      const labels = new SampleLabels(profile, { nameOf: loaded.nameOf });
+      const bytes = exportBytes(profile, format, by, labels);
+      if (flags.output !== undefined) await writeFile(flags.output, bytes);
+      else await writeStdout(bytes);
+    });
+}
+
+function exportBytes(
+  p: Profile,
+  format: ExportFormat,
+  by: 'container' | 'process',
+  labels: SampleLabels,
+): Uint8Array {
+  switch (format) {
+    case 'pprof':
+      return pprofOf(p, { labels });
+    case 'speedscope': {
+      const file = speedscopeOf(p, { by, labels, exporter: `crosstalk ${TOOL_VERSION}` });
+      return Buffer.from(JSON.stringify(file));
+    }
+    case 'folded': {
+      const multiHost = isMultiHost(p);
+      const rootOf = (i: number): string => {
+        const host = multiHost ? p.strings[p.samples.host[i]] : '';
+        const container = by === 'container' ? labels.container(i).name.replaceAll(';', ':') : '';
+        return [host, container].filter((x) => x !== '').join(';');
+      };
+      const lines = collapseProfile(p, {
+        all: true,
+        rootOf: multiHost || by === 'container' ? rootOf : undefined,
+      });
+      return Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : '');
+    }
+  }
+}
+
+function parseFormat(v: string | undefined): ExportFormat {
+  if (v === 'pprof' || v === 'speedscope' || v === 'folded') return v;
+  throw new CliError(
+    `--format: expected pprof, speedscope or folded, got ${JSON.stringify(v)}`,
+    ExitCode.usage,
+  );
+}
+
+/** speedscope groups by container unless told; folded stays inferno-compatible (process first). */
+function parseBy(v: string | undefined, format: ExportFormat): 'container' | 'process' {
+  if (v === undefined) return format === 'folded' ? 'process' : 'container';
+  if (v === 'container' || v === 'process') return v;
+  throw new CliError(`--by: expected container or process, got ${JSON.stringify(v)}`, ExitCode.usage);
+}
+
+/** Respects back-pressure, so a large export does not pile up in memory. */
+async function writeStdout(bytes: Uint8Array): Promise<void> {
+  const BLOCK = 1 << 20;
+  for (let i = 0; i < bytes.length; i += BLOCK) {
+    if (!process.stdout.write(bytes.subarray(i, i + BLOCK)))
+      await new Promise((r) => process.stdout.once('drain', r));
+  }
+}

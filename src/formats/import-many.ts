@@ -1,0 +1,149 @@
+/**
+ * Imports several inputs (one per host, say) on several cores: each input is imported whole in a
+ * worker thread (parse-worker.ts runs the job), at most `threads` at a time, so memory stays
+ * bounded by that many inputs being parsed plus the finished profiles. One input alone goes
+ * through importProfile, which splits a large text file across cores itself.
+ */
+import { availableParallelism } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+import type { Profile } from '../model/profile.ts';
+import { InputError, ToolError, UnreadableInputError } from './errors.ts';
+import { type ImportOptions, importProfile } from './input.ts';
+import { startWorker } from './parallel.ts';
+
+export const FILE_JOB = 'crosstalk-import-file';
+
+/** Options a worker can receive (functions cannot cross threads). */
+export type FileJobOptions = Pick<ImportOptions, 'event' | 'keepAddresses' | 'callGraph'>;
+
+interface FileJob {
+  path: string;
+  options: FileJobOptions;
+}
+
+type FileJobMessage =
+  | { type: 'progress'; fraction: number }
+  | { type: 'done'; profile: Profile }
+  | { type: 'error'; error: SerializedError };
+
+interface SerializedError {
+  name: string;
+  message: string;
+  file?: string;
+  line?: number | null;
+  expected?: string;
+  found?: string;
+  reason?: string;
+  tool?: string;
+}
+
+/**
+ * The profiles of `paths`, in the same order. `opts.threads` bounds the worker threads (default:
+ * the CPUs available); 1 imports one input after another on this thread.
+ */
+export async function importMany(paths: string[], opts: ImportOptions = {}): Promise<Profile[]> {
+  const threads = Math.max(1, opts.threads ?? availableParallelism());
+  if (paths.length === 1) return [await importProfile(paths[0], opts)];
+  const progress = new Float64Array(paths.length);
+  const report = (k: number, f: number) => {
+    progress[k] = f;
+    opts.onProgress?.(progress.reduce((a, b) => a + b, 0) / paths.length);
+  };
+  const jobOptions: FileJobOptions = {
+    event: opts.event,
+    keepAddresses: opts.keepAddresses,
+    callGraph: opts.callGraph,
+  };
+  const out: Profile[] = new Array(paths.length);
+  if (threads === 1) {
+    for (let k = 0; k < paths.length; k++) {
+      out[k] = await importProfile(paths[k], { ...jobOptions, threads: 1, onProgress: (f) => report(k, f) });
+    }
+    return out;
+  }
+  let next = 0;
+  const lane = async () => {
+    while (next < paths.length) {
+      const k = next++;
+      out[k] = await importInWorker({ path: paths[k], options: jobOptions }, (f) => report(k, f));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(threads, paths.length) }, lane));
+  return out;
+}
+
+function importInWorker(job: FileJob, onProgress: (f: number) => void): Promise<Profile> {
+  const w = startWorker({ kind: FILE_JOB, job });
+  return new Promise<Profile>((resolve, reject) => {
+    w.on('message', (m: FileJobMessage) => {
+      if (m.type === 'progress') onProgress(m.fraction);
+      else if (m.type === 'done') resolve(m.profile);
+      else reject(errorFrom(m.error));
+    });
+    w.on('error', reject);
+    w.on('exit', (code) => reject(new Error(`import worker for ${job.path} exited with code ${code}`)));
+  }).finally(() => w.terminate());
+}
+
+/** The same error classes the main thread would have thrown, so the CLI's advice still applies. */
+function errorFrom(e: SerializedError): Error {
+  if (e.expected !== undefined) return new InputError(e.file ?? '', e.line ?? null, e.expected, e.found);
+  if (e.reason !== undefined && e.file !== undefined) return new UnreadableInputError(e.file, e.reason);
+  if (e.tool !== undefined) return new ToolError(e.tool, e.message);
+  return Object.assign(new Error(e.message), { name: e.name });
+}
+
+/** Worker side: imports one whole input on this thread and posts the profile back. */
+export async function runFileJob(job: FileJob): Promise<void> {
+  const port = parentPort!;
+  let last = 0;
+  try {
+    const profile = await importProfile(job.path, {
+      ...job.options,
+      threads: 1,
+      onProgress: (fraction) => {
+        if (fraction - last >= 0.05) {
+          last = fraction;
+          port.postMessage({ type: 'progress', fraction } satisfies FileJobMessage);
+        }
+      },
+    });
+    port.postMessage({ type: 'done', profile } satisfies FileJobMessage, transferListOf(profile));
+  } catch (e) {
+    const err = e as Error & Omit<SerializedError, 'name' | 'message'>;
+    const error: SerializedError = {
+      name: err.name,
+      message: err.message,
+      file: err.file,
+      line: err.line,
+      expected: err.expected,
+      found: err.found,
+      reason: err.reason,
+      tool: err.tool,
+    };
+    port.postMessage({ type: 'error', error } satisfies FileJobMessage);
+  }
+}
+
+/** The typed arrays of a finished profile, moved (not copied) to the main thread. */
+export function transferListOf(profile: Profile): ArrayBuffer[] {
+  return [
+    profile.frames.name,
+    profile.frames.module,
+    profile.frames.kind,
+    profile.frames.inlined,
+    profile.frames.address,
+    profile.stacks.prefix,
+    profile.stacks.frame,
+    profile.stacks.depth,
+    profile.samples.stack,
+    profile.samples.time,
+    profile.samples.weight,
+    profile.samples.pid,
+    profile.samples.tid,
+    profile.samples.cpu,
+    profile.samples.comm,
+    profile.samples.cgroup,
+    profile.samples.host,
+  ].map((a) => a.buffer as ArrayBuffer);
+}

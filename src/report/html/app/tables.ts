@@ -1,0 +1,166 @@
+/// <reference lib="dom" />
+/** Sections 2 and 3: containers (user / kernel / idle bars, top syscalls) and kernel time by syscall. */
+import type { AnalyzeJson } from '../../schema.ts';
+import type { ReportData } from '../report-data.ts';
+import { el, section, table } from './dom.ts';
+import { basename, percent, shortPath, thousands } from './format.ts';
+
+type Container = AnalyzeJson['containers'][number];
+type CallSite = AnalyzeJson['syscalls'][number]['callSites'][number];
+
+function splitBar(c: Container): HTMLElement {
+  const own = c.userShare + c.kernelShare + c.idleShare;
+  const seg = (cls: string, x: number, label: string) => {
+    const s = el('span', { class: `seg ${cls}`, title: `${label} ${percent(x)} of host` });
+    s.style.width = `${own > 0 ? (100 * x) / own : 0}%`;
+    return s;
+  };
+  return el(
+    'div',
+    {
+      class: 'bar',
+      role: 'img',
+      'aria-label': `user ${percent(c.userShare)}, kernel ${percent(c.kernelShare)}, idle ${percent(c.idleShare)}`,
+    },
+    seg('seg-user', c.userShare, 'user'),
+    seg('seg-kernel', c.kernelShare, 'kernel'),
+    seg('seg-idle', c.idleShare, 'idle'),
+  );
+}
+
+function containerName(c: Container): HTMLElement {
+  const rt = c.runtime === 'host' || c.runtime === 'unknown' ? '' : ` (${c.runtime})`;
+  return el('span', { title: c.cgroup }, el('span', { class: 'who' }, c.name), rt);
+}
+
+export function containersSection(data: ReportData): HTMLElement {
+  const list = data.analysis.containers;
+  const rows = list.map((c) => [
+    containerName(c),
+    percent(c.share),
+    splitBar(c),
+    percent(c.userShare),
+    percent(c.kernelShare),
+    percent(c.idleShare),
+    c.syscalls
+      .slice(0, 3)
+      .map((s) => `${s.name} ${percent(s.share)}`)
+      .join(', '),
+    c.processes
+      .slice(0, 3)
+      .map((p) => p.comm)
+      .join(', '),
+  ]);
+  return section(
+    'containers',
+    'Containers',
+    el(
+      'p',
+      { class: 'muted' },
+      "Shares of all samples. Bars split each container's own time into ",
+      el('span', { class: 'key key-user' }, 'user'),
+      ', ',
+      el('span', { class: 'key key-kernel' }, 'kernel'),
+      ' and ',
+      el('span', { class: 'key key-idle' }, 'idle'),
+      '.',
+    ),
+    table(
+      ['container', 'share', 'user / kernel / idle', 'user', 'kernel', 'idle', 'top syscalls', 'processes'],
+      rows,
+      'containers',
+    ),
+  );
+}
+
+export function callSiteText(cs: CallSite): string {
+  const via = cs.wrapper ? ` via ${cs.wrapper}` : '';
+  switch (cs.status) {
+    case 'found':
+      return `${cs.function} (${basename(cs.module ?? '')})${via}`;
+    case 'lost':
+      return cs.reason === 'frame-pointer'
+        ? `lost by frame-pointer unwinding${via}; record with --call-graph dwarf`
+        : `lost (stack shows only the process entry)${via}`;
+    case 'none':
+      return `no caller on the stack${via}`;
+    case 'unknown':
+      return `[unknown] in ${basename(cs.module ?? '')}${via}`;
+  }
+}
+
+/** Syscalls shown open; the rest are one click away. */
+const SHOWN = 10;
+
+export function syscallsSection(data: ReportData): HTMLElement {
+  const list = data.analysis.syscalls;
+  const max = list.reduce((m, s) => Math.max(m, s.share), 0);
+  const rows = list.map((s) => {
+    const bar = el('span', { class: 'seg seg-kernel' });
+    bar.style.width = `${max > 0 ? (100 * s.share) / max : 0}%`;
+    const sites = el(
+      'ul',
+      { class: 'plain' },
+      ...s.callSites
+        .slice(0, 3)
+        .map((c) => el('li', null, `${percent(c.share)} `, el('code', null, callSiteText(c)))),
+    );
+    const paths = el(
+      'ul',
+      { class: 'plain' },
+      ...s.kernelPaths
+        .slice(0, 2)
+        .map((k) =>
+          el(
+            'li',
+            { title: k.frames.join(' › ') },
+            `${percent(k.share)} `,
+            el('code', { class: 'path' }, shortPath(k.frames, 4)),
+          ),
+        ),
+    );
+    const hot = s.kernelFunctions
+      .filter((f) => f.selfShare > 0)
+      .slice(0, 3)
+      .map((f) => `${f.name} ${percent(f.selfShare)}`)
+      .join(', ');
+    return [
+      el('code', null, s.name),
+      percent(s.share),
+      el('div', { class: 'bar' }, bar),
+      s.containers
+        .slice(0, 3)
+        .map((c) => `${c.name} ${percent(c.share)}`)
+        .join(', '),
+      sites,
+      paths,
+      hot,
+    ];
+  });
+  const head = ['syscall', 'share', '', 'containers', 'call sites', 'kernel paths', 'hot (self)'];
+  const body =
+    list.length === 0
+      ? [el('p', { class: 'none' }, 'No syscall time in this profile.')]
+      : [
+          table(head, rows.slice(0, SHOWN), 'syscalls'),
+          rows.length > SHOWN
+            ? el(
+                'details',
+                null,
+                el('summary', null, `${rows.length - SHOWN} more syscalls`),
+                table(head, rows.slice(SHOWN), 'syscalls'),
+              )
+            : null,
+        ];
+  const total = list.reduce((x, s) => x + s.share, 0);
+  return section(
+    'syscalls',
+    'Kernel time by syscall',
+    el(
+      'p',
+      { class: 'muted' },
+      `${thousands(list.length)} syscalls listed, ${percent(total)} of all samples.`,
+    ),
+    ...body,
+  );
+}

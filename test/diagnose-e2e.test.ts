@@ -1,0 +1,170 @@
+/**
+ * Diagnosis end to end on this machine: for each known kind of neighbour (fadvise storm, stats of
+ * missing files, fsync storm) a victim runs alone (baseline), then beside the neighbour
+ * (contended); both are recorded system-wide with DWARF call graphs. `analyze contended` and
+ * `diff baseline contended` must put the neighbour, its syscall and its call site in the first
+ * finding, and the victim among the victims. Needs root, perf and cc; skips with the reason.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diffSchema } from '../src/report/diff-schema.ts';
+import { type AnalyzeJson, analyzeSchema } from '../src/report/schema.ts';
+import { TestCgroups } from './record-cgroups.ts';
+import { runCli } from './support/cli.ts';
+
+function skipReason(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (perf record -a, cgroup creation)';
+  if (spawnSync('perf', ['--version']).status !== 0) return 'perf is not installed';
+  if (spawnSync('cc', ['--version']).status !== 0) return 'no C compiler (cc)';
+  return null;
+}
+const reason = skipReason();
+
+interface Case {
+  neighbour: string;
+  victim: string;
+  signature: string;
+  syscalls: string[];
+  callSite: string;
+}
+
+const cases: Case[] = [
+  {
+    neighbour: 'fadvise',
+    victim: 'logger',
+    signature: 'fadvise-dontneed-storm',
+    syscalls: ['fadvise64'],
+    callSite: 'LogFileObject_Write',
+  },
+  {
+    neighbour: 'stat',
+    victim: 'lookup',
+    signature: 'negative-dentries',
+    syscalls: ['newfstatat', 'newstat'],
+    callSite: 'ProbeMissingFile',
+  },
+  {
+    neighbour: 'fsync',
+    victim: 'wal',
+    signature: 'jbd2-fsync-storm',
+    syscalls: ['fsync'],
+    callSite: 'CommitMessage',
+  },
+];
+
+interface Outcome {
+  analyze: AnalyzeJson;
+  diff: ReturnType<typeof diffSchema.parse>;
+  neighbourId: string;
+  victimId: string;
+}
+
+describe.skipIf(reason !== null)(
+  `diagnosis of recorded neighbours${reason ? ` (skipped: ${reason})` : ''}`,
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crosstalk-diag-'));
+    const bin = join(dir, 'contention');
+    const outcomes = new Map<string, Outcome>();
+    let cgroups: TestCgroups | null = null;
+
+    async function record(file: string): Promise<void> {
+      execFileSync(
+        'perf',
+        [
+          'record',
+          '-q',
+          '-a',
+          '--all-cgroups',
+          '--call-graph',
+          'dwarf,16384',
+          '-F',
+          '499',
+          '-o',
+          file,
+          '--',
+          'sleep',
+          '2',
+        ],
+        {
+          stdio: 'ignore',
+        },
+      );
+    }
+
+    async function runCase(c: Case): Promise<Outcome> {
+      const work = join(dir, c.neighbour);
+      mkdirSync(join(work, 'missing'), { recursive: true });
+      cgroups = await TestCgroups.create(`crosstalk-diag-${c.neighbour}`);
+      if (!cgroups) throw new Error('no writable cgroup v2 hierarchy');
+      try {
+        const victim = await cgroups.start('victim', [bin, c.victim, work]);
+        await new Promise((r) => setTimeout(r, 300));
+        await record(join(work, 'baseline.data'));
+        const neighbour = await cgroups.start('neighbour', [bin, c.neighbour, work]);
+        await new Promise((r) => setTimeout(r, 300));
+        await record(join(work, 'contended.data'));
+        await cgroups.cleanup();
+        const a = await runCli(['analyze', '--json', join(work, 'contended.data')]);
+        expect(a.code, a.stderr).toBe(0);
+        const d = await runCli(['diff', '--json', join(work, 'baseline.data'), join(work, 'contended.data')]);
+        expect(d.code, d.stderr).toBe(0);
+        const analyze = analyzeSchema.parse(JSON.parse(a.stdout));
+        const idOf = (path: string) => analyze.containers.find((x) => x.cgroup === path)!.id;
+        return {
+          analyze,
+          diff: diffSchema.parse(JSON.parse(d.stdout)),
+          neighbourId: idOf(neighbour.path),
+          victimId: idOf(victim.path),
+        };
+      } finally {
+        await cgroups.cleanup();
+      }
+    }
+
+    beforeAll(async () => {
+      execFileSync('cc', [
+        '-O2',
+        '-g',
+        '-fno-omit-frame-pointer',
+        '-fno-optimize-sibling-calls',
+        '-o',
+        bin,
+        new URL('./fixtures/e2e/contention.c', import.meta.url).pathname,
+      ]);
+      for (const c of cases) outcomes.set(c.neighbour, await runCase(c));
+    }, 240_000);
+
+    afterAll(async () => {
+      await cgroups?.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    describe.each(cases)('$neighbour neighbour, $victim victim', (c) => {
+      it('analyze: the first finding names the neighbour, its syscall and call site, and the victim', () => {
+        const o = outcomes.get(c.neighbour)!;
+        const f = o.analyze.findings[0];
+        expect(f.signature).toBe(c.signature);
+        expect(f.antagonist?.container).toBe(o.neighbourId);
+        expect(c.syscalls).toContain(f.syscall);
+        expect(f.callSite?.function).toBe(c.callSite);
+        expect(f.victims).toContain(o.victimId);
+      });
+
+      it('diff baseline contended: the same, with the growth of the neighbour as evidence', () => {
+        const o = outcomes.get(c.neighbour)!;
+        const f = o.diff.findings[0];
+        expect(f.signature).toBe(c.signature);
+        expect(f.antagonist?.container).toBe(o.neighbourId);
+        expect(c.syscalls).toContain(f.syscall);
+        expect(f.callSite?.function).toBe(c.callSite);
+        expect(f.victims).toContain(o.victimId);
+        expect(f.evidence[0].baseline).not.toBeNull();
+        expect(f.evidence[0].value).toBeGreaterThan(f.evidence[0].baseline!);
+        expect(o.diff.containers.find((x) => x.id === o.neighbourId)?.status).toBe('new');
+      });
+    });
+  },
+);

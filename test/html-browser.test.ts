@@ -1,0 +1,278 @@
+/**
+ * The HTML report in a real browser, from real recordings: two cgroups on this machine (one
+ * calling posix_fadvise(DONTNEED) after every log line, one spinning in user space), recorded
+ * system-wide with perf; a baseline with the spinner alone makes the diff. The reports are opened
+ * from disk in Debian's Chromium and used as a person would: look, click, search, filter.
+ * Needs root, perf, a C compiler and /usr/bin/chromium; skips with the reason otherwise.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AnalysisResult, analyzeProfile } from '../src/analysis/analyze.ts';
+import { Attributions } from '../src/analysis/attribute.ts';
+import { diagnose } from '../src/analysis/diagnose.ts';
+import { diffAnalyses } from '../src/analysis/diff.ts';
+import { diffProfile } from '../src/analysis/diff-profile.ts';
+import type { Finding } from '../src/analysis/findings.ts';
+import { importProfile } from '../src/formats/input.ts';
+import type { Profile } from '../src/model/profile.ts';
+import { writeHtmlReport } from '../src/report/html/html-report.ts';
+import { CPU_BOUND, TestCgroups } from './record-cgroups.ts';
+import { browserSkipReason, type OpenReport, ReportBrowser, visibleText } from './support/html-browser.ts';
+
+function skipReason(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (perf record -a, cgroup creation)';
+  if (spawnSync('perf', ['--version']).status !== 0) return 'perf is not installed';
+  if (spawnSync('cc', ['--version']).status !== 0) return 'no C compiler (cc)';
+  return browserSkipReason();
+}
+const reason = skipReason();
+
+interface Analysed {
+  profile: Profile;
+  result: AnalysisResult;
+  findings: Finding[];
+  attributions: Attributions;
+}
+
+async function recordAndAnalyse(file: string, callGraphs = true): Promise<Analysed> {
+  const g = callGraphs ? ['-g'] : [];
+  execFileSync(
+    'perf',
+    ['record', '-q', '-a', '--all-cgroups', ...g, '-F', '499', '-o', file, '--', 'sleep', '2'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const profile = await importProfile(file);
+  const attributions = new Attributions(profile);
+  const result = analyzeProfile(profile, { attributions });
+  return { profile, result, attributions, findings: diagnose(profile, result, { attributions }) };
+}
+
+/** Canvas pixels (device pixels) whose colour passes `test`, counted in the page. */
+async function countPixels(r: OpenReport, selector: string, colour: 'any' | 'magenta'): Promise<number> {
+  return r.page.evaluate(
+    ([sel, which]) => {
+      const c = document.querySelector(sel) as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+        if (which === 'any' ? a > 0 : r === 230 && g === 0 && b === 210) n++;
+      }
+      return n;
+    },
+    [selector, colour] as const,
+  );
+}
+
+interface FrameBox {
+  node: number;
+  name: string;
+  x: number;
+  y: number;
+  w: number;
+}
+
+function frames(r: OpenReport, which: 'flame' | 'diffFlame'): Promise<FrameBox[]> {
+  return r.page.evaluate(
+    (w) =>
+      (window as unknown as Record<string, Record<string, { frames(): FrameBox[] }>>).crosstalkReport[
+        w
+      ].frames(),
+    which,
+  );
+}
+
+describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crosstalk-html-e2e-'));
+  let cgroups: TestCgroups | null = null;
+  let browser: ReportBrowser | null = null;
+  let report: OpenReport;
+  let diffReport: OpenReport;
+  /** Recorded without -g: the data cannot answer. */
+  let flatReport: OpenReport;
+  let target: Analysed;
+
+  beforeAll(async () => {
+    const bin = join(dir, 'fadvise-logger');
+    execFileSync('cc', [
+      '-O2',
+      '-g',
+      '-fno-omit-frame-pointer',
+      '-o',
+      bin,
+      new URL('./fixtures/e2e/fadvise-logger.c', import.meta.url).pathname,
+    ]);
+    cgroups = await TestCgroups.create('crosstalk-html');
+    if (!cgroups) throw new Error('no writable cgroup v2 hierarchy');
+    await cgroups.start('spinner', CPU_BOUND);
+    const baseline = await recordAndAnalyse(join(dir, 'baseline.data'));
+    await cgroups.start('logger', [bin, join(dir, 'app.log')]);
+    target = await recordAndAnalyse(join(dir, 'target.data'));
+    const flat = await recordAndAnalyse(join(dir, 'flat.data'), false);
+    await cgroups.cleanup();
+    const file = join(dir, 'report.html');
+    await writeHtmlReport(file, { kind: 'analysis', ...target });
+    const diff = diffAnalyses(baseline.result, target.result, null, null);
+    const diffFile = join(dir, 'diff.html');
+    await writeHtmlReport(diffFile, {
+      kind: 'diff',
+      profile: diffProfile(baseline.profile, target.profile, diff.pairing),
+      target: target.result,
+      baseline: baseline.result,
+      findings: target.findings,
+      diff,
+    });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const flatFile = join(dir, 'flat.html');
+    await writeHtmlReport(flatFile, { kind: 'analysis', ...flat });
+    browser = await ReportBrowser.launch();
+    report = await browser.open(file);
+    diffReport = await browser.open(diffFile);
+    flatReport = await browser.open(flatFile);
+  }, 180_000);
+
+  afterAll(async () => {
+    await cgroups?.cleanup();
+    await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the findings: the fadvise storm, its antagonist, syscall and fix', async () => {
+    const first = report.page.locator('#findings .finding').first();
+    await expect(first.isVisible()).resolves.toBe(true);
+    const text = await visibleText(first);
+    expect(target.findings[0].signature).toBe('fadvise-dontneed-storm');
+    expect(text).toContain(target.findings[0].title);
+    expect(text).toMatch(/antagonist\s+logger/);
+    expect(text).toContain('fadvise64');
+    expect(text).toContain('fix');
+    await expect(visibleText(report.page.locator('#containers'))).resolves.toMatch(
+      /logger[\s\S]*spinner|spinner[\s\S]*logger/,
+    );
+    await expect(visibleText(report.page.locator('#syscalls'))).resolves.toContain('fadvise64');
+  });
+
+  it('draws the flame graph: frames laid out and pixels on the canvas', async () => {
+    const canvas = report.page.locator('#flame canvas');
+    expect(Number(await canvas.getAttribute('data-drawn'))).toBeGreaterThan(20);
+    expect(await countPixels(report, '#flame canvas', 'any')).toBeGreaterThan(10_000);
+    const names = (await frames(report, 'flame')).map((f) => f.name);
+    expect(names).toContain('generic_fadvise');
+  });
+
+  it('zooms on a click: the clicked frame spans the width; reset zooms out', async () => {
+    const canvas = report.page.locator('#flame canvas');
+    const box = (await canvas.boundingBox())!;
+    const before = await frames(report, 'flame');
+    const target = before.find((f) => f.name === 'generic_fadvise')!;
+    expect(target.w).toBeLessThan(box.width * 0.95);
+    await canvas.click({ position: { x: target.x + Math.min(target.w / 2, 20), y: target.y + 9 } });
+    await expect(canvas.getAttribute('data-zoom')).resolves.toBe('generic_fadvise');
+    const after = (await frames(report, 'flame')).find((f) => f.node === target.node)!;
+    expect(after.x).toBe(0);
+    expect(after.w).toBeCloseTo(box.width, 0);
+    await report.page.locator('#flame .flame-reset').click();
+    await expect(canvas.getAttribute('data-zoom')).resolves.toBe('all');
+  });
+
+  it('search highlights matching frames and says how much they cover', async () => {
+    const canvas = report.page.locator('#flame canvas');
+    expect(await countPixels(report, '#flame canvas', 'magenta')).toBe(0);
+    await report.page.locator('#flame .flame-search').fill('fadvise');
+    expect(Number(await canvas.getAttribute('data-highlighted'))).toBeGreaterThan(0);
+    expect(await countPixels(report, '#flame canvas', 'magenta')).toBeGreaterThan(100);
+    await expect(visibleText(report.page.locator('#flame .flame-status'))).resolves.toMatch(
+      /frames match, \d/,
+    );
+    await report.page.locator('#flame .flame-search').fill('');
+    expect(await countPixels(report, '#flame canvas', 'magenta')).toBe(0);
+  });
+
+  it('the container filter changes the graph to that container only', async () => {
+    const canvas = report.page.locator('#flame canvas');
+    const select = report.page.locator('#flame select.flame-filter');
+    const options = await select.locator('option').allInnerTexts();
+    expect(options).toEqual(expect.arrayContaining(['all containers', 'logger', 'spinner']));
+    const processesIn = async () => [
+      ...new Set((await frames(report, 'flame')).filter((f) => f.y === 18).map((f) => f.name)),
+    ];
+    expect((await processesIn()).length).toBeGreaterThan(1);
+    await select.selectOption({ label: 'spinner' });
+    const spinnerId = target.result.containers.find((c) => c.identity.name === 'spinner')!.identity.id;
+    await expect(canvas.getAttribute('data-view')).resolves.toBe(spinnerId);
+    expect(await processesIn()).toEqual(['sh']);
+    expect((await frames(report, 'flame')).map((f) => f.name)).not.toContain('generic_fadvise');
+    await select.selectOption({ label: 'all containers' });
+    expect((await frames(report, 'flame')).map((f) => f.name)).toContain('generic_fadvise');
+  });
+
+  it('draws the timeline: kernel time per container and per syscall over the recording', async () => {
+    const charts = report.page.locator('#timeline .uplot');
+    await expect(charts.count()).resolves.toBe(2);
+    const legend = await visibleText(report.page.locator('#timeline'));
+    expect(legend).toContain('logger (antagonist)');
+    expect(legend).toContain('fadvise64 (finding)');
+    const series = await report.page.evaluate(() => {
+      const r = (window as unknown as { crosstalkReport: { charts(): { data: number[][] }[] } })
+        .crosstalkReport;
+      return r.charts().map((c) => c.data.length);
+    });
+    expect(series[0]).toBeGreaterThanOrEqual(3);
+    expect(await countPixels(report, '#timeline .uplot canvas', 'any')).toBeGreaterThan(1000);
+  });
+
+  it('shows the run metadata', async () => {
+    const run = await visibleText(report.page.locator('#run'));
+    expect(run).toMatch(/perf version\s+\S/);
+    expect(run).toMatch(/call graphs\s+fp/);
+    expect(run).toMatch(/frequency \(Hz\)\s+499/);
+  });
+
+  it('diff: draws the differential flame graph, with frames new in the target in red', async () => {
+    const canvas = diffReport.page.locator('#diff-flame canvas');
+    expect(Number(await canvas.getAttribute('data-drawn'))).toBeGreaterThan(20);
+    await expect(visibleText(diffReport.page.locator('#findings'))).resolves.toContain('What changed');
+    const grown = (await frames(diffReport, 'diffFlame')).find(
+      (f) => f.name === 'generic_fadvise' && f.w > 2,
+    )!;
+    expect(grown).toBeDefined();
+    const [r, g, b] = await diffReport.page.evaluate(
+      ([x, y]) => {
+        const c = document.querySelector('#diff-flame canvas') as HTMLCanvasElement;
+        const dpr = c.width / c.clientWidth;
+        return Array.from(
+          c.getContext('2d')!.getImageData(Math.floor((x + 1) * dpr), Math.floor((y + 2) * dpr), 1, 1).data,
+        );
+      },
+      [grown.x, grown.y],
+    );
+    expect(r).toBeGreaterThan(200);
+    expect(g).toBeLessThan(120);
+    expect(b).toBeLessThan(120);
+  });
+
+  it('shows a "the data cannot answer" verdict as such, without a fix', async () => {
+    const verdict = flatReport.page.locator('#findings .finding.kind-cannot-answer').first();
+    await expect(verdict.isVisible()).resolves.toBe(true);
+    const text = await visibleText(verdict);
+    expect(text).toMatch(/^the data cannot answer/i);
+    expect(text).toContain('call chains');
+    expect(text).not.toMatch(/\bfix\b/);
+    expect(Number(await flatReport.page.locator('#flame canvas').getAttribute('data-drawn'))).toBeGreaterThan(
+      2,
+    );
+  });
+
+  it('loads nothing from outside the file, with no console errors and no dialogs', () => {
+    for (const r of [report, diffReport, flatReport]) {
+      expect(r.errors).toEqual([]);
+      expect(r.dialogs).toEqual([]);
+      expect(r.requests).toEqual([]);
+    }
+  });
+});
