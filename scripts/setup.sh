@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs what crosstalk needs on Debian (perf, a C compiler for the lab workloads, the npm
-# packages) and builds it. Idempotent: a second run only checks. Run as root.
+# packages) and builds it. With --test, also what the test suite uses: Chromium (HTML report
+# tests, driven by playwright-core) and Go (`go tool pprof` reads crosstalk's pprof export).
+# Idempotent: a second run only checks. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
+if [ "${1:-}" = "--test" ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v go >/dev/null 2>&1 || missing+=(golang-go)
+fi
 command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)

@@ -9,10 +9,13 @@ import { analyzeJsonText, type HostFinding } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { writeHtml } from './html.ts';
 import { hostRefsOf, type LoadedInput, loadInputs } from './inputs.ts';
 import { progress } from './progress.ts';
 
 interface AnalyzeFlags {
+  html?: string;
+  force?: boolean;
   host: string[];
   store?: string;
   threads?: string;
@@ -33,6 +36,8 @@ export function registerAnalyze(program: Command): void {
     )
     .option('--host <name=input>', 'an input with its host name (repeatable)', collectValues, [])
     .option('--json', 'print the JSON document (schema/analyze.schema.json) instead of the summary')
+    .option('--html <file>', 'also write the one-file HTML report (findings, flame graph, timeline)')
+    .option('--force', 'replace the --html file if it exists')
     .option('--threads <n>', 'worker threads for large text inputs (default: one per CPU)')
     .option('--event <name>', 'analyse this event (default: the first event in the input)')
     .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
@@ -41,7 +46,18 @@ export function registerAnalyze(program: Command): void {
     .action(async (inputs: string[], flags: AnalyzeFlags) => {
       const top = parsePositiveInt(flags.top ?? '25', '--top');
       const loaded = await loadFromArguments(inputs, flags);
-      const { result, findings } = analyzeLoaded(loaded, top);
+      const { result, findings, attributions } = analyzeLoaded(loaded, top);
+      if (flags.html !== undefined) {
+        const input = {
+          kind: 'analysis',
+          profile: loaded.profile,
+          result,
+          findings,
+          counters: loaded.counters,
+          attributions,
+        } as const;
+        await writeHtml(flags.html, input, flags.force);
+      }
       if (flags.json) {
         process.stdout.write(analyzeJsonText(result, findings));
       } else {
@@ -86,7 +102,7 @@ export async function loadFromArguments(
 export function analyzeLoaded(
   loaded: LoadedInput,
   topSyscalls = 25,
-): { result: AnalysisResult; findings: HostFinding[] } {
+): { result: AnalysisResult; findings: HostFinding[]; attributions?: Attributions } {
   const { profile } = loaded;
   if (loaded.hosts !== undefined) {
     const result = analyzeProfile(profile, { topSyscalls, nameOf: loaded.nameOf });
@@ -100,7 +116,7 @@ export function analyzeLoaded(
     counters: loaded.counters ?? undefined,
     syscallRates: loaded.syscallRates ?? undefined,
   });
-  return { result, findings };
+  return { result, findings, attributions };
 }
 
 function diagnoseHosts(

@@ -9,7 +9,7 @@ import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import { Attributions } from '../analysis/attribute.ts';
 import { diagnose } from '../analysis/diagnose.ts';
 import { DiffError, type DiffResult, diffAnalyses, type Normalization } from '../analysis/diff.ts';
-import { diffFolded } from '../analysis/diff-profile.ts';
+import { diffFolded, diffProfile } from '../analysis/diff-profile.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { ExplicitMatch } from '../analysis/match-containers.ts';
 import { diffJson } from '../report/diff-json.ts';
@@ -18,10 +18,13 @@ import { jsonText } from '../report/json.ts';
 import { parseCallGraph, parsePositiveInt } from './analyze.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { writeHtml } from './html.ts';
 import { type LoadedInput, loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
 
 interface DiffFlags {
+  html?: string;
+  force?: boolean;
   json?: boolean;
   folded?: boolean;
   normalize: string;
@@ -41,6 +44,8 @@ export function registerDiff(program: Command): void {
     .argument('<baseline>', 'the healthy run (id, label, directory) or file')
     .argument('<target>', 'the slow run (id, label, directory) or file')
     .option('--json', 'print the JSON document (schema/diff.schema.json)')
+    .option('--html <file>', 'also write the one-file HTML report with a differential flame graph')
+    .option('--force', 'replace the --html file if it exists')
     .option(
       '--folded',
       'print differential folded stacks ("stack BASELINE TARGET") for flamegraph.pl / inferno',
@@ -72,7 +77,28 @@ export function registerDiff(program: Command): void {
         process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : '');
         return;
       }
-      const { diff: d, findings } = diffLoaded(base, target, { normalize, match, top });
+      const {
+        diff: d,
+        findings,
+        target: targetResult,
+        baseline: baseResult,
+      } = diffLoaded(base, target, {
+        normalize,
+        match,
+        top,
+      });
+      if (flags.html !== undefined) {
+        const profile = diffProfile(base.profile, target.profile, d.pairing);
+        const input = {
+          kind: 'diff',
+          profile,
+          target: targetResult,
+          baseline: baseResult,
+          findings,
+          diff: d,
+        } as const;
+        await writeHtml(flags.html, input, flags.force);
+      }
       if (flags.json) process.stdout.write(jsonText(diffJson(d, findings)));
       else {
         const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
@@ -86,7 +112,7 @@ export function diffLoaded(
   base: LoadedInput,
   target: LoadedInput,
   opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
-): { diff: DiffResult; findings: Finding[]; target: AnalysisResult } {
+): { diff: DiffResult; findings: Finding[]; target: AnalysisResult; baseline: AnalysisResult } {
   const ba = new Attributions(base.profile);
   const ta = new Attributions(target.profile);
   const limits = { topSyscalls: 200, topCallSites: 50, topKernelPaths: 50 };
@@ -111,7 +137,7 @@ export function diffLoaded(
       counters: base.counters ?? undefined,
     },
   });
-  return { diff: d, findings, target: targetResult };
+  return { diff: d, findings, target: targetResult, baseline: baseResult };
 }
 
 function collect(v: string, prev: string[]): string[] {

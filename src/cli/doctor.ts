@@ -7,27 +7,33 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { diffProfile } from '../analysis/diff-profile.ts';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
 import { RECORD_DEFAULTS } from '../collect/recorder.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
+import { type HtmlReportInput, writeHtmlReport } from '../report/html/html-report.ts';
 import { analyzeJson, jsonText } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
 import { analyzeLoaded } from './analyze.ts';
 import { diffLoaded } from './diff.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
+import { writeHtml } from './html.ts';
 import { loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
 import { type RecordFlags, recordFromFlags } from './record.ts';
 
 interface DoctorFlags extends RecordFlags {
+  html?: string;
+  force?: boolean;
   baseline?: string;
   color?: boolean;
 }
 
 export const REPORT_JSON = 'report.json';
 export const REPORT_DIFF_JSON = 'report-diff.json';
+export const REPORT_HTML = 'report.html';
 
 export function registerDoctor(program: Command): void {
   program
@@ -50,6 +56,11 @@ export function registerDoctor(program: Command): void {
     .option('--no-syscall-rates', 'skip counting syscalls per container after the profile window')
     .option('--baseline <run>', 'a healthy run (id, label or directory) to compare with')
     .option('--json', 'print the report as JSON (schema/analyze.schema.json)')
+    .option(
+      '--html <file>',
+      'also write the HTML report here (it is always written into the run as report.html)',
+    )
+    .option('--force', 'replace the --html file if it exists')
     .option('--no-color', 'no ANSI colours')
     .action(async (flags: DoctorFlags) => {
       const info = await recordFromFlags(flags, !flags.json);
@@ -64,20 +75,34 @@ export function registerDoctor(program: Command): void {
       let findings: Finding[];
       let doc: string;
       let text: string;
+      let html: HtmlReportInput;
       if (flags.baseline !== undefined) {
         const base = await loadInput(flags.baseline, { store: flags.store });
         const r = diffLoaded(base, loaded);
         findings = r.findings;
         doc = jsonText(diffJson(r.diff, findings));
         text = renderDiff(r.diff, findings, { color });
+        const profile = diffProfile(base.profile, loaded.profile, r.diff.pairing);
+        html = { kind: 'diff', profile, target: r.target, baseline: r.baseline, findings, diff: r.diff };
       } else {
         const r = analyzeLoaded(loaded);
         findings = r.findings;
         doc = jsonText(analyzeJson(r.result, findings));
         text = renderAnalysis(r.result, { color }, findings);
+        html = {
+          kind: 'analysis',
+          profile: loaded.profile,
+          result: r.result,
+          findings,
+          counters: loaded.counters,
+          attributions: r.attributions,
+        };
       }
-      const report = join(info.dir, flags.baseline !== undefined ? REPORT_DIFF_JSON : REPORT_JSON);
-      await writeFile(report, doc, { mode: 0o600, flag: 'wx' });
+      const json = join(info.dir, flags.baseline !== undefined ? REPORT_DIFF_JSON : REPORT_JSON);
+      await writeFile(json, doc, { mode: 0o600, flag: 'wx' });
+      const report = join(info.dir, REPORT_HTML);
+      await writeHtmlReport(report, html);
+      if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
       if (flags.json) process.stdout.write(doc);
       else process.stdout.write(`${text}\nreport: ${oneLine(report)}\n`);
       if (info.status !== 'complete') {
