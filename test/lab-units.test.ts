@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assertInsideLab, findCgroup2Mount, labCgroupDirName } from '../src/lab/cgroupfs.ts';
-import { alignRows, phaseTable, scalingTable } from '../src/lab/latency-table.ts';
+import { alignRows, fixVerdict, phaseTable, scalingTable } from '../src/lab/latency-table.ts';
 import {
   currentOwner,
   isOwnerAlive,
@@ -220,6 +220,11 @@ describe('latency tables', () => {
     const table = phaseTable(r);
     expect(table).toHaveLength(6);
     expect(table[5]).toMatch(/^4 copies, none with the fix\s+4\s+24\.7\s+49\.4\s+74\.9\s+25\.7\s+50\.0$/);
+    expect(fixVerdict(r)).toBe(
+      'fix verified: query-1 without -> with the fix: p50 24.7 -> 22.4 us, p90 49.4 -> 44.8 us, mean 25.7 -> 23.4 us',
+    );
+    const same = { ...r, phases: { alone, fixed, unfixed: phase('unfixed', 'u', 4, 22.9, 400) } };
+    expect(fixVerdict(same as ScenarioResult)).toMatch(/^fix not verified on this host/);
     const scaling = scalingTable(r);
     expect(scaling[1]).toMatch(/^copies\s+with the fix\s+without the fix$/);
     expect(scaling[3]).toMatch(/^4\s+22\.4 \/ 43\.0\s+24\.7 \/ 74\.9$/);

@@ -158,9 +158,21 @@ function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string,
   );
 }
 
+/**
+ * Cannot-answer verdicts first (they qualify everything else), then kernel-path signatures by share
+ * of host CPU, then counter-only signatures (CPU pressure, throttling: plain sharing or the
+ * container's own limit, whose impact is a different unit), then generic findings.
+ */
 function sortFindings(f: Finding[]): Finding[] {
-  const rank = { 'cannot-answer': 0, signature: 1, generic: 2 } as const;
-  return f.sort((a, b) => rank[a.kind] - rank[b.kind] || b.impact - a.impact);
+  const rank = (x: Finding) =>
+    x.kind === 'cannot-answer'
+      ? 0
+      : x.kind === 'generic'
+        ? 3
+        : x.kernelPath.length > 0 || x.syscall !== null
+          ? 1
+          : 2;
+  return f.sort((a, b) => rank(a) - rank(b) || b.impact - a.impact);
 }
 
 function cannotAnswer(a: AnalysisResult): Finding[] {

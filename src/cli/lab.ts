@@ -27,9 +27,17 @@ import { ExitCode } from './exit-codes.ts';
  */
 export interface LabHooks<T = unknown> {
   /** Runs while the unfixed containers are loaded (record system-wide here); its result lands in `contended.value`. */
-  onContended?: (ctx: ContendedContext) => Promise<T>;
+  onContended?: (ctx: ContendedContext, flags: LabFlags) => Promise<T>;
   /** Lines printed after the tables: the finding next to the ground truth, the report's path. */
-  describe?: (result: ScenarioResult<T>) => Promise<string[]> | string[];
+  describe?: (result: ScenarioResult<T>, flags: LabFlags) => Promise<string[]> | string[];
+}
+
+/** Flags of `lab run` and `demo` that the hooks use. */
+export interface LabFlags {
+  html?: string;
+  force?: boolean;
+  store?: string;
+  callGraph?: string;
 }
 
 /** `crosstalk demo` defaults: about a minute on a 2-vCPU machine (5 phases of ~10 s plus building). */
@@ -40,7 +48,7 @@ export const demoDefaults = {
   runs: 1,
 } as const;
 
-interface RunFlags {
+interface RunFlags extends LabFlags {
   containers?: number;
   duration?: number;
   runs?: number;
@@ -106,13 +114,13 @@ async function runAndPrint<T>(
       containers: flags.containers,
       durationSeconds: flags.duration,
       runs: flags.runs,
-      onContended: hooks.onContended,
+      onContended: hooks.onContended ? (ctx) => hooks.onContended!(ctx, flags) : undefined,
       onProgress: quiet ? undefined : (m) => process.stderr.write(`crosstalk lab: ${m}\n`),
     });
   } catch (e) {
     throw toCliError(e);
   }
-  const describe = hooks.describe ? await hooks.describe(result) : [];
+  const describe = hooks.describe ? await hooks.describe(result, flags) : [];
   if (flags.json) process.stdout.write(`${JSON.stringify({ ...result, describe }, null, 2)}\n`);
   else printResult(result as ScenarioResult, describe, demo);
 }
@@ -156,6 +164,10 @@ export function registerLab<T = unknown>(program: Command, hooks: LabHooks<T> = 
     .option('--duration <seconds>', 'seconds the victim is measured per phase', positiveNumber)
     .option('--runs <n>', 'repetitions of every phase (for the spread)', positiveInteger)
     .option('--json', 'print the full result as JSON')
+    .option('--html <file>', 'also write the HTML report of the contended recording here')
+    .option('--force', 'replace the --html file if it exists')
+    .option('--store <dir>', 'run store for the contended recording')
+    .option('--call-graph <mode>', 'fp or dwarf for the contended recording', 'fp')
     .action(async (name: string, flags: RunFlags) => runAndPrint(name, flags, hooks));
 }
 
@@ -174,6 +186,9 @@ export function registerDemo<T = unknown>(program: Command, hooks: LabHooks<T> =
     )
     .option('--runs <n>', 'repetitions of every phase', positiveInteger, demoDefaults.runs)
     .option('--json', 'print the full result as JSON')
-    // LEAD: pass hooks.onContended (record with perf) and hooks.describe (finding vs ground truth, report path).
+    .option('--html <file>', 'also write the HTML report of the contended recording here')
+    .option('--force', 'replace the --html file if it exists')
+    .option('--store <dir>', 'run store for the contended recording')
+    .option('--call-graph <mode>', 'fp or dwarf for the contended recording', 'fp')
     .action(async (flags: RunFlags) => runAndPrint(demoDefaults.scenario, flags, hooks, true));
 }

@@ -9,6 +9,8 @@ import { registerDiff } from './diff.ts';
 import { registerDoctor } from './doctor.ts';
 import { reportError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { registerDemo, registerLab } from './lab.ts';
+import { labHooks } from './lab-hooks.ts';
 import { registerRecord } from './record.ts';
 import { registerRuns } from './runs.ts';
 
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerRuns(program);
   registerDoctor(program);
   registerDiff(program);
+  registerLab(program, labHooks());
+  registerDemo(program, labHooks());
   return program;
 }
 

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Profile } from '../model/profile.ts';
-import { FILE_JOB, runFileJob, transferListOf } from './import-many.ts';
+import { FILE_JOB, serveFileJobs, transferListOf } from './import-many.ts';
 import { type PerfScriptOptions, parsePerfScript } from './perf-script/parser.ts';
 
 export interface PartRequest {
@@ -97,4 +97,4 @@ if (parentPort && workerData?.kind === 'crosstalk-parse-part') {
   });
 }
 
-if (parentPort && workerData?.kind === FILE_JOB) void runFileJob(workerData.job);
+if (parentPort && workerData?.kind === FILE_JOB) serveFileJobs();
