@@ -9,13 +9,14 @@ import { type RunInfo, recordRun } from '../collect/recorder.ts';
 import type { ScenarioResult } from '../lab/types.ts';
 import { renderFindings } from '../report/findings-text.ts';
 import { writeHtmlReport } from '../report/html/html-report.ts';
+import { findingJson } from '../report/json.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
 import { analyzeLoaded } from './analyze.ts';
 import { REPORT_HTML } from './doctor.ts';
 import { oneLine } from './errors.ts';
 import { writeHtml } from './html.ts';
 import { loadInput } from './inputs.ts';
-import type { LabFlags, LabHooks } from './lab.ts';
+import type { LabDescription, LabFlags, LabHooks } from './lab.ts';
 
 export type LabRecording = { run: RunInfo } | { failed: string };
 
@@ -38,8 +39,9 @@ export function labHooks(): LabHooks<LabRecording> {
     },
     async describe(result, flags) {
       const rec = result.contended?.value;
-      if (!rec) return ['no recording was made (the contended phase did not run)'];
-      if ('failed' in rec) return [`recording failed, so there is no diagnosis: ${oneLine(rec.failed)}`];
+      if (!rec) return { lines: ['no recording was made (the contended phase did not run)'] };
+      if ('failed' in rec)
+        return { lines: [`recording failed, so there is no diagnosis: ${oneLine(rec.failed)}`] };
       return describeRun(result, rec.run, flags);
     },
   };
@@ -49,7 +51,7 @@ async function describeRun(
   result: ScenarioResult<LabRecording>,
   run: RunInfo,
   flags: LabFlags,
-): Promise<string[]> {
+): Promise<LabDescription> {
   const loaded = await loadInput(run.dir, { store: flags.store });
   const { result: analysis, findings, attributions } = analyzeLoaded(loaded);
   const html = {
@@ -66,21 +68,44 @@ async function describeRun(
   await writeHtmlReport(report, html);
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  return [
-    `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
-    '',
-    ...renderFindings(findings.slice(0, 2), color),
-    '',
-    ...againstGroundTruth(result, findings[0]),
-    '',
-    `report: ${oneLine(report)}`,
-  ];
+  const check = againstGroundTruth(result, findings[0]);
+  return {
+    lines: [
+      `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
+      '',
+      ...renderFindings(findings.slice(0, 2), color),
+      '',
+      'Finding vs ground truth:',
+      ...check.map(
+        (r) =>
+          `  ${r.item.padEnd(11)} found: ${oneLine(r.found).slice(0, 60).padEnd(60)} truth: ${oneLine(r.truth).padEnd(28)} ${r.matches ? 'matches' : 'DIFFERS'}`,
+      ),
+      '',
+      `report: ${oneLine(report)}`,
+    ],
+    data: {
+      run: run.id,
+      runDir: run.dir,
+      report,
+      findings: findings.map(findingJson),
+      groundTruthCheck: check,
+    },
+  };
+}
+
+export interface GroundTruthCheck {
+  item: 'antagonist' | 'syscall' | 'call site' | 'victim';
+  found: string;
+  truth: string;
+  matches: boolean;
 }
 
 /** The first finding next to what the lab knows to be true, item by item. */
-export function againstGroundTruth(result: ScenarioResult<unknown>, f: Finding | undefined): string[] {
+export function againstGroundTruth(
+  result: ScenarioResult<unknown>,
+  f: Finding | undefined,
+): GroundTruthCheck[] {
   const t = result.groundTruth;
-  const mark = (ok: boolean) => (ok ? 'matches' : 'DIFFERS');
   const drivers = f
     ? [
         f.antagonist?.name ?? '',
@@ -93,22 +118,25 @@ export function againstGroundTruth(result: ScenarioResult<unknown>, f: Finding |
   const victimOk = f
     ? f.victims.some((v) => v.name === t.victim) || (f.sharedStorm && drivers.includes(t.victim))
     : false;
-  const rows: [string, string, string, boolean][] = [
-    ['antagonist', drivers.filter(Boolean).join(', ') || '-', t.antagonists.join(', '), antagonistOk],
-    ['syscall', f?.syscall ?? '-', t.syscall, f?.syscall === t.syscall],
-    [
-      'call site',
-      f?.callSite?.function ?? f?.callSiteNote ?? '-',
-      t.callSite,
-      f?.callSite?.function === t.callSite,
-    ],
-    ['victim', f ? f.victims.map((v) => v.name).join(', ') || '-' : '-', t.victim, victimOk],
-  ];
   return [
-    'Finding vs ground truth:',
-    ...rows.map(
-      ([what, found, truth, ok]) =>
-        `  ${what.padEnd(11)} found: ${oneLine(found).slice(0, 60).padEnd(60)} truth: ${oneLine(truth).padEnd(28)} ${mark(ok)}`,
-    ),
+    {
+      item: 'antagonist',
+      found: drivers.filter(Boolean).join(', ') || '-',
+      truth: t.antagonists.join(', '),
+      matches: antagonistOk,
+    },
+    { item: 'syscall', found: f?.syscall ?? '-', truth: t.syscall, matches: f?.syscall === t.syscall },
+    {
+      item: 'call site',
+      found: f?.callSite?.function ?? f?.callSiteNote ?? '-',
+      truth: t.callSite,
+      matches: f?.callSite?.function === t.callSite,
+    },
+    {
+      item: 'victim',
+      found: f ? f.victims.map((v) => v.name).join(', ') || '-' : '-',
+      truth: t.victim,
+      matches: victimOk,
+    },
   ];
 }

@@ -28,8 +28,16 @@ import { ExitCode } from './exit-codes.ts';
 export interface LabHooks<T = unknown> {
   /** Runs while the unfixed containers are loaded (record system-wide here); its result lands in `contended.value`. */
   onContended?: (ctx: ContendedContext, flags: LabFlags) => Promise<T>;
-  /** Lines printed after the tables: the finding next to the ground truth, the report's path. */
-  describe?: (result: ScenarioResult<T>, flags: LabFlags) => Promise<string[]> | string[];
+  /**
+   * What follows the tables: `lines` for the terminal (the finding next to the ground truth, the
+   * report's path) and `data` for --json (the findings, the comparison).
+   */
+  describe?: (result: ScenarioResult<T>, flags: LabFlags) => Promise<LabDescription>;
+}
+
+export interface LabDescription {
+  lines: string[];
+  data?: unknown;
 }
 
 /** Flags of `lab run` and `demo` that the hooks use. */
@@ -49,6 +57,7 @@ export const demoDefaults = {
 } as const;
 
 interface RunFlags extends LabFlags {
+  wait?: number;
   containers?: number;
   duration?: number;
   runs?: number;
@@ -114,15 +123,17 @@ async function runAndPrint<T>(
       containers: flags.containers,
       durationSeconds: flags.duration,
       runs: flags.runs,
+      waitSeconds: flags.wait,
       onContended: hooks.onContended ? (ctx) => hooks.onContended!(ctx, flags) : undefined,
       onProgress: quiet ? undefined : (m) => process.stderr.write(`crosstalk lab: ${m}\n`),
     });
   } catch (e) {
     throw toCliError(e);
   }
-  const describe = hooks.describe ? await hooks.describe(result, flags) : [];
-  if (flags.json) process.stdout.write(`${JSON.stringify({ ...result, describe }, null, 2)}\n`);
-  else printResult(result as ScenarioResult, describe, demo);
+  const described = hooks.describe ? await hooks.describe(result, flags) : { lines: [] };
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, diagnosis: described.data ?? null }, null, 2)}\n`);
+  } else printResult(result as ScenarioResult, described.lines, demo);
 }
 
 function printList(json: boolean): void {
@@ -168,6 +179,11 @@ export function registerLab<T = unknown>(program: Command, hooks: LabHooks<T> = 
     .option('--force', 'replace the --html file if it exists')
     .option('--store <dir>', 'run store for the contended recording')
     .option('--call-graph <mode>', 'fp or dwarf for the contended recording', 'fp')
+    .option(
+      '--wait <seconds>',
+      'wait this long for another lab run to finish (default: refuse at once)',
+      positiveNumber,
+    )
     .action(async (name: string, flags: RunFlags) => runAndPrint(name, flags, hooks));
 }
 
@@ -190,5 +206,10 @@ export function registerDemo<T = unknown>(program: Command, hooks: LabHooks<T> =
     .option('--force', 'replace the --html file if it exists')
     .option('--store <dir>', 'run store for the contended recording')
     .option('--call-graph <mode>', 'fp or dwarf for the contended recording', 'fp')
+    .option(
+      '--wait <seconds>',
+      'wait this long for another lab run to finish (default: refuse at once)',
+      positiveNumber,
+    )
     .action(async (flags: RunFlags) => runAndPrint(demoDefaults.scenario, flags, hooks, true));
 }

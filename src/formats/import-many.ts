@@ -1,9 +1,10 @@
 /**
- * Imports several inputs (one per host, say) on several cores: `threads` worker threads
- * (parse-worker.ts runs the jobs) each import whole inputs one after another, so memory stays
- * bounded by that many inputs being parsed plus the finished profiles. A worker is kept for all
- * its inputs: a fresh one parses its first ~30 MB about 3x slower (cold JIT), which would eat the
- * gain. One input alone goes through importProfile, which splits a large text file itself.
+ * Imports several inputs (one per host, say) on several cores: `threads` lanes, this thread and
+ * worker threads (parse-worker.ts runs their jobs), each import whole inputs one after another,
+ * so memory stays bounded by that many inputs being parsed plus the finished profiles. A lane
+ * keeps its thread for all its inputs: a fresh thread parses its first ~30 MB about 2-3x slower
+ * (cold JIT), which would eat the gain. One input alone goes through importProfile, which
+ * splits a large text file itself.
  */
 import { availableParallelism } from 'node:os';
 import { parentPort } from 'node:worker_threads';
@@ -56,25 +57,22 @@ export async function importMany(paths: string[], opts: ImportOptions = {}): Pro
     callGraph: opts.callGraph,
   };
   const out: Profile[] = new Array(paths.length);
-  if (threads === 1) {
-    for (let k = 0; k < paths.length; k++) {
-      out[k] = await importProfile(paths[k], { ...jobOptions, threads: 1, onProgress: (f) => report(k, f) });
-    }
-    return out;
-  }
   let next = 0;
-  const lane = async () => {
-    const worker = new ImportWorker();
+  const lane = async (onThisThread: boolean) => {
+    const worker = onThisThread ? null : new ImportWorker();
     try {
       while (next < paths.length) {
         const k = next++;
-        out[k] = await worker.import({ path: paths[k], options: jobOptions }, (f) => report(k, f));
+        const onProgress = (f: number) => report(k, f);
+        out[k] = worker
+          ? await worker.import({ path: paths[k], options: jobOptions }, onProgress)
+          : await importProfile(paths[k], { ...jobOptions, threads: 1, onProgress });
       }
     } finally {
-      await worker.close();
+      await worker?.close();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(threads, paths.length) }, lane));
+  await Promise.all(Array.from({ length: Math.min(threads, paths.length) }, (_, i) => lane(i === 0)));
   return out;
 }
 
@@ -113,8 +111,14 @@ class ImportWorker {
     });
   }
 
+  /**
+   * Lets the worker end by itself: terminate() while V8 still compiles in the background can
+   * abort the whole process (a Node assertion in NodePlatform::ForIsolate, seen here).
+   */
   async close(): Promise<void> {
-    await this.w.terminate();
+    const exited = new Promise((resolve) => this.w.once('exit', resolve));
+    this.w.postMessage(null);
+    await exited;
   }
 }
 
@@ -128,7 +132,11 @@ function errorFrom(e: SerializedError): Error {
 
 /** Worker side: imports each input it is sent, whole, on this thread; posts each profile back. */
 export function serveFileJobs(): void {
-  parentPort!.on('message', (job: FileJob) => void runFileJob(job));
+  const port = parentPort!;
+  port.on('message', (job: FileJob | null) => {
+    if (job === null) port.close();
+    else void runFileJob(job);
+  });
 }
 
 async function runFileJob(job: FileJob): Promise<void> {
