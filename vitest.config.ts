@@ -1,22 +1,48 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Tests that record the whole host with perf, create cgroups, run lab containers or change
+ * sysctls. They run one file at a time, after the unit tests: a system-wide recording would
+ * otherwise capture another test's containers and its assertions would see them.
+ */
+const systemTests = [
+  'test/analyze-e2e.test.ts',
+  'test/collect-preflight.test.ts',
+  'test/demo-e2e.test.ts',
+  'test/diagnose-e2e.test.ts',
+  'test/html-browser.test.ts',
+  'test/html-hostile.test.ts',
+  'test/lab-e2e.test.ts',
+  'test/perf-data.test.ts',
+  'test/record-e2e.test.ts',
+  'test/record-interrupt.test.ts',
+];
+
+// Signature files are imported as text, as the esbuild bundle does with loader "text".
+const markdownAsText = {
+  name: 'markdown-as-text',
+  transform(code: string, id: string) {
+    return id.endsWith('.md') ? { code: `export default ${JSON.stringify(code)};`, map: null } : null;
+  },
+};
+
 export default defineConfig({
-  // Signature files are imported as text, as the esbuild bundle does with loader "text".
-  plugins: [
-    {
-      name: 'markdown-as-text',
-      transform(code, id) {
-        return id.endsWith('.md') ? { code: `export default ${JSON.stringify(code)};`, map: null } : null;
-      },
-    },
-  ],
+  plugins: [markdownAsText],
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Tests that record with perf or create cgroups must not run at the same time as each other.
-    fileParallelism: true,
     pool: 'forks',
+    sequence: { groupOrder: 0 },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: systemTests, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'system', include: systemTests, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -12,6 +12,7 @@ import { analyzeProfile } from '../src/analysis/analyze.ts';
 import { analyzeLoaded } from '../src/cli/analyze.ts';
 import { CliError } from '../src/cli/errors.ts';
 import { hostRefsOf, type LoadedInput, loadInputs } from '../src/cli/inputs.ts';
+import { UnrecognizedFormatError } from '../src/formats/errors.ts';
 import { importMany } from '../src/formats/import-many.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { hostsOf, isMultiHost, mergeHosts, selectHost } from '../src/model/hosts.ts';
@@ -104,6 +105,15 @@ describe('busy-host split into 4 hosts', () => {
     expect(two.map((p) => p.stacks.length)).toEqual(one.map((p) => p.stacks.length));
   });
 
+  it('reports a broken input read in a worker thread as the same InputError, naming the file', async () => {
+    const bad = join(dir, 'not-a-profile.txt');
+    writeFileSync(bad, 'this is not a profile\n');
+    // 64 MB in all: two lanes; this thread takes part1, the worker takes the broken file.
+    const failure = importMany([parts[0], bad, parts[1]], { threads: 2 });
+    await expect(failure).rejects.toBeInstanceOf(UnrecognizedFormatError);
+    await expect(failure).rejects.toThrow(/not-a-profile\.txt:1: expected perf\.data, perf script text/);
+  });
+
   it('diagnoses each host on its own, and the JSON names hosts and follows the schema', () => {
     const { result, findings } = analyzeLoaded(loaded);
     expect(findings.length).toBeGreaterThan(0);
@@ -177,6 +187,7 @@ describe('hosts and containers', () => {
     ]);
     expect(() => hostRefsOf([], ['=a'])).toThrow(CliError);
     expect(() => hostRefsOf([], ['web='])).toThrow(/NAME=INPUT/);
+    expect(() => hostRefsOf([], ['web=a', 'web=b'])).toThrow(/"web" is given twice/);
   });
 
   it('names hosts after their files, numbering repeats; a named single input is a host too', async () => {

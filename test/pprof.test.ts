@@ -165,7 +165,10 @@ describe('pprof import', () => {
       const goFile = join(dir, 'spin.go');
       writeFileSync(goFile, GO_PROGRAM);
       const out = join(dir, 'go-cpu.pprof');
-      execFileSync('go', ['run', goFile, out], { cwd: dir, env: { ...process.env, GO111MODULE: 'off' } });
+      // CI may run without HOME; go needs a build cache somewhere.
+      const env: NodeJS.ProcessEnv = { ...process.env, GO111MODULE: 'off' };
+      if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) env.GOCACHE = join(dir, 'go-cache');
+      execFileSync('go', ['run', goFile, out], { cwd: dir, env });
       const p = await importProfile(out);
       expect(p.meta.format).toBe('pprof');
       expect(p.meta.event).toBe('cpu-clock');

@@ -89,22 +89,31 @@ export async function loadInputs(refs: HostRef[], opts: LoadOptions): Promise<Lo
 
 /** `--host NAME=INPUT` values and plain input arguments, in that order. */
 export function hostRefsOf(inputs: readonly string[], hostFlags: readonly string[]): HostRef[] {
-  const named = hostFlags.map((v): HostRef => {
+  const named = hostFlags.map((v) => {
     const eq = v.indexOf('=');
     if (eq <= 0 || eq === v.length - 1)
       throw new CliError(`--host: expected NAME=INPUT, got ${JSON.stringify(v)}`, ExitCode.usage);
     return { host: v.slice(0, eq), ref: v.slice(eq + 1) };
   });
-  return [...named, ...inputs.map((ref): HostRef => ({ host: null, ref }))];
+  const names = new Set<string>();
+  for (const { host } of named) {
+    if (names.has(host))
+      throw new CliError(`--host: the name ${JSON.stringify(host)} is given twice`, ExitCode.usage);
+    names.add(host);
+  }
+  return [...named, ...inputs.map((ref) => ({ host: null, ref }))];
 }
 
+/** Given names are kept (hostRefsOf made them unique); a default name already taken gets `#2`, ... */
 function hostNames(refs: HostRef[], loaded: LoadedInput[]): string[] {
-  const used = new Map<string, number>();
+  const taken = new Set(refs.flatMap((r) => (r.host === null ? [] : [r.host])));
   return refs.map((r, k) => {
-    const base = r.host ?? defaultHostName(loaded[k]);
-    const n = (used.get(base) ?? 0) + 1;
-    used.set(base, n);
-    return n === 1 ? base : `${base}#${n}`;
+    if (r.host !== null) return r.host;
+    const base = defaultHostName(loaded[k]);
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base}#${n}`;
+    taken.add(name);
+    return name;
   });
 }
 

@@ -6,12 +6,13 @@
  * (cold JIT), which would eat the gain. One input alone goes through importProfile, which
  * splits a large text file itself.
  */
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { Profile } from '../model/profile.ts';
-import { InputError, ToolError, UnreadableInputError } from './errors.ts';
+import { InputError, ToolError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { type ImportOptions, importProfile } from './input.ts';
-import { startWorker } from './parallel.ts';
+import { PARALLEL_MIN_BYTES, startWorker } from './parallel.ts';
 
 export const FILE_JOB = 'crosstalk-import-file';
 
@@ -40,12 +41,14 @@ interface SerializedError {
 }
 
 /**
- * The profiles of `paths`, in the same order. `opts.threads` bounds the worker threads (default:
- * the CPUs available); 1 imports one input after another on this thread.
+ * The profiles of `paths`, in the same order. `opts.threads` bounds the lanes (default: the CPUs
+ * available); 1, or inputs smaller than PARALLEL_MIN_BYTES together, import one input after
+ * another on this thread (starting a worker costs more than it saves there).
  */
 export async function importMany(paths: string[], opts: ImportOptions = {}): Promise<Profile[]> {
-  const threads = Math.max(1, opts.threads ?? availableParallelism());
   if (paths.length === 1) return [await importProfile(paths[0], opts)];
+  const small = (await totalBytes(paths)) < PARALLEL_MIN_BYTES;
+  const threads = small ? 1 : Math.max(1, opts.threads ?? availableParallelism());
   const progress = new Float64Array(paths.length);
   const report = (k: number, f: number) => {
     progress[k] = f;
@@ -74,6 +77,19 @@ export async function importMany(paths: string[], opts: ImportOptions = {}): Pro
   };
   await Promise.all(Array.from({ length: Math.min(threads, paths.length) }, (_, i) => lane(i === 0)));
   return out;
+}
+
+/** Bytes of the inputs that exist (a missing one fails later, with its own error). */
+async function totalBytes(paths: string[]): Promise<number> {
+  const sizes = await Promise.all(
+    paths.map((p) =>
+      stat(p).then(
+        (s) => (s.isFile() ? s.size : 0),
+        () => 0,
+      ),
+    ),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 /** One worker thread importing the inputs it is given, one at a time. */
@@ -124,7 +140,10 @@ class ImportWorker {
 
 /** The same error classes the main thread would have thrown, so the CLI's advice still applies. */
 function errorFrom(e: SerializedError): Error {
-  if (e.expected !== undefined) return new InputError(e.file ?? '', e.line ?? null, e.expected, e.found);
+  if (e.expected !== undefined) {
+    const Class = e.name === 'UnrecognizedFormatError' ? UnrecognizedFormatError : InputError;
+    return new Class(e.file ?? '', e.line ?? null, e.expected, e.found);
+  }
   if (e.reason !== undefined && e.file !== undefined) return new UnreadableInputError(e.file, e.reason);
   if (e.tool !== undefined) return new ToolError(e.tool, e.message);
   return Object.assign(new Error(e.message), { name: e.name });
