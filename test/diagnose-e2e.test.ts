@@ -81,7 +81,7 @@ describe.skipIf(reason !== null)(
           '--call-graph',
           'dwarf,16384',
           '-F',
-          '499',
+          '999',
           '-o',
           file,
           '--',
