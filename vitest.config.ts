@@ -10,6 +10,7 @@ const systemTests = [
   'test/collect-preflight.test.ts',
   'test/demo-e2e.test.ts',
   'test/diagnose-e2e.test.ts',
+  'test/doctor-e2e.test.ts',
   'test/html-browser.test.ts',
   'test/html-hostile.test.ts',
   'test/lab-e2e.test.ts',
