@@ -103,7 +103,11 @@ interface ContainerAcc {
   byCategory: Float64Array;
   bySyscall: Map<string, number>;
   byProcess: Map<number, Map<number, number>>;
+  /** containerKey(host, identity.id), computed once. */
+  key: string;
 }
+
+const categoryIndex = Object.fromEntries(categories.map((c, i) => [c, i])) as Record<Category, number>;
 
 export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisResult {
   const { samples } = p;
@@ -132,6 +136,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
       if (acc === undefined) {
         acc = {
           identity,
+          key,
           host,
           cgroups: new Set(),
           samples: 0,
@@ -147,15 +152,18 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     }
     const stack = samples.stack[i];
     const a = attributionOf(stack);
-    const category = refineCategory(a.category, a.kernelOnly, p.strings[samples.comm[i]], samples.pid[i]);
-    const c = categories.indexOf(category);
+    const category =
+      a.category === 'kernel_other' && a.kernelOnly
+        ? refineCategory(a.category, a.kernelOnly, p.strings[samples.comm[i]], samples.pid[i])
+        : a.category;
+    const c = categoryIndex[category];
     byCategory[c] += w;
     acc.samples++;
     acc.weight += w;
     acc.byCategory[c] += w;
     if (a.syscall !== null && category === 'syscall') {
       acc.bySyscall.set(a.syscall, (acc.bySyscall.get(a.syscall) ?? 0) + w);
-      addStackWeight(tables, stack, containerKey(acc.host, acc.identity.id), w);
+      addStackWeight(tables, stack, acc.key, w);
     }
     addProcess(acc, samples.pid[i] < -1 ? samples.tid[i] : samples.pid[i], samples.comm[i], w);
   }

@@ -5,7 +5,8 @@ import { type ContainerIdentity, containerOf } from './containers.ts';
 export type NameResolver = (identity: ContainerIdentity) => ContainerIdentity;
 
 export class ContainerIndex {
-  private readonly byCgroup = new Map<number, ContainerIdentity>();
+  /** Indexed by the cgroup's string index (a dense array: one slot per string). */
+  private readonly byCgroup: (ContainerIdentity | undefined)[] = [];
   constructor(
     private readonly profile: Profile,
     private readonly nameOf: NameResolver = (i) => i,
@@ -13,10 +14,10 @@ export class ContainerIndex {
 
   /** Identity of the container a sample's cgroup (a string index) belongs to. */
   of(cgroup: number): ContainerIdentity {
-    let id = this.byCgroup.get(cgroup);
+    let id = this.byCgroup[cgroup];
     if (id === undefined) {
       id = this.nameOf(containerOf(this.profile.strings[cgroup]));
-      this.byCgroup.set(cgroup, id);
+      this.byCgroup[cgroup] = id;
     }
     return id;
   }

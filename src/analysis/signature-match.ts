@@ -104,15 +104,15 @@ export function matchSignatures(
     needWeights: (signature.needsAnyOf ?? []).map(() => 0),
     byContainer: new Map(),
   }));
-  const memo = new Map<number, StackFacts>();
+  const memo: (StackFacts | undefined)[] = new Array(p.stacks.length);
   const { samples } = p;
   for (let i = 0; i < samples.length; i++) {
     const stack = samples.stack[i];
     if (stack === -1) continue;
-    let f = memo.get(stack);
+    let f = memo[stack];
     if (f === undefined) {
       f = stackFacts(stack, attributionOf(stack), sigs, userNames);
-      memo.set(stack, f);
+      memo[stack] = f;
     }
     if (f.mask === 0) continue;
     const w = samples.weight[i];

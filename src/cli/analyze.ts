@@ -35,6 +35,10 @@ export function registerAnalyze(program: Command): void {
       'perf.data (recorded with -a -g --all-cgroups), perf script text (.gz ok), folded stacks, pprof, or a run; several: one per host',
     )
     .option('--host <name=input>', 'an input with its host name (repeatable)', collectValues, [])
+    .option(
+      '--store <dir>',
+      'run store to find runs in (default: $CROSSTALK_STORE, else $XDG_DATA_HOME/crosstalk/runs)',
+    )
     .option('--json', 'print the JSON document (schema/analyze.schema.json) instead of the summary')
     .option('--html <file>', 'also write the one-file HTML report (findings, flame graph, timeline)')
     .option('--force', 'replace the --html file if it exists')

@@ -9,6 +9,7 @@ import { registerDiff } from './diff.ts';
 import { registerDoctor } from './doctor.ts';
 import { reportError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { registerExport } from './export.ts';
 import { registerDemo, registerLab } from './lab.ts';
 import { labHooks } from './lab-hooks.ts';
 import { registerRecord } from './record.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerRuns(program);
   registerDoctor(program);
   registerDiff(program);
+  registerExport(program);
   registerLab(program, labHooks());
   registerDemo(program, labHooks());
   return program;

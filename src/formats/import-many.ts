@@ -7,12 +7,11 @@
  * splits a large text file itself.
  */
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import type { Profile } from '../model/profile.ts';
 import { InputError, ToolError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { type ImportOptions, importProfile } from './input.ts';
-import { PARALLEL_MIN_BYTES, startWorker } from './parallel.ts';
+import { defaultThreads, PARALLEL_MIN_BYTES, startWorker } from './parallel.ts';
 
 export const FILE_JOB = 'crosstalk-import-file';
 
@@ -48,7 +47,7 @@ interface SerializedError {
 export async function importMany(paths: string[], opts: ImportOptions = {}): Promise<Profile[]> {
   if (paths.length === 1) return [await importProfile(paths[0], opts)];
   const small = (await totalBytes(paths)) < PARALLEL_MIN_BYTES;
-  const threads = small ? 1 : Math.max(1, opts.threads ?? availableParallelism());
+  const threads = small ? 1 : Math.max(1, opts.threads ?? defaultThreads());
   const progress = new Float64Array(paths.length);
   const report = (k: number, f: number) => {
     progress[k] = f;

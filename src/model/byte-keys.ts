@@ -178,17 +178,15 @@ function pairHash(a: number, b: number): number {
 }
 
 /**
- * Cheap hash for perf call chain lines: the address token (which varies the most), the length and
- * the last eight bytes. Equal lines still get equal hashes; the table compares whole keys.
+ * Cheap hash for perf call chain lines, taken as the raw line: perf prints a tab, the address
+ * right-aligned in 16 columns, then the symbol and module. The hash reads those 17 bytes (where
+ * the address varies most), the length and the last eight bytes. Equal lines still get equal
+ * hashes; the table compares whole keys.
  */
 export function hashFrameLine(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5 ^ (end - start);
-  let i = start;
-  for (; i < end; i++) {
-    const c = buf[i];
-    if (c === 0x20) break;
-    h = Math.imul(h ^ c, 0x01000193);
-  }
-  for (let j = Math.max(i, end - 8); j < end; j++) h = Math.imul(h ^ buf[j], 0x01000193);
+  const a = Math.min(end, start + 17);
+  for (let i = start + 1; i < a; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  for (let j = Math.max(a, end - 8); j < end; j++) h = Math.imul(h ^ buf[j], 0x01000193);
   return h;
 }

@@ -4,11 +4,11 @@
  * only the first time it is seen, which keeps the parser near the speed of a plain byte scan.
  */
 
-import { ProfileBuilder } from '../../model/builder.ts';
+import { ProfileBuilder, type SampleInput } from '../../model/builder.ts';
 import { ByteKeyTable, hashBytes, hashFrameLine } from '../../model/byte-keys.ts';
 import type { CallGraphMode, FrameIndex, Profile } from '../../model/profile.ts';
 import type { StringIndex } from '../../model/strings.ts';
-import { decode, HASH, skipSpaces, trimEnd } from '../bytes.ts';
+import { decode, HASH, RPAREN, skipSpaces, TAB, trimEnd } from '../bytes.ts';
 import { InputError } from '../errors.ts';
 import { forEachLine, type LineSink } from '../lines.ts';
 import { type FrameSpans, frameKindOf, parseFrameLine } from './frame.ts';
@@ -69,6 +69,19 @@ class PerfScriptSink implements LineSink {
   private inSample = false;
   private sampleLine = 0;
   private readonly frames: FrameIndex[] = [];
+  /** The previous sample's frames, root first, and the stack node at each depth. */
+  private readonly prevFrames: FrameIndex[] = [];
+  private readonly prevNodes: number[] = [];
+  private readonly sample: SampleInput = {
+    stack: -1,
+    time: 0,
+    weight: 0,
+    pid: 0,
+    tid: 0,
+    cpu: 0,
+    comm: 0,
+    cgroup: 0,
+  };
   /** Inlined frames waiting for the module of the next real frame at the same address. */
   private readonly pendingInline: { name: string; address: string }[] = [];
   private comm: StringIndex = 0;
@@ -96,6 +109,17 @@ class PerfScriptSink implements LineSink {
   }
 
   line(buf: Uint8Array, start: number, end: number, lineNo: number): void {
+    // Fast path: a call chain line seen before, compared as the raw line (perf indents frames
+    // with a tab and ends them with ')'), with no trimming or field scanning.
+    if (
+      this.keep &&
+      buf[start] === TAB &&
+      end - start > 18 &&
+      buf[end - 1] === RPAREN &&
+      this.knownFrameLine(buf, start, end)
+    ) {
+      return;
+    }
     end = trimEnd(buf, start, end);
     const s = skipSpaces(buf, start, end);
     if (s === end) {
@@ -107,13 +131,13 @@ class PerfScriptSink implements LineSink {
       return;
     }
     if (this.inSample) {
-      if (s !== start && this.keep && this.knownFrameLine(buf, s, end)) return;
       // Old perf printed frames unindented; there a header is tried first.
       if (s === start && this.tryHeader(buf, start, end, lineNo)) return;
       if (parseFrameLine(buf, s, end, this.spans)) {
         if (this.keep) {
           const f = this.frameLine(buf);
-          if (f !== -1 && s !== start) this.rememberFrameLine(buf, s, end, f);
+          if (f !== -1 && buf[start] === TAB && buf[end - 1] === RPAREN)
+            this.rememberFrameLine(buf, start, end, f);
         }
         return;
       }
@@ -206,7 +230,7 @@ class PerfScriptSink implements LineSink {
 
   /** Fast path: a frame line seen before, byte for byte. */
   private knownFrameLine(buf: Uint8Array, s: number, e: number): boolean {
-    if (this.pendingInline.length > 0) return false;
+    if (this.pendingInline.length > 0 || !this.inSample) return false;
     const h = hashFrameLine(buf, s, e);
     const k = this.lineKeys.get(buf, s, e, h);
     if (k === -1) return false;
@@ -286,22 +310,47 @@ class PerfScriptSink implements LineSink {
     this.frames.push(this.builder.frame(p.name, module, kind, true, keepAddress ? p.address : null));
   }
 
+  /**
+   * The stack node of `this.frames` (leaf first). Consecutive samples usually share most of their
+   * root side, so the nodes of the previous sample are reused for the common prefix instead of
+   * being looked up frame by frame.
+   */
+  private stackOfFrames(): number {
+    const frames = this.frames;
+    const prevFrames = this.prevFrames;
+    const prevNodes = this.prevNodes;
+    const n = frames.length;
+    let depth = 0;
+    let stack = -1;
+    while (depth < n && depth < prevFrames.length && prevFrames[depth] === frames[n - 1 - depth]) {
+      stack = prevNodes[depth];
+      depth++;
+    }
+    prevFrames.length = depth;
+    prevNodes.length = depth;
+    for (; depth < n; depth++) {
+      const f = frames[n - 1 - depth];
+      stack = this.builder.stack(stack, f);
+      prevFrames.push(f);
+      prevNodes.push(stack);
+    }
+    return stack;
+  }
+
   private endSample(): void {
     if (this.keep) {
       for (const p of this.pendingInline) this.pushInline(p, 'inlined');
-      const frames = this.frames;
-      let stack = -1;
-      for (let i = frames.length - 1; i >= 0; i--) stack = this.builder.stack(stack, frames[i]);
-      this.builder.addSample({
-        stack,
-        time: this.time,
-        weight: this.weight,
-        pid: this.pid,
-        tid: this.tid,
-        cpu: this.cpu,
-        comm: this.comm,
-        cgroup: this.cgroup,
-      });
+      // One reused object: the builder copies its fields (no allocation per sample).
+      const s = this.sample;
+      s.stack = this.stackOfFrames();
+      s.time = this.time;
+      s.weight = this.weight;
+      s.pid = this.pid;
+      s.tid = this.tid;
+      s.cpu = this.cpu;
+      s.comm = this.comm;
+      s.cgroup = this.cgroup;
+      this.builder.addSample(s);
     }
     this.frames.length = 0;
     this.pendingInline.length = 0;
