@@ -14,6 +14,7 @@ const systemTests = [
   'test/html-browser.test.ts',
   'test/html-hostile.test.ts',
   'test/lab-e2e.test.ts',
+  'test/off-cpu.test.ts',
   'test/perf-data.test.ts',
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',

@@ -5,9 +5,11 @@
  */
 import type { Profile } from '../model/profile.ts';
 import { Attributions, type Category, categories, modeOf } from './attribute.ts';
+import { ContainerIndex } from './container-index.ts';
 import { type ContainerIdentity, containerOf } from './containers.ts';
 import { isIdleComm, isKernelThreadComm } from './kernel-entry.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
+import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
 import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
 
 export interface AnalyzeOptions {
@@ -79,6 +81,8 @@ export interface HostSummary {
 }
 
 export interface AnalysisResult {
+  /** Off-CPU time by container, syscall and wait path, when context switches were recorded. */
+  offCpu: OffCpuSummary | null;
   input: AnalysisInput;
   /** Per host, in input order; empty for single-host input. */
   hosts: HostSummary[];
@@ -91,7 +95,7 @@ export interface AnalysisResult {
 
 /** cpu-clock and task-clock periods are nanoseconds; other events count occurrences. */
 function weightUnitOf(event: string): 'ns' | 'events' {
-  return /^(?:cpu-clock|task-clock)(?::|$)/.test(event) ? 'ns' : 'events';
+  return /^(?:cpu-clock|task-clock|off-cpu)(?::|\/|$| )/.test(event) ? 'ns' : 'events';
 }
 
 interface ContainerAcc {
@@ -191,6 +195,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
       .filter((c) => c.share > 0),
     containers: containerList,
     syscalls,
+    offCpu: offCpuOf(p, attributions, nameOf),
     limitations: limitationsOf(p, input, syscalls),
   };
 }
@@ -219,6 +224,22 @@ function hostSummaries(p: Profile, containers: ContainerSummary[]): HostSummary[
       durationSeconds: h.durationSeconds,
     };
   });
+}
+
+function offCpuOf(
+  p: Profile,
+  attributions: Attributions,
+  nameOf: (i: ContainerIdentity) => ContainerIdentity,
+) {
+  const off = offCpuProfiles(p);
+  if (off === null) return null;
+  // The off-CPU profiles share the profile's string, frame and stack tables: same indexes.
+  const containers = new ContainerIndex(p, nameOf);
+  return summarizeOffCpu(
+    off,
+    (_q, cgroup) => containers.of(cgroup),
+    (_q, stack) => attributions.of(stack),
+  );
 }
 
 /** Per-sample refinements the stack alone cannot decide. */

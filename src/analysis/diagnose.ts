@@ -16,6 +16,7 @@ import { counterFindings } from './diagnose-counters.ts';
 import { genericFindings } from './diagnose-generic.ts';
 import type { Evidence, Finding, Victim } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
+import { offCpuProfiles } from './off-cpu.ts';
 import {
   type ContainerMatch,
   matchSignatures,
@@ -59,6 +60,8 @@ const VICTIM_MIN_SHARE = 0.001;
 const VICTIM_MIN_SAMPLES = 3;
 /** Kernel-time series that move with the antagonist's activity at r >= 0.5 count as correlated. */
 const MIN_CORRELATION = 0.5;
+/** Off-CPU in the path for 1% of the window (10 ms per second, summed over tasks) makes a victim. */
+const MIN_BLOCKED = 0.01;
 /** Containers with at least half the top container's weight in the path are all storm drivers. */
 const STORM_FRACTION = 0.5;
 
@@ -85,16 +88,17 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const total = analysis.input.totalWeight;
   const names = new Map(analysis.containers.map((c) => [c.identity.id, c.identity]));
   const base = opts.baseline ? baselineMatches(opts.baseline, catalog) : null;
+  const blocked = blockedInPaths(p, catalog, attributions, containers, userNames);
   for (const m of matches) {
-    const f = signatureFinding(
-      m,
+    const f = signatureFinding(m, {
       total,
       names,
       kernelWindows,
       counters,
-      base?.get(m.signature.id),
-      opts.baseline,
-    );
+      base: base?.get(m.signature.id),
+      baseline: opts.baseline,
+      blocked: blocked?.get(m.signature.id),
+    });
     if (f) out.push(f);
   }
   // Generic findings answer the cases no signature explains; with a signature finding they are noise.
@@ -262,15 +266,20 @@ export function correlation(x: Float64Array, y: Float64Array): number {
 
 type Names = Map<string, { id: string; name: string; runtime: string }>;
 
-function signatureFinding(
-  m: SignatureMatch,
-  total: number,
-  names: Names,
-  kernelWindows: Map<string, Float64Array>,
-  counters: CounterSet | undefined,
-  base: BaselineMatch | undefined,
-  baseline: DiagnoseBaseline | undefined,
-): Finding | null {
+/** What a signature finding is judged with, besides its own matches. */
+interface FindingContext {
+  total: number;
+  names: Names;
+  kernelWindows: Map<string, Float64Array>;
+  counters: CounterSet | undefined;
+  base: BaselineMatch | undefined;
+  baseline: DiagnoseBaseline | undefined;
+  /** Container id -> share of the recording window its tasks spent blocked in the path (off-CPU). */
+  blocked: Map<string, number> | undefined;
+}
+
+function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | null {
+  const { total, names, counters, base, baseline } = ctx;
   const s = m.signature;
   if (total <= 0) return null;
   const share = m.weight / total;
@@ -283,18 +292,18 @@ function signatureFinding(
   const [antId, ant] = base ? mostGrown(pool, total, base) : pool[0];
   const storm = pool.filter(([, c]) => c.weight >= STORM_FRACTION * ant.weight);
   const sharedStorm = storm.length >= 2;
-  const victims = victimsOf(
-    antId,
-    ant,
-    m,
-    total,
-    names,
-    kernelWindows,
-    counters,
-    sharedStorm ? storm.map(([id]) => id) : [],
-  );
+  const victims = victimsOf(antId, ant, m, ctx, sharedStorm ? storm.map(([id]) => id) : []);
   const site = callSiteFields(topOf(new Map([...ant.byCallSite.values()].map((e) => [e.site, e.weight]))));
   const evidence = evidenceOf(s, m, total, pool, names, counters, base, baseline?.counters);
+  for (const [id, f] of [...(ctx.blocked ?? [])].sort((a, b) => b[1] - a[1]).slice(0, 4)) {
+    evidence.push({
+      metric: `share of the recording its tasks spent blocked (off-CPU) in the path, ${names.get(id)?.name ?? id}`,
+      value: f,
+      unit: 'fraction',
+      baseline: null,
+      container: id,
+    });
+  }
   return {
     signature: s.id,
     kind: 'signature',
@@ -338,6 +347,36 @@ function isContainerId(id: string, names: Names): boolean {
   return n !== undefined && isContainer(n as Parameters<typeof isContainer>[0]);
 }
 
+/**
+ * Off-CPU time in each signature's path, per container, as a share of the recording window:
+ * tasks that sleep on the path's locks or wait for its I/O (a journal commit, a drain on every
+ * CPU) never show in on-CPU samples.
+ */
+function blockedInPaths(
+  p: Profile,
+  catalog: Signature[],
+  attributions: Attributions,
+  containers: ContainerIndex,
+  userNames: (stack: number) => Set<string>,
+): Map<string, Map<string, number>> | null {
+  const off = offCpuProfiles(p);
+  if (off === null || !(off.windowSeconds > 0)) return null;
+  const sigs = catalog.filter((s) => s.match.kernelFrames.length > 0);
+  // The blocked profile shares the stack table: the same attributions and container index apply.
+  const ms = matchSignatures(
+    off.blocked,
+    sigs,
+    (s) => attributions.of(s),
+    containers,
+    userNames,
+    windowsOf(off.blocked),
+  );
+  const window = off.windowSeconds * 1e9;
+  return new Map(
+    ms.map((m) => [m.signature.id, new Map([...m.byContainer].map(([id, c]) => [id, c.weight / window]))]),
+  );
+}
+
 /** At least one of the signature's `needsAnyOf` holds (or it lists none). */
 function needsMet(m: SignatureMatch, total: number, counters: CounterSet | undefined): boolean {
   const needs = m.signature.needsAnyOf;
@@ -362,12 +401,10 @@ function victimsOf(
   antId: string,
   ant: ContainerMatch,
   m: SignatureMatch,
-  total: number,
-  names: Names,
-  kernelWindows: Map<string, Float64Array>,
-  counters: CounterSet | undefined,
+  ctx: FindingContext,
   storm: string[],
 ): Victim[] {
+  const { total, names, kernelWindows, counters } = ctx;
   const out: Victim[] = [];
   for (const [id, n] of names) {
     if (id === antId || !isContainerId(id, names)) continue;
@@ -376,6 +413,7 @@ function victimsOf(
     if (storm.includes(id)) reasons.push('shared-storm');
     if (c && c.weight / total >= VICTIM_MIN_SHARE && c.samples >= VICTIM_MIN_SAMPLES) reasons.push('in-path');
     if (c && c.wait > 0) reasons.push('lock-wait');
+    if ((ctx.blocked?.get(id) ?? 0) >= MIN_BLOCKED) reasons.push('blocked-in-path');
     const kw = kernelWindows.get(id);
     if (kw && ant.windows.length >= 10 && correlation(ant.windows, kw) >= MIN_CORRELATION)
       reasons.push('correlated');

@@ -54,6 +54,7 @@ export function registerDoctor(program: Command): void {
       'run store directory (default: $CROSSTALK_STORE, else $XDG_DATA_HOME/crosstalk/runs)',
     )
     .option('--no-syscall-rates', 'skip counting syscalls per container after the profile window')
+    .option('--no-off-cpu', 'do not record context switches (off-CPU time: who waits, and where)')
     .option('--baseline <run>', 'a healthy run (id, label or directory) to compare with')
     .option('--json', 'print the report as JSON (schema/analyze.schema.json)')
     .option(

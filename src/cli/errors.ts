@@ -47,7 +47,10 @@ export function reportError(err: unknown): number {
   return ExitCode.internal;
 }
 
-/** Error text from the profile is untrusted: keep it on one line, without control characters. */
+/**
+ * Error text from the profile is untrusted: keep it on one line, without control characters,
+ * line separators or bidirectional overrides (which could reorder what the terminal shows).
+ */
 export function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g, ' ').trim();
 }

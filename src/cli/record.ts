@@ -30,6 +30,7 @@ export interface RecordFlags {
   label?: string;
   store?: string;
   syscallRates: boolean;
+  offCpu: boolean;
   json?: boolean;
 }
 
@@ -55,6 +56,7 @@ export function registerRecord(program: Command): void {
       '--no-syscall-rates',
       'skip counting syscalls per container (done for 1-3 s after the profile window; costs ~170 ns per syscall while it runs)',
     )
+    .option('--no-off-cpu', 'do not record context switches (off-CPU time: who waits, and where)')
     .option('--json', 'print the run as JSON on stdout')
     .action(async (flags: RecordFlags) => {
       const info = await recordFromFlags(flags);
@@ -94,7 +96,7 @@ export async function recordFromFlags(flags: RecordFlags, print = true): Promise
 }
 
 export function parseRecordFlags(
-  flags: Pick<RecordFlags, 'duration' | 'frequency' | 'callGraph' | 'label' | 'syscallRates'>,
+  flags: Pick<RecordFlags, 'duration' | 'frequency' | 'callGraph' | 'label' | 'syscallRates' | 'offCpu'>,
 ) {
   const durationSeconds = Number(flags.duration);
   if (!Number.isFinite(durationSeconds) || durationSeconds <= 0 || durationSeconds > 86400) {
@@ -123,6 +125,7 @@ export function parseRecordFlags(
     callGraph: callGraph as CallGraphMode,
     label: flags.label,
     syscallRates: flags.syscallRates,
+    offCpu: flags.offCpu,
   };
 }
 

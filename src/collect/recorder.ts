@@ -33,6 +33,8 @@ export const RECORD_DEFAULTS = {
   frequency: 99,
   callGraph: 'fp' as CallGraphMode,
   dwarfStackBytes: 8192,
+  /** Off-CPU recording; see the README's overhead figures for why this default. */
+  offCpu: true,
 };
 
 export interface RecordOptions {
@@ -49,6 +51,8 @@ export interface RecordOptions {
   store: RunStore;
   /** Run the per-container syscall counter. Default true. */
   syscallRates?: boolean;
+  /** Record every context switch with its call chain, for off-CPU time. Default RECORD_DEFAULTS.offCpu. */
+  offCpu?: boolean;
   onProgress?: (p: RecordProgress) => void;
   /** Ends the window early; perf finishes its file; the run is complete and marked interrupted. */
   stop?: AbortSignal;
@@ -102,6 +106,7 @@ export interface Settings {
   callGraph: CallGraphMode;
   dwarfStackBytes: number;
   syscallRates: boolean;
+  offCpu: boolean;
   /** Length of the syscall-counting window after the profile. */
   syscallSeconds: number;
   env: NodeJS.ProcessEnv;
@@ -122,6 +127,7 @@ function settingsOf(opts: RecordOptions): Settings {
     callGraph: opts.callGraph ?? RECORD_DEFAULTS.callGraph,
     dwarfStackBytes: opts.dwarfStackBytes ?? RECORD_DEFAULTS.dwarfStackBytes,
     syscallRates: opts.syscallRates ?? true,
+    offCpu: opts.offCpu ?? RECORD_DEFAULTS.offCpu,
     syscallSeconds: syscallWindowSeconds(opts.durationSeconds ?? RECORD_DEFAULTS.durationSeconds),
     env: opts.env ?? process.env,
   };

@@ -124,7 +124,7 @@ export class Session {
     const cg = callGraphArgs(this.s.callGraph, this.s.dwarfStackBytes);
     return {
       perfPath: this.pre.perfPath!,
-      eventArgs: ['-F', String(this.s.frequency), ...cg],
+      eventArgs: profileEventArgs(this.s.frequency, this.s.offCpu, cg),
       output: this.profileFile,
       limitSeconds: this.s.durationSeconds + SAFETY_SECONDS,
       env: this.s.env,
@@ -316,6 +316,7 @@ export class Session {
         syscallRates: this.syscallCounterWanted(),
         syscallSamplePeriod: SYSCALL_SAMPLE_PERIOD,
         syscallWindowSeconds: this.syscallSeconds,
+        offCpu: s.offCpu,
       },
       window: {
         startedAt: this.startedAt,
@@ -338,6 +339,16 @@ export class Session {
       files: await fileSizes(this.dir, [PERF_DATA_FILE, SYSCALLS_DATA_FILE]),
     };
   }
+}
+
+/**
+ * The profiled event and, with off-CPU, every context switch beside it. `-F` would apply to the
+ * tracepoint too (sampling switches at 99 Hz, useless for pairing them), so the frequency is set
+ * on cpu-clock alone and sched_switch keeps its default period of 1.
+ */
+export function profileEventArgs(frequency: number, offCpu: boolean, callGraph: string[]): string[] {
+  if (!offCpu) return ['-F', String(frequency), ...callGraph];
+  return ['-e', `cpu-clock/freq=${frequency}/`, '-e', 'sched:sched_switch', ...callGraph];
 }
 
 /** perf exits 0, or by the SIGINT/SIGTERM it was stopped with (it re-raises the signal after writing). */

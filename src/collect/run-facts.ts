@@ -26,6 +26,8 @@ export interface RecordingOptionsUsed {
   syscallSamplePeriod: number;
   /** Seconds syscalls were counted, in a window right after the profile's (null: not counted). */
   syscallWindowSeconds: number | null;
+  /** Context switches (sched:sched_switch with call chains) were recorded beside the profile. */
+  offCpu: boolean;
 }
 
 export interface RecordingWindow {

@@ -117,7 +117,7 @@ class StackTexts {
       const module = frames.inlined[f] === 1 ? 'inlined' : strings[frames.module[f]];
       const address = frames.address[f] === -1 ? null : strings[frames.address[f]];
       this.frameOpts.java = java;
-      t = frameText(strings[frames.name[f]], module, address, this.frameOpts);
+      t = withinLine(frameText(strings[frames.name[f]], module, address, this.frameOpts));
       cache[f] = t;
     }
     return t;
@@ -148,6 +148,7 @@ class ProcessNames {
       name += this.opts.tid === true ? `-${pid}/${samples.tid[sample]}` : `-${pid}`;
     }
     if (this.opts.rootOf) name = `${this.opts.rootOf(sample)};${name}`;
+    name = withinLine(name);
     let id = this.ids.get(name);
     if (id === undefined) {
       id = this.texts.length;
@@ -166,6 +167,14 @@ class ProcessNames {
   isJava(id: number): boolean {
     return this.java[id];
   }
+}
+
+/**
+ * perf never prints a line break inside a name, but pprof strings may hold one; it would split a
+ * folded line in two.
+ */
+function withinLine(text: string): string {
+  return /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
 }
 
 /**

@@ -38,6 +38,9 @@ function countStart(buf: Uint8Array, s: number, e: number): number {
   return i;
 }
 
+/** Counts are u64 in the tools that write folded stacks; longer digit runs would parse to Infinity. */
+const MAX_COUNT_DIGITS = 20;
+
 const annotation = /_\[([kjiw])\]$/;
 
 function frameOf(b: ProfileBuilder, raw: string) {
@@ -61,48 +64,58 @@ export async function parseFolded(chunks: AsyncIterable<Uint8Array>, file: strin
   b.meta.event = 'folded';
   const frameCache = new Map<string, number>();
   let samples = 0;
-  const stats = await forEachLine(chunks, {
-    line(buf, start, end, lineNo) {
-      end = trimEnd(buf, start, end);
-      const s = skipSpaces(buf, start, end);
-      if (s === end) return;
-      const c = countStart(buf, s, end);
-      if (c === -1) {
-        b.oddity('line without a trailing count', lineNo, decode(buf, start, end));
-        return;
-      }
-      const weight = Number(decode(buf, c, end));
-      let stack = -1;
-      let first = true;
-      let comm = b.strings.intern('');
-      let pid = UNKNOWN_PID;
-      let tid = UNKNOWN_PID;
-      let p = s;
-      const stop = c - 1;
-      while (p <= stop) {
-        let q = buf.indexOf(SEMICOLON, p);
-        if (q === -1 || q > stop) q = stop;
-        const raw = decode(buf, p, q);
-        if (first) {
-          first = false;
-          const m = pname.exec(raw);
-          comm = b.strings.intern(m ? m[1] : raw);
-          if (m && m[2] !== '?') pid = Number(m[2]);
-          tid = m?.[3] !== undefined ? Number(m[3]) : pid;
-        } else {
-          let f = frameCache.get(raw);
-          if (f === undefined) {
-            f = frameOf(b, raw);
-            frameCache.set(raw, f);
-          }
-          stack = b.stack(stack, f);
+  const stats = await forEachLine(
+    chunks,
+    {
+      line(buf, start, end, lineNo) {
+        end = trimEnd(buf, start, end);
+        const s = skipSpaces(buf, start, end);
+        if (s === end) return;
+        const c = countStart(buf, s, end);
+        if (c === -1) {
+          b.oddity('line without a trailing count', lineNo, decode(buf, start, end));
+          return;
         }
-        p = q + 1;
-      }
-      samples++;
-      b.addSample({ stack, time: Number.NaN, weight, pid, tid, cpu: -1, comm, cgroup: b.unknownCgroup });
+        if (end - c > MAX_COUNT_DIGITS) {
+          b.oddity('line with a count of more than 20 digits', lineNo, decode(buf, start, end));
+          return;
+        }
+        const weight = Number(decode(buf, c, end));
+        let stack = -1;
+        let first = true;
+        let comm = b.strings.intern('');
+        let pid = UNKNOWN_PID;
+        let tid = UNKNOWN_PID;
+        let p = s;
+        const stop = c - 1;
+        while (p <= stop) {
+          let q = buf.indexOf(SEMICOLON, p);
+          if (q === -1 || q > stop) q = stop;
+          const raw = decode(buf, p, q);
+          if (first) {
+            first = false;
+            const m = pname.exec(raw);
+            comm = b.strings.intern(m ? m[1] : raw);
+            if (m && m[2] !== '?') pid = Number(m[2]);
+            tid = m?.[3] !== undefined ? Number(m[3]) : pid;
+          } else {
+            let f = frameCache.get(raw);
+            if (f === undefined) {
+              f = frameOf(b, raw);
+              frameCache.set(raw, f);
+            }
+            stack = b.stack(stack, f);
+          }
+          p = q + 1;
+        }
+        samples++;
+        b.addSample({ stack, time: Number.NaN, weight, pid, tid, cpu: -1, comm, cgroup: b.unknownCgroup });
+      },
     },
-  });
+    undefined,
+    0,
+    file,
+  );
   if (samples === 0) {
     throw new InputError(
       file,

@@ -10,6 +10,7 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import type { CallGraphMode, Profile } from '../model/profile.ts';
 import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { parseFolded, sniffFolded } from './folded.ts';
+import { lineTooLong, MAX_LINE_BYTES } from './lines.ts';
 import { cutPoints, parallelism, parsePerfScriptParallel } from './parallel.ts';
 import { importPerfData } from './perf-data/import.ts';
 import { sniffPerfData } from './perf-data/reader.ts';
@@ -53,9 +54,15 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
   const gz = raw[0] === 0x1f && raw[1] === 0x8b;
   if (!gz && sniffPprof(raw, raw.length === size) === 'yes') return importPprofFile(file, path, false, opts);
   const source = gz ? gunzipChunks(file, size, opts.onProgress) : plainChunks(file, size, opts.onProgress);
-  const { head, complete, chunks } = await peek(source.chunks, HEAD_BYTES);
+  const { head, complete, chunks } = await peek(source.chunks, HEAD_BYTES, textUndecided);
   if (head.length === 0)
     throw new InputError(path, null, 'perf script text or folded stacks inside the gzip file', 'no data');
+  if (
+    !complete &&
+    head.length >= MAX_LINE_BYTES &&
+    textUndecided(head.subarray(0, MAX_LINE_BYTES - 1), false)
+  )
+    throw lineTooLong(path, countLines(head));
   if (gz && sniffPprof(head, complete) === 'yes') {
     await source.cancel();
     return importPprofFile(file, path, true, opts);
@@ -217,25 +224,46 @@ function gunzipChunks(file: string, size: number, onProgress?: (f: number) => vo
   return source;
 }
 
-/** Reads at least `n` bytes (or all) for sniffing, and returns an iterable that replays them. */
+/**
+ * Neither text sniffer can decide yet: the first line that is not a comment is longer than the
+ * head (a deep folded stack). Reading on is bounded by the importers' line limit.
+ */
+function textUndecided(head: Uint8Array, complete: boolean): boolean {
+  return (
+    head.length < MAX_LINE_BYTES &&
+    sniffPerfScript(head, complete) === 'need-more' &&
+    sniffFolded(head, complete) === 'need-more'
+  );
+}
+
+/**
+ * Reads at least `n` bytes (or all) for sniffing, more while `undecided` says so, and returns an
+ * iterable that replays them.
+ */
 async function peek(
   it: AsyncIterable<Uint8Array>,
   n: number,
+  undecided: (head: Uint8Array, complete: boolean) => boolean,
 ): Promise<{ head: Uint8Array; complete: boolean; chunks: AsyncIterable<Uint8Array> }> {
   const iter = it[Symbol.asyncIterator]();
   const taken: Uint8Array[] = [];
   let len = 0;
   let complete = false;
-  while (len < n) {
-    const r = await iter.next();
-    if (r.done) {
-      complete = true;
-      break;
+  let head: Uint8Array = new Uint8Array(0);
+  for (;;) {
+    while (len < n) {
+      const r = await iter.next();
+      if (r.done) {
+        complete = true;
+        break;
+      }
+      taken.push(r.value);
+      len += r.value.length;
     }
-    taken.push(r.value);
-    len += r.value.length;
+    head = Buffer.concat(taken);
+    if (complete || !undecided(head, complete)) break;
+    n = len + 1;
   }
-  const head = Buffer.concat(taken).subarray(0, Math.max(len, 0));
   async function* replay() {
     for (const t of taken) yield t;
     for (;;) {
@@ -245,6 +273,13 @@ async function peek(
     }
   }
   return { head, complete, chunks: replay() };
+}
+
+/** Number of the line `head` ends in. */
+function countLines(head: Uint8Array): number {
+  let n = 1;
+  for (let i = head.indexOf(0x0a); i !== -1; i = head.indexOf(0x0a, i + 1)) n++;
+  return n;
 }
 
 function firstLineNumber(head: Uint8Array): number | null {

@@ -7,9 +7,51 @@ import type {
   Profile,
   ProfileMeta,
   StackIndex,
+  SwitchTable,
 } from './profile.ts';
 import { type StringIndex, StringTable } from './strings.ts';
 import { type ValidateOptions, validateProfile } from './validate.ts';
+
+export interface SwitchInput {
+  stack: StackIndex;
+  timeNs: number;
+  cpu: number;
+  prevTid: number;
+  prevPid: number;
+  comm: StringIndex;
+  cgroup: StringIndex;
+  prevState: number;
+  nextTid: number;
+}
+
+function newSwitchColumns() {
+  return {
+    stack: new Int32Column(),
+    timeNs: new Float64Column(),
+    cpu: new Int32Column(),
+    prevTid: new Int32Column(),
+    prevPid: new Int32Column(),
+    comm: new Int32Column(),
+    cgroup: new Int32Column(),
+    prevState: new Uint8Column(),
+    nextTid: new Int32Column(),
+  };
+}
+
+function finishSwitches(c: ReturnType<typeof newSwitchColumns>): SwitchTable {
+  return {
+    length: c.stack.length,
+    stack: c.stack.finish(),
+    timeNs: c.timeNs.finish(),
+    cpu: c.cpu.finish(),
+    prevTid: c.prevTid.finish(),
+    prevPid: c.prevPid.finish(),
+    comm: c.comm.finish(),
+    cgroup: c.cgroup.finish(),
+    prevState: c.prevState.finish(),
+    nextTid: c.nextTid.finish(),
+  };
+}
 
 export interface SampleInput {
   stack: StackIndex;
@@ -47,6 +89,7 @@ export class ProfileBuilder {
   private readonly sampleCgroup = new Int32Column();
   private readonly sampleHost = new Int32Column();
   readonly meta: ProfileMeta;
+  private switchCols: ReturnType<typeof newSwitchColumns> | null = null;
   /** The empty string: the cgroup of samples whose cgroup is unknown. */
   readonly unknownCgroup: StringIndex;
 
@@ -67,6 +110,10 @@ export class ProfileBuilder {
       recording: {},
       hosts: [],
     };
+  }
+
+  get switchCount(): number {
+    return this.switchCols?.stack.length ?? 0;
   }
 
   get sampleCount(): number {
@@ -115,6 +162,21 @@ export class ProfileBuilder {
 
   frameKindOf(f: FrameIndex): FrameKindCode {
     return this.frameKind.at(f) as FrameKindCode;
+  }
+
+  /** A context switch (stack of the task switching out). Finished into `profile.switches`. */
+  addSwitch(s: SwitchInput): void {
+    this.switchCols ??= newSwitchColumns();
+    const c = this.switchCols;
+    c.stack.push(s.stack);
+    c.timeNs.push(s.timeNs);
+    c.cpu.push(s.cpu);
+    c.prevTid.push(s.prevTid);
+    c.prevPid.push(s.prevPid);
+    c.comm.push(s.comm);
+    c.cgroup.push(s.cgroup);
+    c.prevState.push(s.prevState);
+    c.nextTid.push(s.nextTid);
   }
 
   addSample(s: SampleInput): void {
@@ -174,6 +236,7 @@ export class ProfileBuilder {
         host: this.sampleHost.finish(),
       },
       meta: this.meta,
+      ...(this.switchCols ? { switches: finishSwitches(this.switchCols) } : {}),
     };
     validateProfile(profile, opts);
     return profile;

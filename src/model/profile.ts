@@ -94,10 +94,35 @@ export interface HostMeta {
   recording: Record<string, string | number>;
 }
 
+/**
+ * Context switches recorded beside the profile (`sched:sched_switch` with call chains), for
+ * off-CPU analysis: the stack is where the task that switched out was (its wait path).
+ */
+export interface SwitchTable {
+  readonly length: number;
+  readonly stack: Int32Array;
+  readonly timeNs: Float64Array;
+  readonly cpu: Int32Array;
+  /** The task switching out (the sample's task). */
+  readonly prevTid: Int32Array;
+  readonly prevPid: Int32Array;
+  readonly comm: Int32Array;
+  readonly cgroup: Int32Array;
+  /** SwitchState code of the task switching out. */
+  readonly prevState: Uint8Array;
+  /** The task switching in. */
+  readonly nextTid: Int32Array;
+}
+
+/** prev_state of sched_switch: runnable (preempted), sleeping, uninterruptible (usually I/O), other. */
+export const SwitchState = { runnable: 0, sleeping: 1, uninterruptible: 2, other: 3 } as const;
+
 export interface Profile {
   readonly strings: readonly string[];
   readonly frames: FrameTable;
   readonly stacks: StackTable;
   readonly samples: SampleTable;
   readonly meta: ProfileMeta;
+  /** Present when the input recorded context switches beside the sampled event. */
+  readonly switches?: SwitchTable;
 }

@@ -38,4 +38,12 @@ export function validateProfile(p: Profile, opts: ValidateOptions = {}): void {
     const w = samples.weight[i];
     if (Number.isNaN(w) || (w < 0 && !opts.allowNegativeWeights)) fail('sample weight negative or NaN', i);
   }
+  const sw = p.switches;
+  if (sw) {
+    for (let i = 0; i < sw.length; i++) {
+      if (sw.stack[i] < -1 || sw.stack[i] >= stacks.length) fail('switch stack out of range', i);
+      if (sw.comm[i] < 0 || sw.comm[i] >= nStrings) fail('switch comm out of range', i);
+      if (sw.cgroup[i] < 0 || sw.cgroup[i] >= nStrings) fail('switch cgroup out of range', i);
+    }
+  }
 }

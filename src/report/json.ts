@@ -1,6 +1,7 @@
 /** The `--json` document of `analyze`: the analysis result in the shape schema.ts defines. */
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { Finding } from '../analysis/findings.ts';
+import type { OffCpuContainer } from '../analysis/off-cpu.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
 import { UNKNOWN_PID } from '../formats/perf-script/header.ts';
 import { ANALYZE_SCHEMA_VERSION, type AnalyzeJson } from './schema.ts';
@@ -91,6 +92,17 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
 /** A finding of one host's diagnosis in a multi-host analysis carries that host. */
 export type HostFinding = Finding & { host?: string };
 
+function roundOffCpu(c: OffCpuContainer): OffCpuContainer {
+  const ms = (x: number) => Math.round(x * 1e6) / 1e6;
+  return {
+    ...c,
+    seconds: ms(c.seconds),
+    perSecond: ms(c.perSecond),
+    syscalls: c.syscalls.map((x) => ({ ...x, seconds: ms(x.seconds) })),
+    waitPaths: c.waitPaths.map((x) => ({ ...x, seconds: ms(x.seconds) })),
+  };
+}
+
 export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
   return {
     host: f.host === undefined || f.host === '' ? null : f.host,
@@ -160,6 +172,13 @@ export function analyzeJson(a: AnalysisResult, findings: HostFinding[] = []): An
         totalShare: r(f.totalShare),
       })),
     })),
+    offCpu: a.offCpu
+      ? {
+          ...a.offCpu,
+          blocked: a.offCpu.blocked.map(roundOffCpu),
+          runnable: a.offCpu.runnable.map(roundOffCpu),
+        }
+      : null,
     limitations: a.limitations,
   };
 }

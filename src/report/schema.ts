@@ -120,6 +120,30 @@ export const findingSchema = z.object({
   references: z.array(z.string()),
 });
 
+const offCpuContainer = z.object({
+  id: z.string(),
+  name: z.string(),
+  host: z.string().nullable(),
+  seconds: z.number().min(0).describe('task-seconds off-CPU (several tasks can be off-CPU at once)'),
+  perSecond: z.number().min(0).describe('seconds / recording window: average tasks of the container off-CPU'),
+  syscalls: z.array(z.object({ name: z.string(), seconds: z.number() })),
+  waitPaths: z.array(z.object({ frames: z.array(z.string()), seconds: z.number() })),
+});
+
+export const offCpuSchema = z
+  .object({
+    windowSeconds: z.number(),
+    switches: z.number().int().min(0),
+    blocked: z
+      .array(offCpuContainer)
+      .describe('sleeping or uninterruptible: waiting for a lock, I/O, a journal commit'),
+    runnable: z.array(offCpuContainer).describe('preempted: runnable but waiting for a CPU'),
+  })
+  .nullable()
+  .describe(
+    'from sched:sched_switch recorded beside the profile (crosstalk record --off-cpu); null without it',
+  );
+
 export const analyzeSchema = z.object({
   schemaVersion: z.literal(ANALYZE_SCHEMA_VERSION),
   tool: z.object({ name: z.literal('crosstalk'), version: z.string() }),
@@ -172,6 +196,7 @@ export const analyzeSchema = z.object({
   categories: z.array(categoryShare),
   containers: z.array(containerSchema),
   syscalls: z.array(syscallSchema),
+  offCpu: offCpuSchema,
   limitations: z.array(
     z.object({
       code: z.enum([

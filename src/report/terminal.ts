@@ -3,6 +3,7 @@ import { createColors } from 'picocolors';
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { Category } from '../analysis/attribute.ts';
 import type { Finding } from '../analysis/findings.ts';
+import type { OffCpuContainer, OffCpuSummary } from '../analysis/off-cpu.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
 import { renderFindings } from './findings-text.ts';
 import { pad, percent, safeText, thousands } from './safe-text.ts';
@@ -75,6 +76,7 @@ export function renderAnalysis(
   out.push('', c.bold('Kernel time by syscall (share of all samples)'));
   if (a.syscalls.length === 0) out.push('  no syscall time in this profile');
   for (const s of a.syscalls.slice(0, opts.syscalls ?? 8)) out.push(...syscallBlock(s));
+  if (a.offCpu) out.push('', ...offCpuBlock(a.offCpu, c.bold));
   if (a.limitations.length > 0) {
     out.push('', c.bold('What this data cannot answer'));
     for (const l of a.limitations) out.push(c.yellow(`  - ${l.message}`));
@@ -172,4 +174,25 @@ function shortPath(frames: string[]): string {
   if (frames.length === 0) return '(sampled in the entry code itself)';
   if (frames.length <= 6) return frames.join(' > ');
   return `${frames.slice(0, 2).join(' > ')} > … > ${frames.slice(-4).join(' > ')}`;
+}
+
+function offCpuBlock(o: OffCpuSummary, bold: (s: string) => string): string[] {
+  const out = [
+    bold(
+      `Off-CPU time (${o.switches.toLocaleString('en-US')} context switches over ${o.windowSeconds.toFixed(1)} s)`,
+    ),
+  ];
+  const row = (x: OffCpuContainer) => {
+    const sys = x.syscalls.map((s) => `${safeText(s.name, 32)} ${s.seconds.toFixed(2)} s`).join(', ');
+    const wait = x.waitPaths[0] ? `; waits in ${safeText(x.waitPaths[0].frames.join(' > '), 120)}` : '';
+    return `  ${pad(safeText(x.name, 40), 42)}${pad(`${x.seconds.toFixed(2)} s`, 10, true)}  ${sys}${wait}`;
+  };
+  out.push('  blocked (sleeping or in I/O), by container:');
+  for (const x of o.blocked.slice(0, 6)) out.push(row(x));
+  if (o.runnable.length > 0) {
+    out.push('  runnable but waiting for a CPU:');
+    for (const x of o.runnable.slice(0, 4))
+      out.push(`  ${pad(safeText(x.name, 40), 42)}${pad(`${x.seconds.toFixed(2)} s`, 10, true)}`);
+  }
+  return out;
 }

@@ -37,6 +37,10 @@ export interface PerfDataImportOptions {
   inline?: boolean;
 }
 
+/** The context-switch tracepoint `crosstalk record --off-cpu` adds beside the profile. */
+export const SWITCH_EVENT = 'sched:sched_switch';
+const PERF_TYPE_TRACEPOINT = 2;
+
 /** Share of the progress bar given to the native read; perf script takes the rest (it is ~10x slower). */
 const READ_SHARE = 0.1;
 
@@ -101,10 +105,16 @@ async function runAndParse(
   let profile: Profile | null = null;
   let parseError: unknown = null;
   try {
+    const switches = sampled.find((a) => a.name === SWITCH_EVENT && a.name !== opts.event);
+    // The profiled event: the first sampled event that is not a tracepoint (a recording with
+    // context switches beside cpu-clock means cpu-clock), unless the user chose one.
+    const main = sampled.find((a) => a.type !== PERF_TYPE_TRACEPOINT) ?? sampled[0];
     profile = await parsePerfScript(tap.pass(run.chunks), file, {
       event: opts.event,
+      defaultEvent: main.name,
+      switchEvent: switches ? SWITCH_EVENT : undefined,
       keepAddresses: opts.keepAddresses,
-      callGraph: sampled[0].callGraph,
+      callGraph: main.callGraph,
       cgroupOf: join.enabled ? join.cgroupOf : undefined,
     });
   } catch (e) {

@@ -41,6 +41,9 @@ export function perfScriptFields(sampleTypes: number[]): string {
   if (has(SampleType.TIME)) fields.push('time');
   if (has(SampleType.PERIOD)) fields.push('period');
   fields.push('event');
+  // Tracepoint payloads (sched_switch's prev_state and next_pid); perf ignores `trace` for the
+  // other events, and says so on stderr (firstStderrLine skips those notes).
+  if (sampleTypes.some((t) => (t & SampleType.RAW) !== 0)) fields.push('trace');
   if (has(SampleType.IP)) fields.push('ip', 'sym', 'dso');
   return fields.join(',');
 }
@@ -86,7 +89,7 @@ export function firstStderrLine(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l.length > 0);
+    .filter((l) => l.length > 0 && !/^'\w+' not valid for [\w-]+ events\. Ignoring\.$/.test(l));
   if (lines.length === 0) return '';
   if (lines[0].endsWith(':') && lines.length > 1) return `${lines[0]} ${lines[1]}`;
   return lines[0];

@@ -29,6 +29,8 @@ export { sniffPerfData } from './file-header.ts';
 export interface PerfDataAttrSummary {
   /** Event name from the EVENT_DESC feature (`cpu-clock:ppp`), else derived from type/config. */
   name: string;
+  /** perf_event_attr.type: 0 hardware, 1 software, 2 tracepoint, ... */
+  type: number;
   sampleType: number;
   /** `IP|TID|TIME|CALLCHAIN|...` */
   sampleTypeText: string;
@@ -328,6 +330,7 @@ function summarize(
     fileSize,
     attrs: attrs.map((a, i) => ({
       name: names[i],
+      type: a.type,
       sampleType: a.sampleType,
       sampleTypeText: sampleTypeText(a.sampleType),
       callGraph: callGraphOf(a),

@@ -175,19 +175,25 @@ function isCpuToken(buf: Uint8Array, s: number, e: number): boolean {
   return true;
 }
 
+/**
+ * perf prints u64 values (periods, and seconds of a u64 nanosecond clock), so at most 20 digits;
+ * a longer number is not one of these fields (and would parse to Infinity).
+ */
+const MAX_U64_DIGITS = 20;
+
 /** `SECS.FRAC:` */
 function isTimeToken(buf: Uint8Array, s: number, e: number): boolean {
   if (e - s < 4 || buf[e - 1] !== COLON) return false;
   let i = s;
   while (i < e - 1 && isDigit(buf[i])) i++;
-  if (i === s || buf[i] !== DOT) return false;
+  if (i === s || i - s > MAX_U64_DIGITS || buf[i] !== DOT) return false;
   const f = ++i;
   while (i < e - 1 && isDigit(buf[i])) i++;
   return i === e - 1 && i > f;
 }
 
 function isDigitsToken(buf: Uint8Array, s: number, e: number): boolean {
-  if (s >= e) return false;
+  if (s >= e || e - s > MAX_U64_DIGITS) return false;
   for (let i = s; i < e; i++) if (!isDigit(buf[i])) return false;
   return true;
 }

@@ -7,6 +7,7 @@
 import { ProfileBuilder, type SampleInput } from '../../model/builder.ts';
 import { ByteKeyTable, hashBytes, hashFrameLine } from '../../model/byte-keys.ts';
 import type { CallGraphMode, FrameIndex, Profile } from '../../model/profile.ts';
+import { SwitchState } from '../../model/profile.ts';
 import type { StringIndex } from '../../model/strings.ts';
 import { decode, HASH, RPAREN, skipSpaces, TAB, trimEnd } from '../bytes.ts';
 import { InputError } from '../errors.ts';
@@ -29,13 +30,19 @@ export interface PerfScriptOptions {
   defaultEvent?: string;
   /** Added to every line number reported (a part that starts inside a file). Default 0. */
   lineOffset?: number;
+  /**
+   * A context-switch tracepoint recorded beside the profiled event (`sched:sched_switch`): its
+   * samples become `profile.switches` (for off-CPU analysis) instead of being dropped. Never the
+   * profiled event itself. Default: none.
+   */
+  switchEvent?: string;
 }
 
 const utf8Inlined = new TextEncoder().encode('inlined');
 
 /** Base name of an event: `cycles:u` -> `cycles`, `cpu-clock:pppH` -> `cpu-clock`; tracepoints keep `sys:name`. */
 export function eventBase(name: string): string {
-  return name.replace(/:[ukhIGHpPSDWeb]+$/, '');
+  return name.replace(/\/[^/]*\/$/, '').replace(/:[ukhIGHpPSDWeb]+$/, '');
 }
 
 class PerfScriptSink implements LineSink {
@@ -66,6 +73,11 @@ class PerfScriptSink implements LineSink {
   private frameOfLine = new Int32Array(1 << 14);
   /** Whether the current sample's event is the chosen one. */
   private keep = false;
+  /** The current sample is a context switch (options.switchEvent). */
+  private isSwitch = false;
+  private timeNs = Number.NaN;
+  private switchPrevState = 0;
+  private switchNextTid = -1;
   private inSample = false;
   private sampleLine = 0;
   private readonly frames: FrameIndex[] = [];
@@ -177,14 +189,45 @@ class PerfScriptSink implements LineSink {
     this.tid = h.tid;
     this.cpu = h.cpu;
     this.time = h.time;
+    this.timeNs = h.timeNs;
     this.weight = Number.isNaN(h.period) ? 1 : h.period;
     this.cgroup = this.cgroupFor(h.tid, h.timeNs);
+    if (this.isSwitch) {
+      this.switchPayload(buf, h.restStart, end, lineNo);
+      return true;
+    }
     // A frame on the header line itself: `perf script` without call chains.
     if (h.restStart < end) {
       const r = skipSpaces(buf, h.restStart, end);
       if (r < end && parseFrameLine(buf, r, end, this.spans)) this.frameLine(buf);
     }
     return true;
+  }
+
+  /**
+   * sched_switch's payload (kernel include/trace/events/sched.h):
+   *   prev_comm=find prev_pid=31340 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
+   * Comms may hold spaces, so fields are found by their `name=` markers, the last ones first.
+   */
+  private switchPayload(buf: Uint8Array, s: number, e: number, lineNo: number): void {
+    const text = decode(buf, s, e);
+    const state = / prev_state=(\S+) ==> /.exec(text);
+    const next = / next_pid=(-?\d+) next_prio=-?\d+\s*$/.exec(text);
+    if (!state || !next) {
+      this.builder.oddity('unparsed sched_switch payload', lineNo, text);
+      this.keep = false;
+      return;
+    }
+    const c = state[1][0];
+    this.switchPrevState =
+      c === 'R'
+        ? SwitchState.runnable
+        : c === 'S'
+          ? SwitchState.sleeping
+          : c === 'D'
+            ? SwitchState.uninterruptible
+            : SwitchState.other;
+    this.switchNextTid = Number(next[1]);
   }
 
   private keepEvent(buf: Uint8Array, s: number, e: number): boolean {
@@ -195,14 +238,18 @@ class PerfScriptSink implements LineSink {
       const name = decode(buf, s, e);
       this.eventNames.push(name);
       this.eventSamples.push(0);
-      if (this.chosenEvent === null) {
+      const isSwitch =
+        this.opts.switchEvent !== undefined && eventBase(name) === eventBase(this.opts.switchEvent);
+      if (this.chosenEvent === null && !isSwitch) {
         this.chosenEvent = name;
         this.chosenBase = eventBase(name);
       }
-      this.eventKeep.push(name === this.chosenEvent || eventBase(name) === this.chosenBase ? 1 : 0);
+      const main = !isSwitch && (name === this.chosenEvent || eventBase(name) === this.chosenBase);
+      this.eventKeep.push(main ? 1 : isSwitch ? 2 : 0);
     }
     this.eventSamples[ev]++;
-    return this.eventKeep[ev] === 1;
+    this.isSwitch = this.eventKeep[ev] === 2;
+    return this.eventKeep[ev] !== 0;
   }
 
   private cgroupFor(tid: number, timeNs: number): StringIndex {
@@ -340,22 +387,41 @@ class PerfScriptSink implements LineSink {
   private endSample(): void {
     if (this.keep) {
       for (const p of this.pendingInline) this.pushInline(p, 'inlined');
-      // One reused object: the builder copies its fields (no allocation per sample).
-      const s = this.sample;
-      s.stack = this.stackOfFrames();
-      s.time = this.time;
-      s.weight = this.weight;
-      s.pid = this.pid;
-      s.tid = this.tid;
-      s.cpu = this.cpu;
-      s.comm = this.comm;
-      s.cgroup = this.cgroup;
-      this.builder.addSample(s);
+      if (this.isSwitch) this.endSwitch();
+      else this.addProfiledSample();
     }
     this.frames.length = 0;
     this.pendingInline.length = 0;
     this.inSample = false;
     this.keep = false;
+  }
+
+  private endSwitch(): void {
+    this.builder.addSwitch({
+      stack: this.stackOfFrames(),
+      timeNs: this.timeNs,
+      cpu: this.cpu,
+      prevTid: this.tid,
+      prevPid: this.pid,
+      comm: this.comm,
+      cgroup: this.cgroup,
+      prevState: this.switchPrevState,
+      nextTid: this.switchNextTid,
+    });
+  }
+
+  private addProfiledSample(): void {
+    // One reused object: the builder copies its fields (no allocation per sample).
+    const s = this.sample;
+    s.stack = this.stackOfFrames();
+    s.time = this.time;
+    s.weight = this.weight;
+    s.pid = this.pid;
+    s.tid = this.tid;
+    s.cpu = this.cpu;
+    s.comm = this.comm;
+    s.cgroup = this.cgroup;
+    this.builder.addSample(s);
   }
 
   /**
@@ -405,9 +471,17 @@ class PerfScriptSink implements LineSink {
           `only ${[...distinctBases].join(', ')}`,
         );
       }
-    } else if (distinctBases.size > 1) {
+    } else if (
+      distinctBases.size > (this.opts.switchEvent !== undefined && this.builder.switchCount > 0 ? 2 : 1)
+    ) {
       meta.eventChosenBy = 'first';
-      meta.warnings.push(severalEventsWarning(this.file, meta.events, meta.event));
+      meta.warnings.push(
+        severalEventsWarning(
+          this.file,
+          meta.events.filter((e) => eventBase(e.name) !== eventBase(this.opts.switchEvent ?? '')),
+          meta.event,
+        ),
+      );
     }
     return this.builder.finish();
   }
@@ -445,7 +519,7 @@ export async function parsePerfScript(
   opts: PerfScriptOptions = {},
 ): Promise<Profile> {
   const sink = new PerfScriptSink(file, opts);
-  const stats = await forEachLine(chunks, sink, opts.onProgress, opts.lineOffset ?? 0);
+  const stats = await forEachLine(chunks, sink, opts.onProgress, opts.lineOffset ?? 0, file);
   return sink.finish(stats.lines);
 }
 

@@ -1,0 +1,211 @@
+/**
+ * Off-CPU time from context switches recorded beside the profile: on-CPU samples miss a task that
+ * sleeps on a kernel mutex or waits for a journal commit. Each switch-out (the task's stack where
+ * it stopped) is paired with the same task's next switch-in; the time between is blocked time
+ * (sleeping or uninterruptible) or runnable time (preempted, waiting for a CPU). The result is a
+ * profile of its own, weights in nanoseconds, over the same string/frame/stack tables, so the
+ * usual analysis (containers, syscalls, kernel paths) applies to it.
+ */
+import type { Profile, SampleTable, SwitchTable } from '../model/profile.ts';
+import { SwitchState } from '../model/profile.ts';
+
+export interface OffCpuProfiles {
+  /** Sleeping and uninterruptible time, by the stack the task stopped in. */
+  blocked: Profile;
+  /** Runnable time: preempted tasks waiting for a CPU. */
+  runnable: Profile;
+  /** Seconds between the first and the last switch. */
+  windowSeconds: number;
+  switches: number;
+}
+
+interface Columns {
+  stack: number[];
+  time: number[];
+  weight: number[];
+  pid: number[];
+  tid: number[];
+  cpu: number[];
+  comm: number[];
+  cgroup: number[];
+  host: number[];
+}
+
+const empty = (): Columns => ({
+  stack: [],
+  time: [],
+  weight: [],
+  pid: [],
+  tid: [],
+  cpu: [],
+  comm: [],
+  cgroup: [],
+  host: [],
+});
+
+function emit(c: Columns, sw: SwitchTable, i: number, ns: number, host: number): void {
+  c.stack.push(sw.stack[i]);
+  c.time.push(sw.timeNs[i] / 1e9);
+  c.weight.push(ns);
+  c.pid.push(sw.prevPid[i]);
+  c.tid.push(sw.prevTid[i]);
+  c.cpu.push(sw.cpu[i]);
+  c.comm.push(sw.comm[i]);
+  c.cgroup.push(sw.cgroup[i]);
+  c.host.push(host);
+}
+
+function table(c: Columns): SampleTable {
+  return {
+    length: c.stack.length,
+    stack: Int32Array.from(c.stack),
+    time: Float64Array.from(c.time),
+    weight: Float64Array.from(c.weight),
+    pid: Int32Array.from(c.pid),
+    tid: Int32Array.from(c.tid),
+    cpu: Int32Array.from(c.cpu),
+    comm: Int32Array.from(c.comm),
+    cgroup: Int32Array.from(c.cgroup),
+    host: Int32Array.from(c.host),
+  };
+}
+
+/** null when the profile carries no context switches. */
+export function offCpuProfiles(p: Profile): OffCpuProfiles | null {
+  const sw = p.switches;
+  if (!sw || sw.length === 0) return null;
+  const order = Array.from({ length: sw.length }, (_, i) => i).sort((a, b) => sw.timeNs[a] - sw.timeNs[b]);
+  const host = p.samples.length > 0 ? p.samples.host[0] : p.strings.indexOf('');
+  const blocked = empty();
+  const runnable = empty();
+  /** tid -> index of its switch-out still waiting for the matching switch-in. */
+  const pending = new Map<number, number>();
+  const close = (out: number, until: number) => {
+    const ns = until - sw.timeNs[out];
+    // Exiting, stopped and idle kernel threads ('other' states) are not waiting for anything.
+    if (!(ns > 0) || sw.prevState[out] === SwitchState.other) return;
+    emit(sw.prevState[out] === SwitchState.runnable ? runnable : blocked, sw, out, ns, Math.max(0, host));
+  };
+  for (const i of order) {
+    const next = sw.nextTid[i];
+    const out = next > 0 ? pending.get(next) : undefined;
+    if (out !== undefined) {
+      close(out, sw.timeNs[i]);
+      pending.delete(next);
+    }
+    // The idle task (tid 0) is not waiting for anything.
+    if (sw.prevTid[i] > 0) pending.set(sw.prevTid[i], i);
+  }
+  const end = sw.timeNs[order[order.length - 1]];
+  // Tasks still off-CPU when the recording stopped were off-CPU for the rest of it.
+  for (const out of pending.values()) close(out, end);
+  const meta = (event: string) => ({
+    ...p.meta,
+    event,
+    events: [{ name: event, samples: 0 }],
+    warnings: [],
+    oddities: {},
+  });
+  const windowSeconds = (end - sw.timeNs[order[0]]) / 1e9;
+  const make = (c: Columns, event: string): Profile => {
+    const m = meta(event);
+    m.events[0].samples = c.stack.length;
+    m.durationSeconds = windowSeconds;
+    return { strings: p.strings, frames: p.frames, stacks: p.stacks, samples: table(c), meta: m };
+  };
+  return {
+    blocked: make(blocked, 'off-cpu (blocked)'),
+    runnable: make(runnable, 'off-cpu (runnable)'),
+    windowSeconds,
+    switches: sw.length,
+  };
+}
+
+export interface OffCpuContainer {
+  id: string;
+  name: string;
+  host: string | null;
+  /** Seconds of task time off-CPU (several tasks can be off-CPU at once). */
+  seconds: number;
+  /** seconds / the recording window: average number of this container's tasks off-CPU. */
+  perSecond: number;
+  syscalls: { name: string; seconds: number }[];
+  /** Where the tasks waited: the last kernel frames before `schedule`. */
+  waitPaths: { frames: string[]; seconds: number }[];
+}
+
+export interface OffCpuSummary {
+  windowSeconds: number;
+  switches: number;
+  blocked: OffCpuContainer[];
+  runnable: OffCpuContainer[];
+}
+
+/** Wait paths keep the frames that name the wait: the scheduler's own frames are dropped. */
+const schedulerFrame =
+  /^(?:__schedule|schedule|schedule_\w+|io_schedule\w*|preempt_schedule\w*|__cond_resched|finish_task_switch.*)$/;
+
+export function summarizeOffCpu(
+  o: OffCpuProfiles,
+  containerOf: (p: Profile, cgroup: number) => { id: string; name: string },
+  attributionOf: (p: Profile, stack: number) => { syscall: string | null; kernelPath: string[] },
+  top = 10,
+): OffCpuSummary {
+  return {
+    windowSeconds: o.windowSeconds,
+    switches: o.switches,
+    blocked: perContainer(o.blocked, o.windowSeconds, containerOf, attributionOf).slice(0, top),
+    runnable: perContainer(o.runnable, o.windowSeconds, containerOf, attributionOf).slice(0, top),
+  };
+}
+
+function perContainer(
+  p: Profile,
+  window: number,
+  containerOf: (p: Profile, cgroup: number) => { id: string; name: string },
+  attributionOf: (p: Profile, stack: number) => { syscall: string | null; kernelPath: string[] },
+): OffCpuContainer[] {
+  const acc = new Map<string, { c: OffCpuContainer; sys: Map<string, number>; paths: Map<string, number> }>();
+  const s = p.samples;
+  for (let i = 0; i < s.length; i++) {
+    const id = containerOf(p, s.cgroup[i]);
+    const hostName = p.strings[s.host[i]] || null;
+    const key = `${hostName ?? ''}\u0000${id.id}`;
+    let a = acc.get(key);
+    if (!a) {
+      a = {
+        c: {
+          id: id.id,
+          name: id.name,
+          host: hostName,
+          seconds: 0,
+          perSecond: 0,
+          syscalls: [],
+          waitPaths: [],
+        },
+        sys: new Map(),
+        paths: new Map(),
+      };
+      acc.set(key, a);
+    }
+    const sec = s.weight[i] / 1e9;
+    a.c.seconds += sec;
+    if (s.stack[i] === -1) continue;
+    const at = attributionOf(p, s.stack[i]);
+    if (at.syscall) a.sys.set(at.syscall, (a.sys.get(at.syscall) ?? 0) + sec);
+    const path = at.kernelPath
+      .filter((f) => !schedulerFrame.test(f))
+      .slice(-4)
+      .join('\n');
+    if (path) a.paths.set(path, (a.paths.get(path) ?? 0) + sec);
+  }
+  const rank = (m: Map<string, number>) => [...m].sort((x, y) => y[1] - x[1]).slice(0, 3);
+  return [...acc.values()]
+    .map(({ c, sys, paths }) => ({
+      ...c,
+      perSecond: window > 0 ? c.seconds / window : 0,
+      syscalls: rank(sys).map(([name, seconds]) => ({ name, seconds })),
+      waitPaths: rank(paths).map(([k, seconds]) => ({ frames: k.split('\n'), seconds })),
+    }))
+    .sort((a, b) => b.seconds - a.seconds);
+}
