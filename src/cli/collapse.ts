@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { collapseProfile } from '../formats/collapse.ts';
 import { importProfile } from '../formats/input.ts';
 import { parsePositiveInt } from './analyze.ts';
+import { oneLine } from './errors.ts';
 import { progress } from './progress.ts';
 
 interface CollapseFlags {
@@ -44,7 +45,7 @@ export function registerCollapse(program: Command): void {
       } finally {
         bar.done();
       }
-      for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${w}\n`);
+      for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${oneLine(w)}\n`);
       const lines = collapseProfile(profile, flags);
       await writeLines(lines);
     });

@@ -13,7 +13,7 @@ import { isMultiHost } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
 import { TOOL_VERSION } from '../report/json.ts';
 import { collectValues, loadFromArguments } from './analyze.ts';
-import { CliError } from './errors.ts';
+import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 
 interface ExportFlags {
@@ -56,10 +56,11 @@ export function registerExport(program: Command): void {
         throw new CliError('pprof is binary: give -o FILE or redirect standard output', ExitCode.usage);
       const loaded = await loadFromArguments(inputs, flags);
       const { profile } = loaded;
-      for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${w}\n`);
+      for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${oneLine(w)}\n`);
       const labels = new SampleLabels(profile, { nameOf: loaded.nameOf });
       const bytes = exportBytes(profile, format, by, labels);
-      if (flags.output !== undefined) await writeFile(flags.output, bytes);
+      // Owner-only, as every report: the profile names the host's commands and paths.
+      if (flags.output !== undefined) await writeFile(flags.output, bytes, { mode: 0o600 });
       else await writeStdout(bytes);
     });
 }

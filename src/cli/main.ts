@@ -2,6 +2,7 @@
  * crosstalk command line. Each command lives in its own module and registers itself on the
  * commander program; this file only wires them and turns errors into exit codes.
  */
+import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './analyze.ts';
 import { registerCollapse } from './collapse.ts';
@@ -37,11 +38,22 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * SIGINT/SIGTERM while no command handles them (importing, analysing, writing reports): exit with
+ * 130/143 through process.exit, so that exit handlers stop perf script and remove temporary copies
+ * (dying by the signal itself would skip them). record and lab install their own handlers.
+ */
+function exitOnUnhandledSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) === 1) process.exit(128 + (constants.signals[signal] ?? 0));
+}
+
 async function main(argv: string[]): Promise<number> {
   // A closed stdout (`crosstalk collapse x | head`) is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(ExitCode.ok);
   });
+  process.on('SIGINT', exitOnUnhandledSignal);
+  process.on('SIGTERM', exitOnUnhandledSignal);
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;

@@ -95,10 +95,20 @@ export class PerfRecording {
       });
       // perf's workload (sleep) inherits its pipes: if perf dies first, 'close' would wait for the
       // sleep. End the rest of perf's process group as soon as perf itself has exited.
-      this.child.on('exit', () => killGroup(this.pid));
+      this.child.on('exit', () => {
+        process.off('exit', this.onCrosstalkExit);
+        killGroup(this.pid);
+      });
       this.child.on('close', done);
     });
+    process.on('exit', this.onCrosstalkExit);
   }
+
+  /**
+   * crosstalk exiting while perf records (process.exit after a second signal, a fatal error):
+   * perf runs in its own process group and would go on until its time limit, so end it with us.
+   */
+  private readonly onCrosstalkExit = (): void => killGroup(this.pid);
 
   /** Enables the events; resolves when perf acknowledged, rejects if perf exits or times out first. */
   async enable(timeoutMs: number): Promise<void> {

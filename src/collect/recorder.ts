@@ -11,10 +11,17 @@
  * marked incomplete. perf dying on its own (killed, disk full) also leaves an incomplete run: a
  * file perf did not finish is never treated as whole.
  */
+import { readFileSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FILE_MODE, writeFileAtomic } from '../store/atomic-file.ts';
-import { COUNTERS_FILE, type RunMetadata, type RunStatus } from '../store/metadata.ts';
+import { FILE_MODE, writeFileAtomic, writeFileAtomicSync } from '../store/atomic-file.ts';
+import {
+  COUNTERS_FILE,
+  METADATA_FILE,
+  parseRunMetadata,
+  type RunMetadata,
+  type RunStatus,
+} from '../store/metadata.ts';
 import { invalidLabel, LABEL, type RunStore } from '../store/store.ts';
 import type { SourceNote } from './container-names.ts';
 import {
@@ -151,6 +158,7 @@ export async function recordRun(opts: RecordOptions): Promise<RunInfo> {
     () => {},
   );
   const session = new Session(opts, s, pre, run.dir);
+  const releaseExitGuard = guardAgainstExit(run.dir);
   let facts: RecordingFacts;
   let metadata: RunMetadata;
   try {
@@ -159,6 +167,8 @@ export async function recordRun(opts: RecordOptions): Promise<RunInfo> {
   } catch (e) {
     await markFailed(opts.store, run.dir, e);
     throw e;
+  } finally {
+    releaseExitGuard();
   }
   return {
     id: run.id,
@@ -206,6 +216,29 @@ async function markFailed(store: RunStore, dir: string, e: unknown): Promise<voi
   const reason = `recording failed: ${e instanceof Error ? e.message : String(e)}`;
   await store.updateMetadata(dir, (m) => ({ ...m, status: 'incomplete', failure: reason })).catch(() => {});
   await unlink(join(dir, RESERVE_FILE)).catch(() => {});
+}
+
+/**
+ * The process exiting before the run is saved (process.exit after a second signal in the lab, a
+ * fatal error elsewhere) would leave metadata saying `recording` with a dead recorder. Exit
+ * handlers cannot wait, so the run is marked incomplete synchronously, without the store lock.
+ */
+function guardAgainstExit(dir: string): () => void {
+  const onExit = () => {
+    const file = join(dir, METADATA_FILE);
+    try {
+      const m = parseRunMetadata(readFileSync(file, 'utf8'), file);
+      if (m.status === 'recording') {
+        const failure = 'crosstalk exited before the recording was saved';
+        writeFileAtomicSync(file, `${JSON.stringify({ ...m, status: 'incomplete', failure }, null, 2)}\n`);
+      }
+      rmSync(join(dir, RESERVE_FILE), { force: true });
+    } catch {
+      // Nothing more can be done while exiting; the store reports the run as abandoned.
+    }
+  };
+  process.on('exit', onExit);
+  return () => process.off('exit', onExit);
 }
 
 function countersOf(session: Session): RunCounters | null {

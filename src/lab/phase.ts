@@ -153,6 +153,12 @@ export async function runPhase(env: PhaseEnv, plan: PhasePlan, runNo: number): P
 }
 
 /**
+ * How long an aborted phase waits for its hook to finish: perf needs a second or two to write its
+ * file after SIGINT (more on a busy host); a hook that takes longer is abandoned.
+ */
+const HOOK_STOP_MS = 30_000;
+
+/**
  * The recorded phase: the unfixed plan runs until `hook` resolves and at least `durationSeconds`
  * have passed in the victim's window; then the workloads are stopped with SIGTERM.
  */
@@ -177,10 +183,17 @@ export async function runHeldPhase<T>(
     await delay(startAt + env.warmupSeconds * 1000 - Date.now(), env.signal);
     const began = Date.now();
     const ctx = contendedContext(env, running);
-    [value] = await abortable(
-      Promise.all([hook(ctx), delay(env.durationSeconds * 1000, env.signal)]),
-      env.signal,
-    );
+    const hooked = hook(ctx);
+    try {
+      [value] = await abortable(
+        Promise.all([hooked, delay(env.durationSeconds * 1000, env.signal)]),
+        env.signal,
+      );
+    } catch (e) {
+      // The hook (a recording) stops on the same signal: let it save its run before the lab exits.
+      await Promise.race([hooked.catch(() => {}), new Promise((r) => setTimeout(r, HOOK_STOP_MS))]);
+      throw e;
+    }
     seconds = (Date.now() - began) / 1000;
   } finally {
     for (const r of running) stopContainer(r);

@@ -4,6 +4,7 @@
  * so a crash or a full disk leaves either the old or the new file, never a mix.
  */
 import { randomBytes } from 'node:crypto';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -22,6 +23,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     throw e;
   }
   await syncDirectory(dirname(path));
+}
+
+/**
+ * writeFileAtomic for process exit handlers, which cannot wait for promises. Without the fsyncs:
+ * the rename still makes the change all-or-nothing.
+ */
+export function writeFileAtomicSync(path: string, data: string): void {
+  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    writeFileSync(temp, data, { mode: FILE_MODE, flag: 'wx' });
+    renameSync(temp, path);
+  } catch (e) {
+    rmSync(temp, { force: true });
+    throw e;
+  }
 }
 
 /** Creates `path` with `data`; fails with EEXIST rather than overwrite anything. */

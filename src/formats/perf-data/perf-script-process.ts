@@ -69,10 +69,13 @@ export function startPerfScript(
   child.stderr.on('data', (s: string) => {
     if (err.length < STDERR_BYTES) err += s.slice(0, STDERR_BYTES - err.length);
   });
+  // crosstalk exiting mid-import (a signal, an error elsewhere) must not leave perf script running.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
   const exited = new Promise<PerfExit>((resolve) => {
     child.once('error', (e: NodeJS.ErrnoException) => resolve({ code: null, signal: null, spawnError: e }));
     child.once('close', (code, signal) => resolve({ code, signal, spawnError: null }));
-  });
+  }).finally(() => process.off('exit', killOnExit));
   return {
     chunks: drain(child.stdout),
     exited,

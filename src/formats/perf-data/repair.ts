@@ -5,6 +5,7 @@
  * this machine). The copy ends at the last complete record, says so in its header, and declares
  * no feature sections, since a killed perf never wrote them.
  */
+import { rmSync } from 'node:fs';
 import { copyFile, mkdtemp, open, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,14 @@ export async function writeRepairedCopy(
   validEnd: number,
 ): Promise<RepairedCopy> {
   const dir = await mkdtemp(join(tmpdir(), 'crosstalk-perf-data-'));
-  const remove = () => rm(dir, { recursive: true, force: true });
+  // A copy of the user's perf.data (host command names and paths) must not outlive the process,
+  // even when it exits on a signal mid-import.
+  const removeOnExit = () => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', removeOnExit);
+  const remove = async () => {
+    process.off('exit', removeOnExit);
+    await rm(dir, { recursive: true, force: true });
+  };
   const path = join(dir, 'perf.data');
   try {
     await copyFile(file, path);
