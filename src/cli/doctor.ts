@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { diffProfile } from '../analysis/diff-profile.ts';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
-import { RECORD_DEFAULTS } from '../collect/recorder.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
 import { type HtmlReportInput, writeHtmlReport } from '../report/html/html-report.ts';
@@ -22,7 +21,7 @@ import { ExitCode, SeverityExitCode } from './exit-codes.ts';
 import { writeHtml } from './html.ts';
 import { loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
-import { type RecordFlags, recordFromFlags } from './record.ts';
+import { type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
 
 interface DoctorFlags extends RecordFlags {
   html?: string;
@@ -36,25 +35,13 @@ export const REPORT_DIFF_JSON = 'report-diff.json';
 export const REPORT_HTML = 'report.html';
 
 export function registerDoctor(program: Command): void {
-  program
-    .command('doctor')
-    .description(
-      'record the host, find which neighbour, syscall and code slows containers down, and say what to change',
-    )
-    .option('--duration <seconds>', 'length of the recording window', String(RECORD_DEFAULTS.durationSeconds))
-    .option('--frequency <hz>', 'samples per second per CPU', String(RECORD_DEFAULTS.frequency))
-    .option(
-      '--call-graph <mode>',
-      'fp (cheap) or dwarf (keeps the caller of libc wrappers)',
-      RECORD_DEFAULTS.callGraph,
-    )
-    .option('--label <name>', 'label the run')
-    .option(
-      '--store <dir>',
-      'run store directory (default: $CROSSTALK_STORE, else $XDG_DATA_HOME/crosstalk/runs)',
-    )
-    .option('--no-syscall-rates', 'skip counting syscalls per container after the profile window')
-    .option('--no-off-cpu', 'do not record context switches (off-CPU time: who waits, and where)')
+  withRecordingOptions(
+    program
+      .command('doctor')
+      .description(
+        'record the host, find which neighbour, syscall and code slows containers down, and say what to change',
+      ),
+  )
     .option('--baseline <run>', 'a healthy run (id, label or directory) to compare with')
     .option('--json', 'print the report as JSON (schema/analyze.schema.json)')
     .option(

@@ -34,12 +34,9 @@ export interface RecordFlags {
   json?: boolean;
 }
 
-export function registerRecord(program: Command): void {
-  program
-    .command('record')
-    .description(
-      'record the whole host with perf (all cgroups, call graphs) plus kernel counters, kept as a run',
-    )
+/** The recording options `record` and `doctor` share. */
+export function withRecordingOptions(cmd: Command): Command {
+  return cmd
     .option('--duration <seconds>', 'length of the recording window', String(RECORD_DEFAULTS.durationSeconds))
     .option('--frequency <hz>', 'samples per second per CPU', String(RECORD_DEFAULTS.frequency))
     .option(
@@ -56,7 +53,17 @@ export function registerRecord(program: Command): void {
       '--no-syscall-rates',
       'skip counting syscalls per container (done for 1-3 s after the profile window; costs ~170 ns per syscall while it runs)',
     )
-    .option('--no-off-cpu', 'do not record context switches (off-CPU time: who waits, and where)')
+    .option('--no-off-cpu', 'do not record context switches (off-CPU time: who waits, and where)');
+}
+
+export function registerRecord(program: Command): void {
+  withRecordingOptions(
+    program
+      .command('record')
+      .description(
+        'record the whole host with perf (all cgroups, call graphs) plus kernel counters, kept as a run',
+      ),
+  )
     .option('--json', 'print the run as JSON on stdout')
     .action(async (flags: RecordFlags) => {
       const info = await recordFromFlags(flags);

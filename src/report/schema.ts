@@ -4,22 +4,14 @@
  * schema/analyze.schema.json is generated from this file (`npm run schema`) and checked in.
  */
 import { z } from 'zod';
+import { categories } from '../analysis/attribute.ts';
 
 export const ANALYZE_SCHEMA_VERSION = 1;
 
 /** A fraction of the total weight (sum of sample periods) of all samples: 0..1. */
 const share = z.number().min(0).max(1).describe('fraction of the total weight of all samples (0..1)');
 
-const categoryName = z.enum([
-  'user',
-  'syscall',
-  'page_fault',
-  'interrupt',
-  'kernel_thread',
-  'idle',
-  'kernel_other',
-  'no_stack',
-]);
+const categoryName = z.enum(categories);
 
 const categoryShare = z.object({ category: categoryName, share });
 
