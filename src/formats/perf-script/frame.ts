@@ -91,3 +91,20 @@ export function frameKindOf(module: string, symbol: string, address: string): Fr
 export function isKernelAddress(address: string): boolean {
   return address.length === 16 && address.startsWith('ffff');
 }
+
+const utf8Inlined = new TextEncoder().encode('inlined');
+
+/** perf prints an inlined call as a frame whose module is `(inlined)`. */
+export function isInlinedModule(buf: Uint8Array, s: number, e: number): boolean {
+  if (e - s !== utf8Inlined.length) return false;
+  for (let i = 0; i < utf8Inlined.length; i++) if (buf[s + i] !== utf8Inlined[i]) return false;
+  return true;
+}
+
+/** A frame perf could not symbolise: `[unknown]`. */
+const unknownSym = new TextEncoder().encode('[unknown]');
+export function isUnknownSymbol(buf: Uint8Array, sp: FrameSpans): boolean {
+  if (sp.symEnd - sp.symStart !== unknownSym.length) return false;
+  for (let i = 0; i < unknownSym.length; i++) if (buf[sp.symStart + i] !== unknownSym[i]) return false;
+  return true;
+}

@@ -6,14 +6,14 @@
 
 import { ProfileBuilder, type SampleInput } from '../../model/builder.ts';
 import { ByteKeyTable, hashBytes, hashFrameLine } from '../../model/byte-keys.ts';
-import type { CallGraphMode, FrameIndex, Profile } from '../../model/profile.ts';
-import { SwitchState } from '../../model/profile.ts';
+import { type CallGraphMode, type FrameIndex, type Profile, SwitchState } from '../../model/profile.ts';
 import type { StringIndex } from '../../model/strings.ts';
 import { decode, HASH, RPAREN, skipSpaces, TAB, trimEnd } from '../bytes.ts';
 import { InputError } from '../errors.ts';
 import { forEachLine, type LineSink } from '../lines.ts';
-import { type FrameSpans, frameKindOf, parseFrameLine } from './frame.ts';
+import { type FrameSpans, frameKindOf, isInlinedModule, isUnknownSymbol, parseFrameLine } from './frame.ts';
 import { type HeaderFields, type HeaderLayout, newHeaderFields, parseHeader } from './header.ts';
+import { callGraphFromCmdline, eventBase, severalEventsWarning } from './sniff.ts';
 
 export interface PerfScriptOptions {
   /** Keep only samples of this event (full name `cpu-clock:pppH` or base name `cpu-clock`). Default: the first event seen. */
@@ -38,12 +38,13 @@ export interface PerfScriptOptions {
   switchEvent?: string;
 }
 
-const utf8Inlined = new TextEncoder().encode('inlined');
-
-/** Base name of an event: `cycles:u` -> `cycles`, `cpu-clock:pppH` -> `cpu-clock`; tracepoints keep `sys:name`. */
-export function eventBase(name: string): string {
-  return name.replace(/\/[^/]*\/$/, '').replace(/:[ukhIGHpPSDWeb]+$/, '');
-}
+export {
+  callGraphFromCmdline,
+  eventBase,
+  headFacts,
+  severalEventsWarning,
+  sniffPerfScript,
+} from './sniff.ts';
 
 class PerfScriptSink implements LineSink {
   readonly builder: ProfileBuilder;
@@ -487,32 +488,6 @@ class PerfScriptSink implements LineSink {
   }
 }
 
-export function severalEventsWarning(file: string, events: { name: string }[], chosen: string): string {
-  const bases = [...new Set(events.map((e) => eventBase(e.name)))];
-  return `${file}: ${bases.length} events in the input (${bases.join(', ')}); using the first, ${eventBase(chosen)}; choose another with --event`;
-}
-
-function isInlinedModule(buf: Uint8Array, s: number, e: number): boolean {
-  if (e - s !== utf8Inlined.length) return false;
-  for (let i = 0; i < utf8Inlined.length; i++) if (buf[s + i] !== utf8Inlined[i]) return false;
-  return true;
-}
-
-const unknownSym = new TextEncoder().encode('[unknown]');
-function isUnknownSymbol(buf: Uint8Array, sp: FrameSpans): boolean {
-  if (sp.symEnd - sp.symStart !== unknownSym.length) return false;
-  for (let i = 0; i < unknownSym.length; i++) if (buf[sp.symStart + i] !== unknownSym[i]) return false;
-  return true;
-}
-
-/** Call-graph mode from a perf record command line. */
-export function callGraphFromCmdline(cmdline: string): CallGraphMode {
-  const m = /--call-graph[ =]([a-z]+)/.exec(cmdline);
-  if (m) return m[1] === 'dwarf' ? 'dwarf' : m[1] === 'lbr' ? 'lbr' : m[1] === 'fp' ? 'fp' : 'unknown';
-  if (/(^|\s)-[a-zA-Z]*g(\s|$)/.test(cmdline)) return 'fp';
-  return 'none';
-}
-
 export async function parsePerfScript(
   chunks: AsyncIterable<Uint8Array>,
   file: string,
@@ -521,45 +496,4 @@ export async function parsePerfScript(
   const sink = new PerfScriptSink(file, opts);
   const stats = await forEachLine(chunks, sink, opts.onProgress, opts.lineOffset ?? 0, file);
   return sink.finish(stats.lines);
-}
-
-/**
- * yes: the first line that is not a comment or blank is a sample header. need-more: no complete
- * line yet (`complete` says the head is the whole input).
- */
-export function sniffPerfScript(head: Uint8Array, complete: boolean): 'yes' | 'no' | 'need-more' {
-  let pos = 0;
-  const fields = newHeaderFields();
-  while (pos < head.length) {
-    const nl = head.indexOf(0x0a, pos);
-    if (nl === -1 && !complete) return 'need-more';
-    const lineEnd = nl === -1 ? head.length : nl;
-    const end = trimEnd(head, pos, lineEnd);
-    const s = skipSpaces(head, pos, end);
-    if (s < end && head[s] !== HASH) return parseHeader(head, pos, end, null, fields) !== null ? 'yes' : 'no';
-    if (nl === -1) break;
-    pos = nl + 1;
-  }
-  return complete ? 'no' : 'need-more';
-}
-
-/** The event and the call-graph mode a file's head announces, for parts parsed separately. */
-export function headFacts(head: Uint8Array): { event: string | null; callGraph: CallGraphMode | null } {
-  let pos = 0;
-  let callGraph: CallGraphMode | null = null;
-  const fields = newHeaderFields();
-  while (pos < head.length) {
-    const nl = head.indexOf(0x0a, pos);
-    if (nl === -1) break;
-    const end = trimEnd(head, pos, nl);
-    const s = skipSpaces(head, pos, end);
-    if (s < end && head[s] === HASH) {
-      const m = /^#\s*cmdline\s*:\s*(.*)$/.exec(decode(head, s, end));
-      if (m) callGraph = callGraphFromCmdline(m[1]);
-    } else if (s < end && parseHeader(head, pos, end, null, fields) !== null) {
-      return { event: decode(head, fields.eventStart, fields.eventEnd), callGraph };
-    }
-    pos = nl + 1;
-  }
-  return { event: null, callGraph };
 }
