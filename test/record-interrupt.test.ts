@@ -108,7 +108,13 @@ describe.skipIf(skip)('interrupted recordings', () => {
     expect(read.truncated).toBe(false);
     expect(read.samples).toBeGreaterThan(0);
     const profile = await importPerfData(join(dir, PERF_DATA_FILE));
-    expect(profile.samples.length).toBe(read.samples);
+    // The recording holds the profile event and, with off-CPU on (the default), sched_switch:
+    // every sample of both is read, none dropped.
+    const profiled = read.attrs.find((a) => a.name.startsWith('cpu-clock'));
+    const switched = read.attrs.find((a) => a.name.startsWith('sched:sched_switch'));
+    expect(profile.samples.length).toBe(profiled?.samples);
+    expect(profile.switches?.length ?? 0).toBe(switched?.samples ?? 0);
+    expect(profile.samples.length + (profile.switches?.length ?? 0)).toBe(read.samples);
     expect(profile.meta.hasCgroups).toBe(true);
   });
 
