@@ -11,6 +11,7 @@ const systemTests = [
   'test/demo-e2e.test.ts',
   'test/diagnose-e2e.test.ts',
   'test/doctor-e2e.test.ts',
+  'test/fuzz-perf-data.test.ts',
   'test/html-browser.test.ts',
   'test/html-hostile.test.ts',
   'test/interrupt-loop.test.ts',
@@ -19,6 +20,7 @@ const systemTests = [
   'test/perf-data.test.ts',
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',
+  'test/shell-safety-e2e.test.ts',
 ];
 
 // Signature files are imported as text, as the esbuild bundle does with loader "text".

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { collapseProfile } from '../formats/collapse.ts';
 import { importProfile } from '../formats/input.ts';
+import { inertLine } from '../report/safe-text.ts';
 import { parsePositiveInt } from './analyze.ts';
 import { oneLine } from './errors.ts';
 import { progress } from './progress.ts';
@@ -47,7 +48,8 @@ export function registerCollapse(program: Command): void {
       }
       for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${oneLine(w)}\n`);
       const lines = collapseProfile(profile, flags);
-      await writeLines(lines);
+      // Names are the profiled host's: on a terminal their escape sequences must stay inert.
+      await writeLines(process.stdout.isTTY === true ? lines.map(inertLine) : lines);
     });
 }
 

@@ -21,7 +21,7 @@ import { ExitCode, SeverityExitCode } from './exit-codes.ts';
 import { writeHtml } from './html.ts';
 import { loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
-import { type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
+import { exitCodeOf, type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
 
 interface DoctorFlags extends RecordFlags {
   html?: string;
@@ -52,6 +52,11 @@ export function registerDoctor(program: Command): void {
     .option('--no-color', 'no ANSI colours')
     .action(async (flags: DoctorFlags) => {
       const info = await recordFromFlags(flags, !flags.json);
+      // Ctrl-C twice means stop: the run is kept (incomplete), and perf's unfinished file is not analysed.
+      if (exitCodeOf(info) === ExitCode.interrupted) {
+        process.exitCode = ExitCode.interrupted;
+        return;
+      }
       const bar = progress('decoding the recording');
       let loaded: Awaited<ReturnType<typeof loadInput>>;
       try {

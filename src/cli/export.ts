@@ -12,6 +12,7 @@ import { speedscopeOf } from '../formats/speedscope.ts';
 import { isMultiHost } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
 import { TOOL_VERSION } from '../report/json.ts';
+import { inertLine } from '../report/safe-text.ts';
 import { collectValues, loadFromArguments } from './analyze.ts';
 import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -61,7 +62,7 @@ export function registerExport(program: Command): void {
       const bytes = exportBytes(profile, format, by, labels);
       // Owner-only, as every report: the profile names the host's commands and paths.
       if (flags.output !== undefined) await writeFile(flags.output, bytes, { mode: 0o600 });
-      else await writeStdout(bytes);
+      else await writeStdout(process.stdout.isTTY === true && format !== 'pprof' ? inertText(bytes) : bytes);
     });
 }
 
@@ -107,6 +108,11 @@ function parseBy(v: string | undefined, format: ExportFormat): 'container' | 'pr
   if (v === undefined) return format === 'folded' ? 'process' : 'container';
   if (v === 'container' || v === 'process') return v;
   throw new CliError(`--by: expected container or process, got ${JSON.stringify(v)}`, ExitCode.usage);
+}
+
+/** Text shown on a terminal: the profiled host's names must not act as escape sequences. */
+function inertText(bytes: Uint8Array): Uint8Array {
+  return Buffer.from(Buffer.from(bytes).toString('utf8').split('\n').map(inertLine).join('\n'));
 }
 
 /** Respects back-pressure, so a large export does not pile up in memory. */

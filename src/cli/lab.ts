@@ -18,6 +18,7 @@ import { LabWorkloadError } from '../lab/phase.ts';
 import { LabBusyError } from '../lab/run-state.ts';
 import { LabPermissionError, LabUsageError, listScenarios, runScenario } from '../lab/runner.ts';
 import type { ContendedContext, ScenarioResult } from '../lab/types.ts';
+import { jsonText } from '../report/json.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 
@@ -132,7 +133,7 @@ async function runAndPrint<T>(
   }
   const described = hooks.describe ? await hooks.describe(result, flags) : { lines: [] };
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ ...result, diagnosis: described.data ?? null }, null, 2)}\n`);
+    process.stdout.write(jsonText({ ...result, diagnosis: described.data ?? null }));
   } else printResult(result as ScenarioResult, described.lines, demo);
 }
 

@@ -5,6 +5,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { jsonText } from '../report/json.ts';
 import { AmbiguousRunError, RunNotFoundError, StoreLockedError, StoreRefusedError } from '../store/errors.ts';
 import { type RunStore, type RunSummary, RunStore as Store, storeLocation } from '../store/store.ts';
 import { CliError, oneLine } from './errors.ts';
@@ -146,7 +147,7 @@ export function runRow(run: RunSummary) {
 async function listCommand(store: RunStore, json: boolean): Promise<void> {
   const rows = (await store.listRuns()).map(runRow);
   if (json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    process.stdout.write(jsonText(rows));
     return;
   }
   if (rows.length === 0) {
@@ -165,5 +166,5 @@ async function listCommand(store: RunStore, json: boolean): Promise<void> {
 
 async function showCommand(store: RunStore, ref: string): Promise<void> {
   const run = await store.resolveRun(ref);
-  process.stdout.write(`${JSON.stringify({ ...runRow(run), metadata: run.metadata }, null, 2)}\n`);
+  process.stdout.write(jsonText({ ...runRow(run), metadata: run.metadata }));
 }

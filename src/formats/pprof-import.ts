@@ -5,7 +5,8 @@
  * - Weight: the cpu/nanoseconds value when present (then the event is cpu-clock, so shares and
  *   units match perf input), else the default sample type, else the last one. Each pprof sample
  *   becomes `samples/count` rows of equal weight, so sample counts stay true (up to
- *   MAX_EXPANDED_ROWS; beyond that one row per pprof sample, with a warning).
+ *   expansionLimit, a few rows per byte of input; beyond that one row per pprof sample, with a
+ *   warning).
  * - Labels: comm, pid, tid, cgroup and host map back to their columns. Without a cgroup label, the
  *   container labels (namespace, pod, container) name a stand-in cgroup `/pprof/<ns>/<pod>/<container>`
  *   so containers stay apart; without any, the container is unknown. The syscall and category
@@ -31,6 +32,16 @@ import { COMMENT_PREFIX, JIT_SUFFIX, KERNEL_SUFFIX, NO_STACK_FRAME } from './ppr
 
 /** Above this many rows a profile is kept one row per pprof sample (about 50 bytes per row). */
 export const MAX_EXPANDED_ROWS = 5_000_000;
+
+/**
+ * Rows a profile of `bytes` (decoded protobuf) may expand to: 4 per byte, at least 100,000.
+ * crosstalk's export of the busy-host corpus holds 0.13 (205,106 samples in 1.5 MB); without a
+ * bound tied to the input, an 11 kB profile whose counts a flipped byte had raised to millions
+ * took 0.56 s of CPU and about 50 bytes per row (found by scripts/soak.ts).
+ */
+export function expansionLimit(bytes: number): number {
+  return Math.min(MAX_EXPANDED_ROWS, Math.max(100_000, 4 * bytes));
+}
 
 export interface PprofImportOptions {
   /** Keep Location addresses as frame addresses. Default false. */
@@ -147,7 +158,7 @@ export function parsePprof(bytes: Uint8Array, source: string, opts: PprofImportO
       `undecodable data (${(e as Error).message})`,
     );
   }
-  return new PprofImporter(pp, source, opts).run();
+  return new PprofImporter(pp, source, opts).run(expansionLimit(bytes.length));
 }
 
 interface ValueChoice {
@@ -186,13 +197,13 @@ class PprofImporter {
     this.mainBinary = first.slice(first.lastIndexOf('/') + 1);
   }
 
-  run(): Profile {
+  run(maxRows: number): Profile {
     const { pp, b } = this;
     const choice = this.valueChoice();
-    const expand = this.totalCount(choice) <= MAX_EXPANDED_ROWS;
+    const expand = this.totalCount(choice) <= maxRows;
     if (!expand) {
       b.meta.warnings.push(
-        `${this.source}: more than ${MAX_EXPANDED_ROWS} samples; each pprof sample is kept as one row, so sample counts are pprof's, not perf's`,
+        `${this.source}: more than ${maxRows} samples; each pprof sample is kept as one row, so sample counts are pprof's, not perf's`,
       );
     }
     let rows = 0;

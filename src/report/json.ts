@@ -188,7 +188,15 @@ export function analyzeJsonText(a: AnalysisResult, findings: HostFinding[] = [])
   return jsonText(analyzeJson(a, findings));
 }
 
-/** `<` is escaped so the document can also be embedded in HTML safely. */
+/**
+ * `<` is escaped so the document can also be embedded in HTML safely; C1 controls, line
+ * separators and bidirectional overrides from profile names (JSON.stringify leaves them raw) are
+ * escaped too, so the text is inert on a terminal. Parsed, every string is unchanged.
+ */
 export function jsonText(doc: unknown): string {
-  return `${JSON.stringify(doc, null, 2).replace(/</g, '\\u003c')}\n`;
+  const text = JSON.stringify(doc, null, 2).replace(
+    /[<\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return `${text}\n`;
 }

@@ -22,6 +22,14 @@ export function safeText(s: string, max = MAX_NAME): string {
   return `${escaped.slice(0, half)}…${escaped.slice(escaped.length - half)}`;
 }
 
+/**
+ * A line of a machine format (folded stacks, JSON) about to be shown on a terminal: control
+ * characters escaped as in safeText, nothing cut. Output to a pipe or file stays byte-exact.
+ */
+export function inertLine(s: string): string {
+  return safeText(s, Number.POSITIVE_INFINITY);
+}
+
 export function percent(x: number, digits = 1): string {
   if (x > 0 && x < 0.0005) return '<0.1%';
   return `${(100 * x).toFixed(digits)}%`;

@@ -58,6 +58,11 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
     const join = new CgroupJoin(summary);
     const { profile, perfStderr } = await runAndParse(file, copy?.path ?? file, summary, join, opts);
     fillMeta(profile, summary, join);
+    if (copy !== null && copy.tracepointsLeftOut > 0) {
+      profile.meta.warnings.push(
+        `${file}: tracepoint events (context switches for off-CPU time) are left out: perf writes the tracing data they need at the end of the file, which this one lacks`,
+      );
+    }
     const said = firstStderrLine(perfStderr);
     if (said !== '') profile.meta.warnings.push(`${file}: perf script said: ${said}`);
     progress?.(1);
