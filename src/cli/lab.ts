@@ -157,6 +157,21 @@ function printList(json: boolean): void {
   process.stdout.write(out.join('\n'));
 }
 
+/** Output, recording and concurrency options shared by `lab run` and `demo`. */
+function withRunOutputOptions(command: Command): Command {
+  return command
+    .option('--json', 'print the full result as JSON')
+    .option('--html <file>', 'also write the HTML report of the contended recording here')
+    .option('--force', 'replace the --html file if it exists')
+    .option('--store <dir>', 'run store for the contended recording')
+    .option('--call-graph <mode>', 'fp or dwarf for the contended recording', 'fp')
+    .option(
+      '--wait <seconds>',
+      'wait this long for another lab run to finish (default: refuse at once)',
+      positiveNumber,
+    );
+}
+
 export function registerLab<T = unknown>(program: Command, hooks: LabHooks<T> = {}): void {
   const lab = program
     .command('lab')
@@ -168,28 +183,18 @@ export function registerLab<T = unknown>(program: Command, hooks: LabHooks<T> = 
     .description('list the lab scenarios')
     .option('--json', 'print as JSON')
     .action((flags: { json?: boolean }) => printList(flags.json === true));
-  lab
+  const run = lab
     .command('run')
     .description('run a scenario: the victim alone, with fixed neighbours, with unfixed neighbours')
     .argument('<name>', 'scenario name (see crosstalk lab list)')
     .option('--containers <n>', 'containers in the contended phases, the victim included', positiveInteger)
     .option('--duration <seconds>', 'seconds the victim is measured per phase', positiveNumber)
-    .option('--runs <n>', 'repetitions of every phase (for the spread)', positiveInteger)
-    .option('--json', 'print the full result as JSON')
-    .option('--html <file>', 'also write the HTML report of the contended recording here')
-    .option('--force', 'replace the --html file if it exists')
-    .option('--store <dir>', 'run store for the contended recording')
-    .option('--call-graph <mode>', 'fp or dwarf for the contended recording', 'fp')
-    .option(
-      '--wait <seconds>',
-      'wait this long for another lab run to finish (default: refuse at once)',
-      positiveNumber,
-    )
-    .action(async (name: string, flags: RunFlags) => runAndPrint(name, flags, hooks));
+    .option('--runs <n>', 'repetitions of every phase (for the spread)', positiveInteger);
+  withRunOutputOptions(run).action(async (name: string, flags: RunFlags) => runAndPrint(name, flags, hooks));
 }
 
 export function registerDemo<T = unknown>(program: Command, hooks: LabHooks<T> = {}): void {
-  program
+  const demo = program
     .command('demo')
     .description(
       'fadvise-logger end to end: query latency with 1 and 4 containers, with and without the fix (~1 minute, needs root)',
@@ -201,16 +206,8 @@ export function registerDemo<T = unknown>(program: Command, hooks: LabHooks<T> =
       positiveNumber,
       demoDefaults.durationSeconds,
     )
-    .option('--runs <n>', 'repetitions of every phase', positiveInteger, demoDefaults.runs)
-    .option('--json', 'print the full result as JSON')
-    .option('--html <file>', 'also write the HTML report of the contended recording here')
-    .option('--force', 'replace the --html file if it exists')
-    .option('--store <dir>', 'run store for the contended recording')
-    .option('--call-graph <mode>', 'fp or dwarf for the contended recording', 'fp')
-    .option(
-      '--wait <seconds>',
-      'wait this long for another lab run to finish (default: refuse at once)',
-      positiveNumber,
-    )
-    .action(async (flags: RunFlags) => runAndPrint(demoDefaults.scenario, flags, hooks, true));
+    .option('--runs <n>', 'repetitions of every phase', positiveInteger, demoDefaults.runs);
+  withRunOutputOptions(demo).action(async (flags: RunFlags) =>
+    runAndPrint(demoDefaults.scenario, flags, hooks, true),
+  );
 }
