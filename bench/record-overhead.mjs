@@ -1,13 +1,15 @@
-// What `crosstalk record` costs the workload it observes. Two workloads (CPU-bound: a JS loop;
-// syscall-heavy: dd copying one byte per read/write) run for a fixed time alone and while crosstalk
-// records the host in each mode, in alternating rounds; throughput is compared with the baseline
-// measured in the same round. Also reports perf.data size and `perf script` decode time for fp vs
-// dwarf. Needs root and perf. Usage: node bench/record-overhead.mjs [--rounds N] [--seconds S] [--json]
+// What `crosstalk record` costs the workload it observes. Three workloads (CPU-bound: a JS loop;
+// syscall-heavy: dd copying one byte per read/write; context-switch-heavy: two processes bouncing
+// a byte through pipes, bench/pingpong.c) run for a fixed time alone and while crosstalk records
+// the host in each mode, in alternating rounds; throughput is compared with the baseline measured
+// in the same round. Also reports perf.data size and `perf script` decode time per mode. Needs
+// root, perf and a C compiler. Usage:
+//   node bench/record-overhead.mjs [--rounds N] [--seconds S] [--workloads a,b] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -16,16 +18,21 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '4' },
+    workloads: { type: 'string' },
     json: { type: 'boolean' },
   },
 });
 const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 
-/** Modes measured; `null` is the baseline (no recording). Frequency is record's default (99 Hz). */
+/**
+ * Modes measured; `null` is the baseline (no recording). Frequency is record's default (99 Hz);
+ * `fp` is record's default (off-CPU context switches and the syscall counter on).
+ */
 const MODES = [
   { name: 'baseline', flags: null },
   { name: 'fp', flags: ['--call-graph', 'fp'] },
+  { name: 'fp, no off-CPU', flags: ['--call-graph', 'fp', '--no-off-cpu'] },
   { name: 'fp, no syscall counter', flags: ['--call-graph', 'fp', '--no-syscall-rates'] },
   { name: 'dwarf', flags: ['--call-graph', 'dwarf'] },
 ];
@@ -81,7 +88,31 @@ const WORKLOADS = {
     if (!m) throw new Error(`dd said: ${err}`);
     return Number(m[1]) / Number(m[2]);
   },
+  /** Pipe round trips per second: every one is two context switches. */
+  'context-switch-heavy': async (seconds) => {
+    const r = await run(await pingpong(), [String(seconds)]);
+    if (r.code !== 0) throw new Error(`pingpong failed (${r.code}): ${r.err}`);
+    return Number(r.out);
+  },
 };
+
+let pingpongBinary = null;
+/** bench/pingpong.c, compiled once into a temporary directory. */
+async function pingpong() {
+  if (pingpongBinary !== null) return pingpongBinary;
+  const dir = await mkdtemp(join(tmpdir(), 'crosstalk-pingpong-'));
+  const out = join(dir, 'pingpong');
+  const cc = spawnSync('cc', ['-O2', '-o', out, join(repo, 'bench', 'pingpong.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cc bench/pingpong.c failed: ${cc.error?.message ?? cc.stderr}`);
+  pingpongBinary = out;
+  return out;
+}
+
+const SELECTED = args.workloads ? args.workloads.split(',') : Object.keys(WORKLOADS);
+for (const w of SELECTED) {
+  if (!(w in WORKLOADS))
+    throw new Error(`--workloads: unknown ${w}; expected ${Object.keys(WORKLOADS).join(', ')}`);
+}
 
 /** Starts a recording and resolves once perf has been recording for a moment. */
 async function startRecording(flags, store) {
@@ -159,7 +190,7 @@ async function main() {
   const best = {};
   const files = {};
   for (let round = 0; round < ROUNDS; round++) {
-    for (const workload of Object.keys(WORKLOADS)) {
+    for (const workload of SELECTED) {
       // Alternate the order each round so drift (thermal, other load) does not favour one mode.
       const order = round % 2 === 0 ? MODES : [...MODES].reverse();
       const results = {};
@@ -176,6 +207,7 @@ async function main() {
       }
     }
   }
+  if (pingpongBinary !== null) await rm(dirname(pingpongBinary), { recursive: true, force: true });
   report(ratios, best, files);
 }
 

@@ -1,7 +1,8 @@
 /**
  * The HTML report in a real browser, from real recordings: two cgroups on this machine (one
- * calling posix_fadvise(DONTNEED) after every log line, one spinning in user space), recorded
- * system-wide with perf; a baseline with the spinner alone makes the diff. The reports are opened
+ * calling posix_fadvise(DONTNEED) after every log line, one spinning in user space, and in the
+ * target a third sleeping in a loop), recorded system-wide with perf (the target with context
+ * switches, as crosstalk record does); a baseline with the spinner alone makes the diff. The reports are opened
  * from disk in Debian's Chromium and used as a person would: look, click, search, filter.
  * Needs root, perf, a C compiler and /usr/bin/chromium; skips with the reason otherwise.
  */
@@ -37,11 +38,13 @@ interface Analysed {
   attributions: Attributions;
 }
 
-async function recordAndAnalyse(file: string, callGraphs = true): Promise<Analysed> {
+/** With `offCpu`, context switches are recorded beside the profile, as `crosstalk record` does. */
+async function recordAndAnalyse(file: string, callGraphs = true, offCpu = false): Promise<Analysed> {
   const g = callGraphs ? ['-g'] : [];
+  const events = offCpu ? ['-e', 'cpu-clock/freq=499/', '-e', 'sched:sched_switch'] : ['-F', '499'];
   execFileSync(
     'perf',
-    ['record', '-q', '-a', '--all-cgroups', ...g, '-F', '499', '-o', file, '--', 'sleep', '2'],
+    ['record', '-q', '-a', '--all-cgroups', ...g, ...events, '-o', file, '--', 'sleep', '2'],
     {
       stdio: 'ignore',
     },
@@ -112,7 +115,8 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
     await cgroups.start('spinner', CPU_BOUND);
     const baseline = await recordAndAnalyse(join(dir, 'baseline.data'));
     await cgroups.start('logger', [bin, join(dir, 'app.log')]);
-    target = await recordAndAnalyse(join(dir, 'target.data'));
+    await cgroups.start('sleeper', ['sh', '-c', 'while :; do sleep 0.01; done']);
+    target = await recordAndAnalyse(join(dir, 'target.data'), true, true);
     const flat = await recordAndAnalyse(join(dir, 'flat.data'), false);
     await cgroups.cleanup();
     const file = join(dir, 'report.html');
@@ -155,6 +159,18 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
       /logger[\s\S]*spinner|spinner[\s\S]*logger/,
     );
     await expect(visibleText(report.page.locator('#syscalls'))).resolves.toContain('fadvise64');
+  });
+
+  it('shows off-CPU time when the recording has context switches, and no such section without', async () => {
+    const section = report.page.locator('#offcpu');
+    await expect(section.isVisible()).resolves.toBe(true);
+    const text = await visibleText(section);
+    expect(text).toMatch(/[\d,]+ context switches over \d/);
+    expect(text).toMatch(/sleeper\s+\d+\.\d\d s/);
+    expect(text).toContain('clock_nanosleep');
+    await expect(report.page.locator('nav a[href="#offcpu"]').count()).resolves.toBe(1);
+    await expect(flatReport.page.locator('#offcpu').count()).resolves.toBe(0);
+    await expect(flatReport.page.locator('nav a[href="#offcpu"]').count()).resolves.toBe(0);
   });
 
   it('draws the flame graph: frames laid out and pixels on the canvas', async () => {

@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 /**
  * Entry point of the report page: reads the embedded JSON document and renders the sections in
- * the issue's order: findings, containers, syscalls, flame graph, differential flame graph (a
- * diff), timeline, run metadata.
+ * the issue's order: findings, containers, syscalls, off-CPU time (when recorded), flame graph,
+ * differential flame graph (a diff), timeline, run metadata.
  */
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
@@ -13,7 +13,7 @@ import { FlameModel } from './flame-model.ts';
 import { flameSection } from './flame-section.ts';
 import { thousands } from './format.ts';
 import { runSection } from './run-info.ts';
-import { containersSection, syscallsSection } from './tables.ts';
+import { containersSection, offCpuSection, syscallsSection } from './tables.ts';
 import { timelineSection } from './timeline-chart.ts';
 
 /** Same id as page.ts DATA_ELEMENT_ID (page.ts imports node:crypto, so it is not imported here). */
@@ -29,6 +29,7 @@ function header(data: ReportData): HTMLElement {
       ['findings', 'Findings'],
       ['containers', 'Containers'],
       ['syscalls', 'Syscalls'],
+      ...(data.analysis.offCpu ? [['offcpu', 'Off-CPU']] : []),
       ['flame', 'Flame graph'],
       ...(data.flame.signed ? [['diff-flame', 'Differential']] : []),
       ['timeline', 'Timeline'],
@@ -63,6 +64,7 @@ function render(data: ReportData, root: HTMLElement): void {
     findingsSection(data),
     containersSection(data),
     syscallsSection(data),
+    offCpuSection(data),
     section('flame', 'Flame graph', el('p', { class: 'muted' }, flameIntro), flame.element),
     diff
       ? section(

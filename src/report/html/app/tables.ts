@@ -164,3 +164,64 @@ export function syscallsSection(data: ReportData): HTMLElement {
     ...body,
   );
 }
+
+type OffCpuRow = NonNullable<AnalyzeJson['offCpu']>['blocked'][number];
+
+function offCpuRows(list: OffCpuRow[], withDetail: boolean): (string | HTMLElement)[][] {
+  return list.map((x) => [
+    el('span', { class: 'who' }, x.name),
+    `${x.seconds.toFixed(2)} s`,
+    x.perSecond.toFixed(2),
+    ...(withDetail
+      ? [
+          x.syscalls
+            .slice(0, 3)
+            .map((s) => `${s.name} ${s.seconds.toFixed(2)} s`)
+            .join(', '),
+          x.waitPaths[0]
+            ? el(
+                'code',
+                { class: 'path', title: x.waitPaths[0].frames.join(' › ') },
+                shortPath(x.waitPaths[0].frames, 4),
+              )
+            : '',
+        ]
+      : []),
+  ]);
+}
+
+/** Off-CPU time (recordings with context switches): blocked and runnable time by container. */
+export function offCpuSection(data: ReportData): HTMLElement | null {
+  const o = data.analysis.offCpu;
+  if (o === null) return null;
+  const blocked =
+    o.blocked.length === 0
+      ? el('p', { class: 'none' }, 'No task was blocked during the recording.')
+      : table(
+          ['container', 'blocked', 'tasks blocked (avg)', 'under syscall', 'top wait path'],
+          offCpuRows(o.blocked, true),
+          'offcpu-blocked',
+        );
+  const runnable =
+    o.runnable.length === 0
+      ? null
+      : table(
+          ['container', 'runnable', 'tasks waiting (avg)'],
+          offCpuRows(o.runnable, false),
+          'offcpu-runnable',
+        );
+  return section(
+    'offcpu',
+    'Off-CPU time',
+    el(
+      'p',
+      { class: 'muted' },
+      `${thousands(o.switches)} context switches over ${o.windowSeconds.toFixed(1)} s. `,
+      'Blocked: sleeping or in I/O, waiting for a lock, a reply or a journal commit. ',
+      'Seconds are task-seconds: several tasks can be off-CPU at once.',
+    ),
+    blocked,
+    runnable ? el('h3', null, 'Runnable, waiting for a CPU') : null,
+    runnable,
+  );
+}
