@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
+import { mergeHosts } from '../src/model/hosts.ts';
 import { mergeProfiles } from '../src/model/merge.ts';
 import type { Profile } from '../src/model/profile.ts';
 import {
@@ -59,6 +60,7 @@ describe('buildFlameTree', () => {
   const containers = analyzeProfile(p).containers.map((c) => ({
     id: c.identity.id,
     name: c.identity.name,
+    host: c.host,
     cgroups: c.cgroups,
   }));
   const f = buildFlameTree(p, { containers, minShare: 0 });
@@ -103,6 +105,28 @@ describe('buildFlameTree', () => {
     });
     expect(capped.views.map((v) => v.id)).toEqual(['all', A]);
     expect(capped.pruning.viewsLeftOut).toBe(1);
+  });
+
+  it('keeps the same cgroup on two hosts apart: one view each, labelled with its host', () => {
+    const two = mergeHosts(
+      [
+        { host: 'db-1', profile: profileFromText(text) },
+        { host: 'db-2', profile: profileFromText(`${A} query:10 ${fadvise} 7`) },
+      ],
+      'two hosts',
+    );
+    const listed = analyzeProfile(two).containers.map((c) => ({
+      id: c.identity.id,
+      name: c.identity.name,
+      host: c.host,
+      cgroups: c.cgroups,
+    }));
+    const f2 = buildFlameTree(two, { containers: listed, minShare: 0 });
+    const byId = new Map(f2.views.map((v) => [v.id, v]));
+    expect([...byId.keys()].sort()).toEqual(['all', `${A}@db-1`, `${A}@db-2`, `${B}@db-1`].sort());
+    expect(byId.get(`${A}@db-1`)?.total).toBe(70);
+    expect(byId.get(`${A}@db-2`)?.total).toBe(7);
+    expect(byId.get(`${A}@db-2`)?.label).toMatch(/ \(db-2\)$/);
   });
 
   it('gives no container view when there is only one container (it would equal all)', () => {
@@ -220,6 +244,29 @@ describe('timelineOf', () => {
     // Half the samples, 1 ms each, every 1 ms: 0.5 CPU in the kernel.
     for (const v of t.containers[0].values) expect(v).toBeCloseTo(0.5, 2);
     expect(t.syscalls[0]).toMatchObject({ id: 'fadvise64', role: 'finding' });
+  });
+
+  it('draws the same cgroup on two hosts as two series; the role goes to the finding host only', () => {
+    const kernelLines = (n: number) =>
+      Array.from({ length: n }, () => `${A} query:10 ${fadvise} 1000000`).join('\n');
+    const two = mergeHosts(
+      [
+        { host: 'db-1', profile: profileFromText(kernelLines(20_000)) },
+        { host: 'db-2', profile: profileFromText(kernelLines(10_000)) },
+      ],
+      'two hosts',
+    );
+    const listed = analyzeProfile(two).containers.map((c) => ({
+      id: c.identity.id,
+      name: c.identity.name,
+      host: c.host,
+      cgroups: c.cgroups,
+    }));
+    const t = timelineOf(two, { containers: listed, antagonists: [`${A}@db-2`] })!;
+    expect(t.containers.map((c) => [c.id, c.label, c.role])).toEqual([
+      [`${A}@db-1`, 'a (db-1)', null],
+      [`${A}@db-2`, 'a (db-2)', 'antagonist'],
+    ]);
   });
 
   it('has no timeline for samples without time', () => {

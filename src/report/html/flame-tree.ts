@@ -7,23 +7,16 @@
  * (positive) and the baseline's (negative) weights are summed separately, so the page can colour a
  * node by (target - baseline) / (target + baseline) and size it by both.
  */
-import { type ContainerIdentity, containerOf } from '../../analysis/containers.ts';
 import type { Profile } from '../../model/profile.ts';
+import { type ReportContainer, sampleContainers } from './report-containers.ts';
 import { type FlameData, FlameKind, type FlameView } from './report-data.ts';
-
-export interface FlameContainer {
-  id: string;
-  name: string;
-  /** cgroup paths whose samples belong to this container. */
-  cgroups: string[];
-}
 
 export interface FlameTreeOptions {
   /**
    * Containers as the analysis named them (id, display name, cgroups). A cgroup not listed is
    * identified by containerOf(path). Default: none listed.
    */
-  containers?: FlameContainer[];
+  containers?: ReportContainer[];
   /**
    * Nodes below this share of every view's total are left out. Default 1e-5: at 1,500 px wide a
    * frame of 0.001% is 0.015 px, still under a pixel when its 1%-wide ancestor is zoomed to full
@@ -159,32 +152,20 @@ interface ViewDef {
 /** `all` plus the heaviest containers; one container alone adds no view (it would equal `all`). */
 function viewsOf(
   p: Profile,
-  containers: FlameContainer[],
+  containers: ReportContainer[],
   maxViews: number,
 ): { views: ViewDef[]; leftOut: number } {
   const { samples } = p;
-  const listed = new Map<string, FlameContainer>();
-  for (const c of containers) for (const cg of c.cgroups) listed.set(cg, c);
-  const byCgroup = new Map<number, { id: string; name: string }>();
-  const identityOf = (cg: number) => {
-    let id = byCgroup.get(cg);
-    if (id === undefined) {
-      const path = p.strings[cg];
-      const c: FlameContainer | ContainerIdentity = listed.get(path) ?? containerOf(path);
-      id = { id: c.id, name: c.name };
-      byCgroup.set(cg, id);
-    }
-    return id;
-  };
+  const containerOf = sampleContainers(p, containers);
   const weight = new Map<string, { id: string; name: string; weight: number; count: number }>();
   const containerOfSample = new Array<string>(samples.length);
   for (let i = 0; i < samples.length; i++) {
-    const id = identityOf(samples.cgroup[i]);
-    containerOfSample[i] = id.id;
-    const acc = weight.get(id.id) ?? { ...id, weight: 0, count: 0 };
+    const { key, label } = containerOf(i);
+    containerOfSample[i] = key;
+    const acc = weight.get(key) ?? { id: key, name: label, weight: 0, count: 0 };
     acc.weight += Math.abs(samples.weight[i]);
     acc.count++;
-    weight.set(id.id, acc);
+    weight.set(key, acc);
   }
   const all: ViewDef = { id: 'all', label: 'all samples', samples: Int32Array.from(samples.stack.keys()) };
   if (weight.size < 2) return { views: [all], leftOut: 0 };

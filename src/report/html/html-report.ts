@@ -10,11 +10,12 @@ import type { DiffResult } from '../../analysis/diff.ts';
 import type { Finding } from '../../analysis/findings.ts';
 import type { ScenarioResult } from '../../lab/types.ts';
 import type { Profile } from '../../model/profile.ts';
-import { analyzeJson } from '../json.ts';
+import { analyzeJson, type HostFinding } from '../json.ts';
 import { reportAppAssets } from './app-assets.ts';
-import { buildFlameTree, type FlameContainer, type FlameTreeOptions } from './flame-tree.ts';
+import { buildFlameTree, type FlameTreeOptions } from './flame-tree.ts';
 import { counterRows, diffSummary, labSummary, metadataRows } from './metadata.ts';
 import { reportPage } from './page.ts';
+import { type ReportContainer, reportKey } from './report-containers.ts';
 import { REPORT_DATA_VERSION, type ReportData } from './report-data.ts';
 import { timelineOf } from './timeline.ts';
 import { type WriteReportOptions, writeReportFile } from './write-file.ts';
@@ -39,7 +40,7 @@ export interface AnalysisReportInput extends CommonInput {
   kind: 'analysis';
   profile: Profile;
   result: AnalysisResult;
-  findings: Finding[];
+  findings: HostFinding[];
 }
 
 /**
@@ -51,15 +52,15 @@ export interface DiffReportInput extends CommonInput {
   profile: Profile;
   target: AnalysisResult;
   baseline: AnalysisResult;
-  findings: Finding[];
+  findings: HostFinding[];
   diff?: DiffResult | null;
 }
 
 export type HtmlReportInput = AnalysisReportInput | DiffReportInput;
 
-function flameContainers(results: AnalysisResult[]): FlameContainer[] {
+function reportContainers(results: AnalysisResult[]): ReportContainer[] {
   return results.flatMap((r) =>
-    r.containers.map((c) => ({ id: c.identity.id, name: c.identity.name, cgroups: c.cgroups })),
+    r.containers.map((c) => ({ id: c.identity.id, name: c.identity.name, host: c.host, cgroups: c.cgroups })),
   );
 }
 
@@ -76,7 +77,7 @@ function timelineSyscalls(a: AnalysisResult, findings: Finding[]): string[] {
 export function buildReportData(input: HtmlReportInput): ReportData {
   const main = input.kind === 'diff' ? input.target : input.result;
   const results = input.kind === 'diff' ? [input.target, input.baseline] : [input.result];
-  const containers = flameContainers(results);
+  const containers = reportContainers(results);
   const analysis = analyzeJson(main, input.findings);
   const attributions = input.attributions ?? new Attributions(input.profile);
   const nameOf = new Map(containers.map((c) => [c.id, c.name]));
@@ -97,8 +98,10 @@ export function buildReportData(input: HtmlReportInput): ReportData {
       attributions,
       syscalls: timelineSyscalls(main, input.findings),
       findingSyscalls: input.findings.flatMap((f) => (f.syscall ? [f.syscall] : [])),
-      antagonists: input.findings.flatMap((f) => (f.antagonist ? [f.antagonist.container] : [])),
-      victims: input.findings.flatMap((f) => f.victims.map((v) => v.container)),
+      antagonists: input.findings.flatMap((f) =>
+        f.antagonist ? [reportKey(f.host ?? '', f.antagonist.container)] : [],
+      ),
+      victims: input.findings.flatMap((f) => f.victims.map((v) => reportKey(f.host ?? '', v.container))),
       positiveOnly: input.kind === 'diff',
     }),
     metadata: metadataRows(

@@ -4,20 +4,19 @@
  * exactly the series behind a finding's "correlated" evidence.
  */
 import { Attributions, modeOf } from '../../analysis/attribute.ts';
-import { containerOf } from '../../analysis/containers.ts';
 import { isIdleComm } from '../../analysis/kernel-entry.ts';
 import { type Windows, windowOf, windowsOf } from '../../analysis/signature-match.ts';
 import type { Profile } from '../../model/profile.ts';
-import type { FlameContainer } from './flame-tree.ts';
+import { type ReportContainer, sampleContainers } from './report-containers.ts';
 import type { TimelineData, TimelineSeries } from './report-data.ts';
 
 export interface TimelineOptions {
-  containers?: FlameContainer[];
+  containers?: ReportContainer[];
   /** Syscalls with a series of their own, in this order (e.g. the analysis' top syscalls). */
   syscalls?: string[];
   /** Containers drawn, heaviest kernel time first; findings' containers are always drawn. Default 8. */
   maxContainers?: number;
-  /** Container ids of findings' antagonists and victims, and findings' syscalls: drawn emphasised. */
+  /** Report keys (reportKey) of findings' antagonists and victims, and findings' syscalls: drawn emphasised. */
   antagonists?: string[];
   findingSyscalls?: string[];
   victims?: string[];
@@ -53,25 +52,6 @@ function isKernelTime(a: ReturnType<Attributions['of']>, comm: string, pid: numb
   return !(a.category === 'kernel_other' && a.kernelOnly && (pid === 0 || isIdleComm(comm)));
 }
 
-/** cgroup string index -> container id and name, as the analysis named them. */
-function containerResolver(
-  p: Profile,
-  containers: FlameContainer[],
-): (cgroup: number) => { id: string; name: string } {
-  const listed = new Map<string, FlameContainer>();
-  for (const c of containers) for (const cg of c.cgroups) listed.set(cg, c);
-  const memo = new Map<number, { id: string; name: string }>();
-  return (cg) => {
-    let id = memo.get(cg);
-    if (id === undefined) {
-      const c = listed.get(p.strings[cg]) ?? containerOf(p.strings[cg]);
-      id = { id: c.id, name: c.name };
-      memo.set(cg, id);
-    }
-    return id;
-  };
-}
-
 /** Samples with a time (and, for a diff's target, a positive weight). */
 function timedSamples(p: Profile, positiveOnly: boolean): number[] {
   const { samples } = p;
@@ -94,18 +74,18 @@ export function timelineOf(p: Profile, opts: TimelineOptions = {}): TimelineData
   const windows = opts.positiveOnly ? windowsOfTimes(selected.map((i) => samples.time[i])) : windowsOf(p);
   if (windows.count === 1) return null;
   const attributions = opts.attributions ?? new Attributions(p);
-  const containerOfCgroup = containerResolver(p, opts.containers ?? []);
+  const containerOf = sampleContainers(p, opts.containers ?? []);
   const byContainer: ContainerSeries = new Map();
   const bySyscall = new Map<string, Float64Array>();
   for (const name of opts.syscalls ?? []) bySyscall.set(name, new Float64Array(windows.count));
   for (const i of selected) {
     const a = attributions.of(samples.stack[i]);
     if (!isKernelTime(a, p.strings[samples.comm[i]], samples.pid[i])) continue;
-    const id = containerOfCgroup(samples.cgroup[i]);
-    let acc = byContainer.get(id.id);
+    const { key, label } = containerOf(i);
+    let acc = byContainer.get(key);
     if (acc === undefined) {
-      acc = { label: id.name, values: new Float64Array(windows.count), total: 0 };
-      byContainer.set(id.id, acc);
+      acc = { label, values: new Float64Array(windows.count), total: 0 };
+      byContainer.set(key, acc);
     }
     const w = samples.weight[i];
     const k = windowOf(windows, samples.time[i]);
