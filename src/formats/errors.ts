@@ -43,3 +43,43 @@ export class ToolError extends Error {
     super(message);
   }
 }
+
+/** An importer's error as it crosses from a worker thread (class instances do not survive). */
+export interface SerializedError {
+  name: string;
+  message: string;
+  file?: string;
+  line?: number | null;
+  expected?: string;
+  found?: string;
+  reason?: string;
+  tool?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e as Error & Omit<SerializedError, 'name' | 'message'>;
+  return {
+    name: err.name,
+    message: err.message,
+    file: err.file,
+    line: err.line,
+    expected: err.expected,
+    found: err.found,
+    reason: err.reason,
+    tool: err.tool,
+  };
+}
+
+/**
+ * The error class the main thread would have thrown, so the CLI's advice and exit code still
+ * apply. `file` names the input when the error did not (a part of a split file).
+ */
+export function deserializeError(e: SerializedError, file = ''): Error {
+  if (e.expected !== undefined) {
+    const Class = e.name === 'UnrecognizedFormatError' ? UnrecognizedFormatError : InputError;
+    return new Class(e.file ?? file, e.line ?? null, e.expected, e.found);
+  }
+  if (e.reason !== undefined && e.file !== undefined) return new UnreadableInputError(e.file, e.reason);
+  if (e.tool !== undefined) return new ToolError(e.tool, e.message);
+  return Object.assign(new Error(e.message), { name: e.name });
+}

@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import type { Profile } from '../model/profile.ts';
-import { InputError, ToolError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
+import { deserializeError, type SerializedError, serializeError } from './errors.ts';
 import { type ImportOptions, importProfile } from './input.ts';
 import { defaultThreads, PARALLEL_MIN_BYTES, startWorker } from './parallel.ts';
 
@@ -27,17 +27,6 @@ type FileJobMessage =
   | { type: 'progress'; fraction: number }
   | { type: 'done'; profile: Profile }
   | { type: 'error'; error: SerializedError };
-
-interface SerializedError {
-  name: string;
-  message: string;
-  file?: string;
-  line?: number | null;
-  expected?: string;
-  found?: string;
-  reason?: string;
-  tool?: string;
-}
 
 /**
  * The profiles of `paths`, in the same order. `opts.threads` bounds the lanes (default: the CPUs
@@ -108,7 +97,7 @@ class ImportWorker {
       else {
         this.pending = null;
         if (m.type === 'done') p.resolve(m.profile);
-        else p.reject(errorFrom(m.error));
+        else p.reject(deserializeError(m.error));
       }
     });
     const fail = (e: Error) => {
@@ -137,17 +126,6 @@ class ImportWorker {
   }
 }
 
-/** The same error classes the main thread would have thrown, so the CLI's advice still applies. */
-function errorFrom(e: SerializedError): Error {
-  if (e.expected !== undefined) {
-    const Class = e.name === 'UnrecognizedFormatError' ? UnrecognizedFormatError : InputError;
-    return new Class(e.file ?? '', e.line ?? null, e.expected, e.found);
-  }
-  if (e.reason !== undefined && e.file !== undefined) return new UnreadableInputError(e.file, e.reason);
-  if (e.tool !== undefined) return new ToolError(e.tool, e.message);
-  return Object.assign(new Error(e.message), { name: e.name });
-}
-
 /** Worker side: imports each input it is sent, whole, on this thread; posts each profile back. */
 export function serveFileJobs(): void {
   const port = parentPort!;
@@ -173,18 +151,7 @@ async function runFileJob(job: FileJob): Promise<void> {
     });
     port.postMessage({ type: 'done', profile } satisfies FileJobMessage, transferListOf(profile));
   } catch (e) {
-    const err = e as Error & Omit<SerializedError, 'name' | 'message'>;
-    const error: SerializedError = {
-      name: err.name,
-      message: err.message,
-      file: err.file,
-      line: err.line,
-      expected: err.expected,
-      found: err.found,
-      reason: err.reason,
-      tool: err.tool,
-    };
-    port.postMessage({ type: 'error', error } satisfies FileJobMessage);
+    port.postMessage({ type: 'error', error: serializeError(e) } satisfies FileJobMessage);
   }
 }
 

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { mergeProfiles } from '../model/merge.ts';
 import type { Profile } from '../model/profile.ts';
-import { InputError } from './errors.ts';
+import { deserializeError } from './errors.ts';
 import type { PartMessage, PartRequest } from './parse-worker.ts';
 import { eventBase, severalEventsWarning } from './perf-script/parser.ts';
 
@@ -108,7 +108,7 @@ export async function parsePerfScriptParallel(
             progress[k] = m.bytes;
             onProgress?.(progress.reduce((a, b) => a + b, 0) / size);
           } else if (m.type === 'done') resolve(m.profile);
-          else reject(errorFrom(m.error, source));
+          else reject(deserializeError(m.error, source));
         });
         w.on('error', reject);
       });
@@ -117,11 +117,6 @@ export async function parsePerfScriptParallel(
   const merged = mergeProfiles(results, source);
   fixEventChoice(merged, source, options);
   return merged;
-}
-
-function errorFrom(e: Extract<PartMessage, { type: 'error' }>['error'], source: string): Error {
-  if (e.expected !== undefined) return new InputError(e.file ?? source, e.line ?? null, e.expected, e.found);
-  return Object.assign(new Error(e.message), { name: e.name });
 }
 
 /** Each part saw only its own events; the whole file's choice and warning are decided here. */

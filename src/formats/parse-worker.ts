@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Profile } from '../model/profile.ts';
+import { type SerializedError, serializeError } from './errors.ts';
 import { FILE_JOB, serveFileJobs, transferListOf } from './import-many.ts';
 import { type PerfScriptOptions, parsePerfScript } from './perf-script/parser.ts';
 
@@ -23,17 +24,7 @@ export type PartMessage =
   | { type: 'lines'; count: number }
   | { type: 'progress'; bytes: number }
   | { type: 'done'; profile: Profile }
-  | {
-      type: 'error';
-      error: {
-        name: string;
-        message: string;
-        file?: string;
-        line?: number | null;
-        expected?: string;
-        found?: string;
-      };
-    };
+  | { type: 'error'; error: SerializedError };
 
 const CHUNK = 1 << 20;
 
@@ -82,18 +73,7 @@ async function run(req: PartRequest): Promise<void> {
 
 if (parentPort && workerData?.kind === 'crosstalk-parse-part') {
   run(workerData.request as PartRequest).catch((e: unknown) => {
-    const err = e as Error & { file?: string; line?: number | null; expected?: string; found?: string };
-    parentPort!.postMessage({
-      type: 'error',
-      error: {
-        name: err.name,
-        message: err.message,
-        file: err.file,
-        line: err.line,
-        expected: err.expected,
-        found: err.found,
-      },
-    } satisfies PartMessage);
+    parentPort!.postMessage({ type: 'error', error: serializeError(e) } satisfies PartMessage);
   });
 }
 
