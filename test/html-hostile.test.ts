@@ -2,8 +2,9 @@
  * Process names, symbols, module paths and cgroup names come from the profiled host: a report of
  * a host running hostile software must show them as text and run none of them. Two inputs:
  *   - a perf script text file crafted with long payloads (comm, kernel and user symbols, DSOs);
- *   - a real recording of a compiled program whose comm (prctl) and function symbol (asm label)
- *     are HTML payloads, running in a cgroup whose name is one.
+ *   - a real recording (with context switches, as crosstalk record makes) of a compiled program
+ *     whose comm (prctl) and function symbol (asm label) are HTML payloads, running in a cgroup
+ *     whose name is one.
  * Each report is opened in Chromium twice: as is, and with its Content-Security-Policy bypassed,
  * so the rendering itself is shown to be text-only, not merely saved by the CSP.
  */
@@ -77,7 +78,10 @@ __attribute__((noinline)) void hostile_work(void) {
 }
 int main(void) {
   prctl(PR_SET_NAME, "<svg onload=6>", 0, 0, 0);
-  for (;;) hostile_work();
+  for (;;) {
+    hostile_work();
+    usleep(500); /* blocked time for the off-CPU section, under the hostile names */
+  }
 }
 `;
 
@@ -189,7 +193,22 @@ describe.skipIf(recordingReason !== null)(
       const data = join(dir, 'hostile.data');
       execFileSync(
         'perf',
-        ['record', '-q', '-a', '--all-cgroups', '-g', '-F', '499', '-o', data, '--', 'sleep', '2'],
+        [
+          'record',
+          '-q',
+          '-a',
+          '--all-cgroups',
+          '-g',
+          '-e',
+          'cpu-clock/freq=499/',
+          '-e',
+          'sched:sched_switch',
+          '-o',
+          data,
+          '--',
+          'sleep',
+          '2',
+        ],
         {
           stdio: 'ignore',
         },
@@ -218,6 +237,7 @@ describe.skipIf(recordingReason !== null)(
         expect(options).toContain(CGROUP);
         expect(await visibleText(r.page.locator('#syscalls'))).toContain('<img src=x onerror=alert(5)>');
         expect(await searchHits(r, 'onerror=alert(5)')).toBeGreaterThan(0);
+        expect(await visibleText(r.page.locator('#offcpu'))).toContain(CGROUP);
       }
     });
 
