@@ -1,8 +1,12 @@
 /*
  * Context-switch-heavy workload for bench/record-overhead.mjs: two processes bounce one byte
- * through two pipes, so every round trip is two blocking reads and two context switches.
+ * through two pipes, so every round trip is two blocking reads and two context switches. Both
+ * run on CPU 0: across two CPUs the rate is set by how fast an idle CPU wakes up for the other
+ * side, which any recording changes (it keeps CPUs out of idle) more than its own cost does.
  * Usage: pingpong SECONDS; prints round trips per second.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -18,6 +22,10 @@ int main(int argc, char **argv) {
   double seconds = argc > 1 ? atof(argv[1]) : 4;
   int there[2], back[2];
   char c = 0;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  if (sched_setaffinity(0, sizeof one, &one) != 0) return 1;
   if (pipe(there) != 0 || pipe(back) != 0) return 1;
   if (fork() == 0) {
     close(there[1]);

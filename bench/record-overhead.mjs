@@ -26,15 +26,16 @@ const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 
 /**
- * Modes measured; `null` is the baseline (no recording). Frequency is record's default (99 Hz);
- * `fp` is record's default (off-CPU context switches and the syscall counter on).
+ * Modes measured; `null` is the baseline (no recording). Frequency is record's default (99 Hz).
+ * Off-CPU is named in every mode: record's default depends on the host's switch rate.
  */
 const MODES = [
   { name: 'baseline', flags: null },
-  { name: 'fp', flags: ['--call-graph', 'fp'] },
-  { name: 'fp, no off-CPU', flags: ['--call-graph', 'fp', '--no-off-cpu'] },
-  { name: 'fp, no syscall counter', flags: ['--call-graph', 'fp', '--no-syscall-rates'] },
-  { name: 'dwarf', flags: ['--call-graph', 'dwarf'] },
+  { name: 'fp + off-CPU', flags: ['--call-graph', 'fp', '--off-cpu'] },
+  { name: 'fp', flags: ['--call-graph', 'fp', '--no-off-cpu'] },
+  { name: 'fp, no syscall counter', flags: ['--call-graph', 'fp', '--no-off-cpu', '--no-syscall-rates'] },
+  { name: 'dwarf + off-CPU', flags: ['--call-graph', 'dwarf', '--off-cpu'] },
+  { name: 'dwarf', flags: ['--call-graph', 'dwarf', '--no-off-cpu'] },
 ];
 
 /** How to run `crosstalk record`: the built CLI once it has the command, else the sources via tsx. */
@@ -246,7 +247,7 @@ function report(ratios, best, files) {
       ? `  perf.data ${(r.bytesPerSecond / 1024).toFixed(0)} KiB/s, perf script ${r.decodePerRecordedSecond.toFixed(2)} s per recorded s`
       : '';
     process.stdout.write(
-      `${r.workload.padEnd(14)} ${r.mode.padEnd(24)} ${r.overheadPercent.toFixed(1).padStart(6)}% / ${r.bestOverheadPercent.toFixed(1).padStart(5)}%${size}\n`,
+      `${r.workload.padEnd(20)} ${r.mode.padEnd(24)} ${r.overheadPercent.toFixed(1).padStart(6)}% / ${r.bestOverheadPercent.toFixed(1).padStart(5)}%${size}\n`,
     );
   }
 }

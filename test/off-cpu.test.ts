@@ -1,18 +1,22 @@
 /**
  * Off-CPU time from context switches: pairing switch-outs with switch-ins (synthetic tables), and
  * a real recording of cpu-clock plus sched:sched_switch in which a process in its own cgroup
- * sleeps in a loop: its blocked time lands in its container, under clock_nanosleep.
+ * sleeps in a loop: its blocked time lands in its container, under clock_nanosleep. And the
+ * default of `record`: switches are left out on a host that switches so often that recording
+ * them would cost over 5% CPU (bench/pingpong.c makes one), unless --off-cpu asks for them.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
 import { offCpuProfiles } from '../src/analysis/off-cpu.ts';
+import { decideOffCpu, MAX_OFF_CPU_COST, offCpuCost } from '../src/collect/off-cpu-policy.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { ProfileBuilder } from '../src/model/builder.ts';
 import { FrameKind, SwitchState } from '../src/model/profile.ts';
+import { METADATA_FILE, parseRunMetadata } from '../src/store/metadata.ts';
 import { TestCgroups } from './record-cgroups.ts';
 
 function switchesProfile(
@@ -71,6 +75,8 @@ describe('offCpuProfiles', () => {
   });
 });
 
+const CLI = new URL('../dist/crosstalk.js', import.meta.url).pathname;
+
 function skipReason(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (perf record -a, cgroup creation)';
   if (spawnSync('perf', ['--version']).status !== 0) return 'perf is not installed';
@@ -125,6 +131,65 @@ describe.skipIf(reason !== null)(
       expect(mine).toHaveLength(1);
       expect(mine[0].seconds).toBeGreaterThan(1);
       expect(mine[0].syscalls.map((s) => s.name)).toContain('clock_nanosleep');
+    });
+  },
+);
+
+describe.skipIf(reason !== null || spawnSync('cc', ['--version']).status !== 0)(
+  `the off-CPU default on a switch-heavy host${reason ? ` (skipped: ${reason})` : ''}`,
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crosstalk-offcpu-default-'));
+    const store = join(dir, 'store');
+    const pingpong = join(dir, 'pingpong');
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** `crosstalk record` for 1 s while bench/pingpong.c switches ~10^5 times a second on CPU 0. */
+    async function recordUnderPingpong(flags: string[]) {
+      const load = spawn(pingpong, ['8'], { stdio: 'ignore' });
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = spawnSync(
+          process.execPath,
+          [CLI, 'record', '--duration', '1', '--no-syscall-rates', '--store', store, '--json', ...flags],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
+        expect(r.status, r.stderr).toBe(0);
+        const { dir: runDir } = JSON.parse(r.stdout) as { dir: string };
+        const m = parseRunMetadata(readFileSync(join(runDir, METADATA_FILE), 'utf8'), runDir);
+        return { stderr: r.stderr, offCpu: m.recording!.options.offCpu, notes: m.recording!.notes };
+      } finally {
+        load.kill('SIGKILL');
+      }
+    }
+
+    it('measures the switch rate for real and leaves switches off where they would cost over 5%', async () => {
+      execFileSync('cc', ['-O2', '-o', pingpong, new URL('../bench/pingpong.c', import.meta.url).pathname]);
+      const load = spawn(pingpong, ['3'], { stdio: 'ignore' });
+      let d: Awaited<ReturnType<typeof decideOffCpu>>;
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        d = await decideOffCpu('auto');
+      } finally {
+        load.kill('SIGKILL');
+      }
+      // Two processes bouncing a byte on one CPU switch about 10^5 times a second or more.
+      expect(d.switchesPerSecond).toBeGreaterThan(50_000);
+      expect(d.on).toBe(offCpuCost(d.switchesPerSecond!, d.cpus) <= MAX_OFF_CPU_COST);
+      const rec = await recordUnderPingpong([]);
+      if (d.cpus <= 4) {
+        // At 50,000 switches/s on at most 4 CPUs the estimate is over 5%.
+        expect(rec.offCpu).toBe(false);
+        expect(rec.notes.join('\n')).toMatch(/off-CPU time not recorded: this host switches context/);
+        expect(rec.stderr).toMatch(/note: off-CPU time not recorded/);
+      } else {
+        expect(rec.offCpu).toBe(!rec.notes.some((n) => n.startsWith('off-CPU time not recorded')));
+      }
+    });
+
+    it('--off-cpu records the switches anyway', async () => {
+      const rec = await recordUnderPingpong(['--off-cpu']);
+      expect(rec.offCpu).toBe(true);
+      expect(rec.notes.join('\n')).not.toMatch(/off-CPU time not recorded/);
     });
   },
 );

@@ -30,6 +30,9 @@ export function labHooks(): LabHooks<LabRecording> {
           callGraph: flags.callGraph === 'dwarf' ? 'dwarf' : 'fp',
           label: 'lab',
           store,
+          // The recorded phase measures no latency, so the cost of recording switches is not
+          // the lab's concern; their evidence (who is blocked in the path) is.
+          offCpu: true,
           stop: ctx.signal,
         });
         return { run };

@@ -30,7 +30,8 @@ export interface RecordFlags {
   label?: string;
   store?: string;
   syscallRates: boolean;
-  offCpu: boolean;
+  /** undefined: decided on the host (RECORD_DEFAULTS.offCpu, 'auto'). */
+  offCpu?: boolean;
   json?: boolean;
 }
 
@@ -53,7 +54,11 @@ export function withRecordingOptions(cmd: Command): Command {
       '--no-syscall-rates',
       'skip counting syscalls per container (done for 1-3 s after the profile window; costs ~170 ns per syscall while it runs)',
     )
-    .option('--no-off-cpu', 'do not record context switches (off-CPU time: who waits, and where)');
+    .option(
+      '--off-cpu',
+      'record every context switch with its call chain (off-CPU time: who waits, and where); default: when the host switches rarely enough that it costs under 5% CPU',
+    )
+    .option('--no-off-cpu', 'do not record context switches');
 }
 
 export function registerRecord(program: Command): void {
@@ -132,7 +137,7 @@ export function parseRecordFlags(
     callGraph: callGraph as CallGraphMode,
     label: flags.label,
     syscallRates: flags.syscallRates,
-    offCpu: flags.offCpu,
+    offCpu: flags.offCpu ?? RECORD_DEFAULTS.offCpu,
   };
 }
 

@@ -24,6 +24,7 @@ import {
 } from '../store/metadata.ts';
 import { invalidLabel, LABEL, type RunStore } from '../store/store.ts';
 import type { SourceNote } from './container-names.ts';
+import { decideOffCpu, type OffCpuRequest } from './off-cpu-policy.ts';
 import {
   type CallGraphMode,
   formatProblem,
@@ -40,8 +41,8 @@ export const RECORD_DEFAULTS = {
   frequency: 99,
   callGraph: 'fp' as CallGraphMode,
   dwarfStackBytes: 8192,
-  /** Off-CPU recording; see the README's overhead figures for why this default. */
-  offCpu: true,
+  /** Off-CPU recording: decided on the host by its context-switch rate (off-cpu-policy.ts). */
+  offCpu: 'auto' as OffCpuRequest,
 };
 
 export interface RecordOptions {
@@ -58,8 +59,11 @@ export interface RecordOptions {
   store: RunStore;
   /** Run the per-container syscall counter. Default true. */
   syscallRates?: boolean;
-  /** Record every context switch with its call chain, for off-CPU time. Default RECORD_DEFAULTS.offCpu. */
-  offCpu?: boolean;
+  /**
+   * Record every context switch with its call chain, for off-CPU time. Default 'auto': when the
+   * host's switch rate keeps the cost under 5% of its CPU time (off-cpu-policy.ts).
+   */
+  offCpu?: OffCpuRequest;
   onProgress?: (p: RecordProgress) => void;
   /** Ends the window early; perf finishes its file; the run is complete and marked interrupted. */
   stop?: AbortSignal;
@@ -113,6 +117,7 @@ export interface Settings {
   callGraph: CallGraphMode;
   dwarfStackBytes: number;
   syscallRates: boolean;
+  /** Resolved before recording (decideOffCpu). */
   offCpu: boolean;
   /** Length of the syscall-counting window after the profile. */
   syscallSeconds: number;
@@ -134,7 +139,7 @@ function settingsOf(opts: RecordOptions): Settings {
     callGraph: opts.callGraph ?? RECORD_DEFAULTS.callGraph,
     dwarfStackBytes: opts.dwarfStackBytes ?? RECORD_DEFAULTS.dwarfStackBytes,
     syscallRates: opts.syscallRates ?? true,
-    offCpu: opts.offCpu ?? RECORD_DEFAULTS.offCpu,
+    offCpu: false,
     syscallSeconds: syscallWindowSeconds(opts.durationSeconds ?? RECORD_DEFAULTS.durationSeconds),
     env: opts.env ?? process.env,
   };
@@ -149,7 +154,12 @@ export async function recordRun(opts: RecordOptions): Promise<RunInfo> {
   const s = settingsOf(opts);
   const progress = opts.onProgress ?? (() => {});
   progress({ phase: 'preflight' });
-  const pre = await preflight({ ...s, storeRoot: opts.store.root });
+  // The switch rate is measured while preflight probes perf (half a second, no added wait).
+  const [pre, offCpu] = await Promise.all([
+    preflight({ ...s, storeRoot: opts.store.root }),
+    decideOffCpu(opts.offCpu ?? RECORD_DEFAULTS.offCpu),
+  ]);
+  s.offCpu = offCpu.on;
   if (pre.fatal) throw new PreflightFailedError(pre.problems.filter((p) => p.severity === 'fatal'));
   if (opts.stop?.aborted || opts.abort?.aborted)
     throw new RecordingCancelledError('interrupted before recording started');
@@ -158,6 +168,7 @@ export async function recordRun(opts: RecordOptions): Promise<RunInfo> {
     () => {},
   );
   const session = new Session(opts, s, pre, run.dir);
+  if (offCpu.note !== null) session.notes.push(offCpu.note);
   const releaseExitGuard = guardAgainstExit(run.dir);
   let facts: RecordingFacts;
   let metadata: RunMetadata;

@@ -344,11 +344,16 @@ export class Session {
 /**
  * The profiled event and, with off-CPU, every context switch beside it. `-F` would apply to the
  * tracepoint too (sampling switches at 99 Hz, useless for pairing them), so the frequency is set
- * on cpu-clock alone and sched_switch keeps its default period of 1.
+ * on cpu-clock alone and sched_switch keeps its default period of 1. With DWARF call graphs the
+ * switches keep frame-pointer chains (`call-graph=fp`; perf then records their kernel part, the
+ * wait path): with 8 KiB of user stack per switch, a pipe ping-pong wrote 460 MiB/s of perf.data,
+ * 35 MiB/s with frame-pointer chains (bench/record-overhead.mjs).
  */
 export function profileEventArgs(frequency: number, offCpu: boolean, callGraph: string[]): string[] {
   if (!offCpu) return ['-F', String(frequency), ...callGraph];
-  return ['-e', `cpu-clock/freq=${frequency}/`, '-e', 'sched:sched_switch', ...callGraph];
+  const dwarf = callGraph.some((a) => a.startsWith('dwarf'));
+  const switches = dwarf ? 'sched:sched_switch/call-graph=fp/' : 'sched:sched_switch';
+  return ['-e', `cpu-clock/freq=${frequency}/`, '-e', switches, ...callGraph];
 }
 
 /** perf exits 0, or by the SIGINT/SIGTERM it was stopped with (it re-raises the signal after writing). */
