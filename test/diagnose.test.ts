@@ -43,6 +43,25 @@ ${dock('b')} query:20 main@/srv/q;Work@/srv/q 40
     expect(f.sharedStorm).toBe(false);
   });
 
+  it("adds the antagonist's measured syscall rate as evidence, in calls per second", () => {
+    const p = profileFromText(
+      `${dock('a')} logger:10 ${fadvise} 30\n${dock('b')} q:20 main@/srv/q;Work@/srv/q 40`,
+    );
+    const attributions = new Attributions(p);
+    const f = diagnose(p, analyzeProfile(p, { attributions }), {
+      attributions,
+      syscallRates: [
+        { cgroup: dock('a'), perSecond: 130_000, top: [{ name: 'fadvise64', perSecond: 120_000 }] },
+        { cgroup: dock('b'), perSecond: 9_000, top: [{ name: 'fadvise64', perSecond: 5 }] },
+      ],
+    })[0];
+    expect(f.evidence.find((e) => e.unit === 'calls/s')).toMatchObject({
+      metric: expect.stringMatching(/^fadvise64 calls, /),
+      value: 120_000,
+      container: 'a'.repeat(64),
+    });
+  });
+
   it('says when every container drives the same storm', () => {
     const findings = run(`
 ${dock('a')} q:10 ${fadvise} 30

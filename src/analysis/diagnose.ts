@@ -119,9 +119,9 @@ function addRateEvidence(findings: Finding[], rates: SyscallRateRow[]): void {
     }
     if (perSecond > 0) {
       f.evidence.push({
-        metric: `${f.syscall} calls per second, ${f.antagonist.name}`,
+        metric: `${f.syscall} calls, ${f.antagonist.name}`,
         value: perSecond,
-        unit: 'count',
+        unit: 'calls/s',
         baseline: null,
         container: f.antagonist.container,
       });
