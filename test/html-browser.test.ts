@@ -17,6 +17,7 @@ import { diagnose } from '../src/analysis/diagnose.ts';
 import { diffAnalyses } from '../src/analysis/diff.ts';
 import { diffProfile } from '../src/analysis/diff-profile.ts';
 import type { Finding } from '../src/analysis/findings.ts';
+import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
 import type { Profile } from '../src/model/profile.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
@@ -41,7 +42,7 @@ interface Analysed {
 /** With `offCpu`, context switches are recorded beside the profile, as `crosstalk record` does. */
 async function recordAndAnalyse(file: string, callGraphs = true, offCpu = false): Promise<Analysed> {
   const g = callGraphs ? ['-g'] : [];
-  const events = offCpu ? ['-e', 'cpu-clock/freq=499/', '-e', 'sched:sched_switch'] : ['-F', '499'];
+  const events = profileEventArgs(499, offCpu, []);
   execFileSync(
     'perf',
     ['record', '-q', '-a', '--all-cgroups', ...g, ...events, '-o', file, '--', 'sleep', '2'],

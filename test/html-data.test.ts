@@ -20,7 +20,7 @@ import {
   ViewWeights,
 } from '../src/report/html/app/flame-model.ts';
 import { buildFlameTree } from '../src/report/html/flame-tree.ts';
-import { buildReportData } from '../src/report/html/html-report.ts';
+import { buildReportData, reportContainers } from '../src/report/html/html-report.ts';
 import { DATA_ELEMENT_ID, embeddedJson, reportPage } from '../src/report/html/page.ts';
 import { type FlameData, FlameKind } from '../src/report/html/report-data.ts';
 import { timelineOf } from '../src/report/html/timeline.ts';
@@ -57,12 +57,7 @@ function valueIn(f: FlameData, viewId: string, node: number): number {
 
 describe('buildFlameTree', () => {
   const p = profileFromText(text);
-  const containers = analyzeProfile(p).containers.map((c) => ({
-    id: c.identity.id,
-    name: c.identity.name,
-    host: c.host,
-    cgroups: c.cgroups,
-  }));
+  const containers = reportContainers([analyzeProfile(p)]);
   const f = buildFlameTree(p, { containers, minShare: 0 });
 
   it('puts the process under the root and frames root-first under it, with inclusive weights', () => {
@@ -115,12 +110,7 @@ describe('buildFlameTree', () => {
       ],
       'two hosts',
     );
-    const listed = analyzeProfile(two).containers.map((c) => ({
-      id: c.identity.id,
-      name: c.identity.name,
-      host: c.host,
-      cgroups: c.cgroups,
-    }));
+    const listed = reportContainers([analyzeProfile(two)]);
     const f2 = buildFlameTree(two, { containers: listed, minShare: 0 });
     const byId = new Map(f2.views.map((v) => [v.id, v]));
     expect([...byId.keys()].sort()).toEqual(['all', `${A}@db-1`, `${A}@db-2`, `${B}@db-1`].sort());
@@ -256,12 +246,7 @@ describe('timelineOf', () => {
       ],
       'two hosts',
     );
-    const listed = analyzeProfile(two).containers.map((c) => ({
-      id: c.identity.id,
-      name: c.identity.name,
-      host: c.host,
-      cgroups: c.cgroups,
-    }));
+    const listed = reportContainers([analyzeProfile(two)]);
     const t = timelineOf(two, { containers: listed, antagonists: [`${A}@db-2`] })!;
     expect(t.containers.map((c) => [c.id, c.label, c.role])).toEqual([
       [`${A}@db-1`, 'a (db-1)', null],

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
 import { Attributions } from '../src/analysis/attribute.ts';
 import { diagnose } from '../src/analysis/diagnose.ts';
+import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
 import { TestCgroups } from './record-cgroups.ts';
@@ -193,16 +194,13 @@ describe.skipIf(recordingReason !== null)(
       const data = join(dir, 'hostile.data');
       execFileSync(
         'perf',
+        // The events crosstalk record uses with off-CPU on.
         [
           'record',
           '-q',
           '-a',
           '--all-cgroups',
-          '-g',
-          '-e',
-          'cpu-clock/freq=499/',
-          '-e',
-          'sched:sched_switch',
+          ...profileEventArgs(499, true, ['-g']),
           '-o',
           data,
           '--',

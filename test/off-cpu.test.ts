@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
 import { offCpuProfiles } from '../src/analysis/off-cpu.ts';
 import { decideOffCpu, MAX_OFF_CPU_COST, offCpuCost } from '../src/collect/off-cpu-policy.ts';
+import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { ProfileBuilder } from '../src/model/builder.ts';
 import { FrameKind, SwitchState } from '../src/model/profile.ts';
@@ -104,11 +105,7 @@ describe.skipIf(reason !== null)(
             '-q',
             '-a',
             '--all-cgroups',
-            '-g',
-            '-e',
-            'cpu-clock/freq=99/',
-            '-e',
-            'sched:sched_switch',
+            ...profileEventArgs(99, true, ['-g']),
             '-o',
             data,
             '--',

@@ -58,7 +58,8 @@ export interface DiffReportInput extends CommonInput {
 
 export type HtmlReportInput = AnalysisReportInput | DiffReportInput;
 
-function reportContainers(results: AnalysisResult[]): ReportContainer[] {
+/** The analyses' containers as the report keys them (host, id, name, cgroups). */
+export function reportContainers(results: AnalysisResult[]): ReportContainer[] {
   return results.flatMap((r) =>
     r.containers.map((c) => ({ id: c.identity.id, name: c.identity.name, host: c.host, cgroups: c.cgroups })),
   );
