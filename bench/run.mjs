@@ -6,13 +6,14 @@
 //           byte scan of the same file.
 //   record: recording overhead (bench/record-overhead.mjs), run with `npm run bench -- record`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
 import { build } from 'esbuild';
+import { corpusFile, corpusMissing } from '../test/support/corpus.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const which = process.argv.slice(2);
@@ -30,11 +31,11 @@ function runJson(args) {
 }
 
 async function parseBench() {
-  const corpus = join(here, '../../shared/corpus/host-samples/busy-host.perf.txt.gz');
-  if (!existsSync(corpus)) {
-    console.log(`parse: skipped, corpus file not found at ${corpus}`);
+  if (corpusMissing !== null) {
+    console.log(`parse: skipped, ${corpusMissing}`);
     return;
   }
+  const corpus = corpusFile('host-samples/busy-host.perf.txt.gz');
   const dir = mkdtempSync(join(tmpdir(), 'crosstalk-bench-'));
   try {
     const text = join(dir, 'busy-host.perf.txt');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
+import { corpusFile } from './support/corpus.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'crosstalk-cli-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,9 +67,7 @@ describe('crosstalk analyze on bad input', () => {
   });
 
   it('a file cut mid-sample: the samples before the cut, and a warning naming the sample line', async () => {
-    const text = gunzipSync(
-      readFileSync(new URL('../../shared/corpus/host-samples/edge-comms.perf.txt.gz', import.meta.url)),
-    );
+    const text = gunzipSync(readFileSync(corpusFile('host-samples/edge-comms.perf.txt.gz')));
     const cut = text.subarray(0, Math.floor(text.length / 2));
     const r = await runCli(['analyze', '--json', file('cut.txt', cut)]);
     expect(r.code, r.stderr).toBe(0);

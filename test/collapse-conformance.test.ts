@@ -5,15 +5,15 @@
  * difference and says why; any other mismatch fails.
  */
 import { createReadStream, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CollapseOptions, collapseProfile, compareUtf8 } from '../src/formats/collapse.ts';
 import { InputError } from '../src/formats/errors.ts';
 import { parsePerfScript } from '../src/formats/perf-script/parser.ts';
 import { frameKindNames, type Profile } from '../src/model/profile.ts';
+import { corpusFile } from './support/corpus.mjs';
 
-const corpus = (p: string) => fileURLToPath(new URL(`../../shared/corpus/${p}`, import.meta.url));
+const corpus = corpusFile;
 const inferno = (p: string) => corpus(`inferno-collapse-perf/${p}`);
 
 type OptionSet = 'default' | 'pid' | 'tid' | 'kernel' | 'jit' | 'all' | 'addrs';

@@ -3,22 +3,20 @@
  * under 5 MB and is usable (drawn, charts made) within 2 s of opening it from disk in Chromium;
  * search and zoom answer within a frame or two.
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
 import { Attributions } from '../src/analysis/attribute.ts';
 import { diagnose } from '../src/analysis/diagnose.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
+import { corpusFile, corpusMissing } from './support/corpus.mjs';
 import { browserSkipReason, type OpenReport, ReportBrowser } from './support/html-browser.ts';
 
-const BUSY_HOST = fileURLToPath(
-  new URL('../../shared/corpus/host-samples/busy-host.perf.txt.gz', import.meta.url),
-);
-const reason = existsSync(BUSY_HOST) ? browserSkipReason() : `${BUSY_HOST} is missing`;
+const reason = corpusMissing ?? browserSkipReason();
+const BUSY_HOST = reason === null ? corpusFile('host-samples/busy-host.perf.txt.gz') : '';
 
 describe.skipIf(reason !== null)(
   `busy-host report size and speed${reason ? ` (skipped: ${reason})` : ''}`,

@@ -20,7 +20,7 @@ import type { Profile } from '../src/model/profile.ts';
 import { analyzeJson } from '../src/report/json.ts';
 import { analyzeSchema } from '../src/report/schema.ts';
 import { renderAnalysis } from '../src/report/terminal.ts';
-import { analyze, BUSY_HOST, expectSameShares, sharesOf, totalWeight } from './pprof-support.ts';
+import { analyze, BUSY_HOST, corpus, expectSameShares, sharesOf, totalWeight } from './pprof-support.ts';
 import { profileFromText } from './support/profile-text.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'crosstalk-hosts-'));
@@ -192,10 +192,7 @@ describe('hosts and containers', () => {
 
   it('names hosts after their files, numbering repeats; a named single input is a host too', async () => {
     const file = join(dir, 'edge.perf.txt.gz');
-    writeFileSync(
-      file,
-      readFileSync(new URL('../../shared/corpus/host-samples/edge-comms.perf.txt.gz', import.meta.url)),
-    );
+    writeFileSync(file, readFileSync(corpus('host-samples/edge-comms.perf.txt.gz')));
     const twice = await loadInputs(
       [
         { host: null, ref: file },

@@ -8,8 +8,9 @@ import { collapseProfile } from '../src/formats/collapse.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { cutPoints, parsePerfScriptParallel } from '../src/formats/parallel.ts';
 import { headFacts, parsePerfScript } from '../src/formats/perf-script/parser.ts';
+import { corpusFile } from './support/corpus.mjs';
 
-const corpus = (name: string) => new URL(`../../shared/corpus/host-samples/${name}`, import.meta.url);
+const corpus = (name: string) => corpusFile(`host-samples/${name}`);
 const dir = mkdtempSync(join(tmpdir(), 'crosstalk-parallel-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -16,8 +16,9 @@ import { UNKNOWN_PID } from '../src/formats/perf-script/header.ts';
 import { eventBase, type PerfScriptOptions, parsePerfScript } from '../src/formats/perf-script/parser.ts';
 import { FrameKind, frameKindNames, type Profile } from '../src/model/profile.ts';
 import { validateProfile } from '../src/model/validate.ts';
+import { corpusFile } from './support/corpus.mjs';
 
-const corpusPath = (p: string) => fileURLToPath(new URL(`../../shared/corpus/${p}`, import.meta.url));
+const corpusPath = corpusFile;
 const fixturePath = (p: string) => fileURLToPath(new URL(`fixtures/${p}`, import.meta.url));
 
 interface Input {

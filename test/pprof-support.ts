@@ -4,14 +4,13 @@
  * real pprof consumer, and comparison helpers.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { type AnalysisResult, analyzeProfile } from '../src/analysis/analyze.ts';
 import { importProfile } from '../src/formats/input.ts';
 import type { Profile } from '../src/model/profile.ts';
 import { validateProfile } from '../src/model/validate.ts';
+import { corpusFile } from './support/corpus.mjs';
 
-export const corpus = (path: string): string =>
-  fileURLToPath(new URL(`../../shared/corpus/${path}`, import.meta.url));
+export const corpus = corpusFile;
 
 export const BUSY_HOST = corpus('host-samples/busy-host.perf.txt.gz');
 

@@ -12,10 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
+import { corpusFile } from './support/corpus.mjs';
 import { HOSTILE, pwnedFiles } from './support/hostile-paths.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const corpusFile = (p: string) => fileURLToPath(new URL(`../../shared/corpus/${p}`, import.meta.url));
 let dir: string;
 /** The perf script input, named HOSTILE, inside `dir`. */
 const input = () => join(dir, HOSTILE);

@@ -9,6 +9,7 @@ import type { CounterSet } from '../src/analysis/counters.ts';
 import { diagnose } from '../src/analysis/diagnose.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { signatures } from '../src/signatures/catalog.ts';
+import { corpusFile } from './support/corpus.mjs';
 import { profileFromText } from './support/profile-text.ts';
 
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
@@ -151,9 +152,7 @@ describe('counter signatures', () => {
 
 describe('no false alarm on a busy, healthy host', () => {
   it('busy-host corpus recording (tar, gzip, find, xz, node): no signature fires', async () => {
-    const p = await importProfile(
-      new URL('../../shared/corpus/host-samples/busy-host.perf.txt.gz', import.meta.url).pathname,
-    );
+    const p = await importProfile(corpusFile('host-samples/busy-host.perf.txt.gz'));
     const findings = diagnose(p, analyzeProfile(p));
     expect(findings.filter((f) => f.kind === 'signature')).toEqual([]);
   });

@@ -21,6 +21,7 @@ import {
 import { SampleLabels } from '../../src/analysis/sample-labels.ts';
 import { parsePerfScript } from '../../src/formats/perf-script/parser.ts';
 import { pprofOf } from '../../src/formats/pprof-export.ts';
+import { corpusFile } from './corpus.mjs';
 import {
   foldedLineArb,
   foldedText,
@@ -51,7 +52,6 @@ export interface Seed {
 
 export type Corpus = Record<SeedKind, Seed[]>;
 
-const corpusFile = (p: string) => fileURLToPath(new URL(`../../../shared/corpus/${p}`, import.meta.url));
 const fixtureFile = (p: string) => fileURLToPath(new URL(`../fixtures/${p}`, import.meta.url));
 
 const PERF_SCRIPT_SEEDS = [
