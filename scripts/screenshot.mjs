@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../test/support/chromium.mjs';
 
 const args = process.argv.slice(2);
 const option = (name) => {
@@ -74,21 +74,9 @@ async function buildAndRunLabReport(file) {
 
 async function screenshot(file) {
   const profile = join(work, 'chromium');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
+  const context = await launchChromium(profile, {
     viewport: { width: 1280, height: 900 },
     deviceScaleFactor: 1,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
   });
   try {
     const page = await context.newPage();

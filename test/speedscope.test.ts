@@ -3,10 +3,11 @@
  * (dist/release/file-format-schema.json, JSON Schema draft-07, checked with ajv), totals equal to
  * crosstalk's, and loaded by speedscope's own viewer (the package's static build) in Chromium.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
 import { Ajv } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -88,21 +89,11 @@ describe('speedscope export', () => {
     `loads in speedscope’s viewer without errors (${browserSkipReason() ?? 'Chromium'})`,
     async () => {
       const server = await serveViewer(JSON.stringify(byContainer));
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      const { launchChromium } = await import('./support/chromium.mjs');
+      const profileDir = mkdtempSync(join(tmpdir(), 'crosstalk-chromium-'));
+      const browser = await launchChromium(profileDir, { viewport: { width: 1280, height: 800 } });
       try {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+        const page = await browser.newPage();
         const errors: string[] = [];
         page.on('console', (m) => {
           if (m.type() === 'error') errors.push(m.text());
@@ -123,6 +114,7 @@ describe('speedscope export', () => {
       } finally {
         await browser.close();
         server.close();
+        rmSync(profileDir, { recursive: true, force: true });
       }
     },
     90_000,

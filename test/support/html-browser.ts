@@ -7,9 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
-
-export const CHROMIUM = '/usr/bin/chromium';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './chromium.mjs';
 
 /** Why browser tests cannot run here, or null. */
 export function browserSkipReason(): string | null {
@@ -35,21 +34,9 @@ export class ReportBrowser {
   /** `bypassCSP`: ignore the page's Content-Security-Policy, to test what the page does without it. */
   static async launch(opts: { bypassCSP?: boolean } = {}): Promise<ReportBrowser> {
     const profileDir = mkdtempSync(join(tmpdir(), 'crosstalk-chromium-'));
-    const context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
+    const context = await launchChromium(profileDir, {
       bypassCSP: opts.bypassCSP ?? false,
       viewport: { width: 1400, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
     });
     return new ReportBrowser(context, profileDir);
   }
