@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalyzeJson } from '../src/report/schema.ts';
 import { analyzeSchema } from '../src/report/schema.ts';
-import { CPU_BOUND, TestCgroups } from './record-cgroups.ts';
+import { CPU_BOUND, compileFixture, TestCgroups } from './record-cgroups.ts';
 import { runCli } from './support/cli.ts';
 
 function skipReason(): string | null {
@@ -30,15 +30,7 @@ describe.skipIf(reason !== null)(
     const results: Record<'fp' | 'dwarf', AnalyzeJson | null> = { fp: null, dwarf: null };
 
     beforeAll(async () => {
-      const bin = join(dir, 'fadvise-logger');
-      execFileSync('cc', [
-        '-O2',
-        '-g',
-        '-fno-omit-frame-pointer',
-        '-o',
-        bin,
-        new URL('./fixtures/e2e/fadvise-logger.c', import.meta.url).pathname,
-      ]);
+      const bin = compileFixture('fadvise-logger', dir);
       cgroups = await TestCgroups.create('crosstalk-e2e');
       if (!cgroups) throw new Error('no writable cgroup v2 hierarchy');
       logger = (await cgroups.start('logger', [bin, join(dir, 'app.log')])).path;

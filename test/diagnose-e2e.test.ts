@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffSchema } from '../src/report/diff-schema.ts';
 import { type AnalyzeJson, analyzeSchema } from '../src/report/schema.ts';
-import { TestCgroups } from './record-cgroups.ts';
+import { compileFixture, TestCgroups } from './record-cgroups.ts';
 import { runCli } from './support/cli.ts';
 
 function skipReason(): string | null {
@@ -125,15 +125,7 @@ describe.skipIf(reason !== null)(
     }
 
     beforeAll(async () => {
-      execFileSync('cc', [
-        '-O2',
-        '-g',
-        '-fno-omit-frame-pointer',
-        '-fno-optimize-sibling-calls',
-        '-o',
-        bin,
-        new URL('./fixtures/e2e/contention.c', import.meta.url).pathname,
-      ]);
+      compileFixture('contention', dir, ['-fno-optimize-sibling-calls']);
       for (const c of cases) outcomes.set(c.neighbour, await runCase(c));
     }, 240_000);
 

@@ -21,7 +21,7 @@ import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
 import type { Profile } from '../src/model/profile.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
-import { CPU_BOUND, TestCgroups } from './record-cgroups.ts';
+import { CPU_BOUND, compileFixture, TestCgroups } from './record-cgroups.ts';
 import { browserSkipReason, type OpenReport, ReportBrowser, visibleText } from './support/html-browser.ts';
 
 function skipReason(): string | null {
@@ -102,15 +102,7 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
   let target: Analysed;
 
   beforeAll(async () => {
-    const bin = join(dir, 'fadvise-logger');
-    execFileSync('cc', [
-      '-O2',
-      '-g',
-      '-fno-omit-frame-pointer',
-      '-o',
-      bin,
-      new URL('./fixtures/e2e/fadvise-logger.c', import.meta.url).pathname,
-    ]);
+    const bin = compileFixture('fadvise-logger', dir);
     cgroups = await TestCgroups.create('crosstalk-html');
     if (!cgroups) throw new Error('no writable cgroup v2 hierarchy');
     await cgroups.start('spinner', CPU_BOUND);

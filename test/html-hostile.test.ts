@@ -123,6 +123,15 @@ async function expectInert(r: OpenReport): Promise<void> {
   expect(found).toMatchObject({ tags: 0, handlers: 0, scripts: 2 });
 }
 
+/** Opens `file` twice: as is, and with its Content-Security-Policy bypassed. */
+async function openWithAndWithoutCsp(file: string, browsers: ReportBrowser[], opened: OpenReport[]) {
+  for (const bypassCSP of [false, true]) {
+    const b = await ReportBrowser.launch({ bypassCSP });
+    browsers.push(b);
+    opened.push(await b.open(file));
+  }
+}
+
 /** Frames the flame-graph search finds for `q`. */
 async function searchHits(r: OpenReport, q: string): Promise<number> {
   await r.page.locator('#flame .flame-search').fill(q);
@@ -144,11 +153,7 @@ describe.skipIf(browserReason !== null)(
       const input = join(dir, 'hostile.perf.txt');
       writeFileSync(input, craftedPerfScript());
       await writeReport(input, join(dir, 'report.html'));
-      for (const bypassCSP of [false, true]) {
-        const b = await ReportBrowser.launch({ bypassCSP });
-        browsers.push(b);
-        opened.push(await b.open(join(dir, 'report.html')));
-      }
+      await openWithAndWithoutCsp(join(dir, 'report.html'), browsers, opened);
     }, 120_000);
 
     afterAll(async () => {
@@ -213,11 +218,7 @@ describe.skipIf(recordingReason !== null)(
       );
       await cgroups.cleanup();
       await writeReport(data, join(dir, 'report.html'));
-      for (const bypassCSP of [false, true]) {
-        const b = await ReportBrowser.launch({ bypassCSP });
-        browsers.push(b);
-        opened.push(await b.open(join(dir, 'report.html')));
-      }
+      await openWithAndWithoutCsp(join(dir, 'report.html'), browsers, opened);
     }, 120_000);
 
     afterAll(async () => {

@@ -1,6 +1,6 @@
 // Test "containers": child cgroups of the cgroup v2 hierarchy (and of the v1 cpu hierarchy, where
 // this host keeps the cpu controller), each running one workload process. Removed in cleanup().
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupHierarchies, v1MountWith } from '../src/collect/cgroup-fs.ts';
@@ -16,6 +16,17 @@ export interface TestContainer {
 export const CPU_BOUND = ['sh', '-c', 'while :; do :; done'];
 /** One-byte reads and writes: almost all of its time is syscall entry and exit. */
 export const SYSCALL_HEAVY = ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1'];
+
+/**
+ * Compiles test/fixtures/e2e/NAME.c into `dir` with frame pointers and debug info (so both fp and
+ * DWARF unwinding see its functions); returns the binary's path.
+ */
+export function compileFixture(name: string, dir: string, extraFlags: string[] = []): string {
+  const bin = join(dir, name);
+  const source = new URL(`./fixtures/e2e/${name}.c`, import.meta.url).pathname;
+  execFileSync('cc', ['-O2', '-g', '-fno-omit-frame-pointer', ...extraFlags, '-o', bin, source]);
+  return bin;
+}
 
 export class TestCgroups {
   readonly containers: TestContainer[] = [];
