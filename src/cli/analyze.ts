@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import { Attributions } from '../analysis/attribute.ts';
 import { diagnose } from '../analysis/diagnose.ts';
+import type { Finding } from '../analysis/findings.ts';
 import { hostsOf, selectHost } from '../model/hosts.ts';
-import type { CallGraphMode } from '../model/profile.ts';
+import type { CallGraphMode, Profile } from '../model/profile.ts';
 import { analyzeJsonText, type HostFinding } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
 import { CliError } from './errors.ts';
@@ -112,13 +113,22 @@ export function analyzeLoaded(
     const result = analyzeProfile(profile, { topSyscalls, nameOf: loaded.nameOf });
     return { result, findings: diagnoseHosts(loaded, loaded.hosts, topSyscalls) };
   }
+  return analyzeOne(profile, loaded, topSyscalls);
+}
+
+/** One host's analysis and diagnosis, with its own names, counters and syscall rates. */
+function analyzeOne(
+  profile: Profile,
+  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates'>,
+  topSyscalls: number,
+): { result: AnalysisResult; findings: Finding[]; attributions: Attributions } {
   const attributions = new Attributions(profile);
-  const result = analyzeProfile(profile, { topSyscalls, attributions, nameOf: loaded.nameOf });
+  const result = analyzeProfile(profile, { topSyscalls, attributions, nameOf: from.nameOf });
   const findings = diagnose(profile, result, {
     attributions,
-    nameOf: loaded.nameOf,
-    counters: loaded.counters ?? undefined,
-    syscallRates: loaded.syscallRates ?? undefined,
+    nameOf: from.nameOf,
+    counters: from.counters ?? undefined,
+    syscallRates: from.syscallRates ?? undefined,
   });
   return { result, findings, attributions };
 }
@@ -132,15 +142,7 @@ function diagnoseHosts(
   const out: HostFinding[] = [];
   for (const h of hosts) {
     if (!present.has(h.name)) continue;
-    const one = selectHost(loaded.profile, h.name);
-    const attributions = new Attributions(one);
-    const result = analyzeProfile(one, { topSyscalls, attributions, nameOf: h.nameOf });
-    const findings = diagnose(one, result, {
-      attributions,
-      nameOf: h.nameOf,
-      counters: h.counters ?? undefined,
-      syscallRates: h.syscallRates ?? undefined,
-    });
+    const { findings } = analyzeOne(selectHost(loaded.profile, h.name), h, topSyscalls);
     // The title names the host, so every report (terminal, HTML) shows where the finding is.
     out.push(...findings.map((f) => ({ ...f, host: h.name, title: `${h.name}: ${f.title}` })));
   }

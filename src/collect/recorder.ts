@@ -132,14 +132,14 @@ export function syscallWindowSeconds(durationSeconds: number): number {
   return Math.min(3, Math.max(1, durationSeconds / 5));
 }
 
-function settingsOf(opts: RecordOptions): Settings {
+/** Everything but off-CPU, which is decided on the host while preflight runs. */
+function settingsOf(opts: RecordOptions): Omit<Settings, 'offCpu'> {
   const s = {
     durationSeconds: opts.durationSeconds ?? RECORD_DEFAULTS.durationSeconds,
     frequency: opts.frequency ?? RECORD_DEFAULTS.frequency,
     callGraph: opts.callGraph ?? RECORD_DEFAULTS.callGraph,
     dwarfStackBytes: opts.dwarfStackBytes ?? RECORD_DEFAULTS.dwarfStackBytes,
     syscallRates: opts.syscallRates ?? true,
-    offCpu: false,
     syscallSeconds: syscallWindowSeconds(opts.durationSeconds ?? RECORD_DEFAULTS.durationSeconds),
     env: opts.env ?? process.env,
   };
@@ -151,15 +151,15 @@ function settingsOf(opts: RecordOptions): Settings {
 }
 
 export async function recordRun(opts: RecordOptions): Promise<RunInfo> {
-  const s = settingsOf(opts);
+  const base = settingsOf(opts);
   const progress = opts.onProgress ?? (() => {});
   progress({ phase: 'preflight' });
-  // The switch rate is measured while preflight probes perf (half a second, no added wait).
+  // The switch rate is measured while preflight probes perf, which takes about as long (0.5 s).
   const [pre, offCpu] = await Promise.all([
-    preflight({ ...s, storeRoot: opts.store.root }),
+    preflight({ ...base, storeRoot: opts.store.root }),
     decideOffCpu(opts.offCpu ?? RECORD_DEFAULTS.offCpu),
   ]);
-  s.offCpu = offCpu.on;
+  const s: Settings = { ...base, offCpu: offCpu.on };
   if (pre.fatal) throw new PreflightFailedError(pre.problems.filter((p) => p.severity === 'fatal'));
   if (opts.stop?.aborted || opts.abort?.aborted)
     throw new RecordingCancelledError('interrupted before recording started');
