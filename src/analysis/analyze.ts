@@ -186,6 +186,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     split[modeOf(c)] += share(byCategory[i]);
   });
   const input = inputOf(p, total);
+  const offCpu = offCpuOf(p, attributions, nameOf);
   return {
     input,
     hosts: hostSummaries(p, containerList),
@@ -195,8 +196,8 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
       .filter((c) => c.share > 0),
     containers: containerList,
     syscalls,
-    offCpu: offCpuOf(p, attributions, nameOf),
-    limitations: limitationsOf(p, input, syscalls),
+    offCpu,
+    limitations: limitationsOf(p, input, syscalls, offCpu),
   };
 }
 

@@ -14,9 +14,18 @@ export interface OffCpuProfiles {
   blocked: Profile;
   /** Runnable time: preempted tasks waiting for a CPU. */
   runnable: Profile;
-  /** Seconds between the first and the last switch. */
+  /** Seconds between the first and the last switch (the longest host's, for several hosts). */
   windowSeconds: number;
+  /** The same, per host label ('' for single-host input). */
+  windowByHost: Map<string, number>;
   switches: number;
+  /** Switches out of a task (not the idle task). */
+  switchOuts: number;
+  /**
+   * Switch-outs followed by the same task's next switch-out with no switch-in between: the input
+   * misses switches there (sampled, lost, or not traced), and the wait before is not counted.
+   */
+  unmatchedSwitchOuts: number;
 }
 
 interface Columns {
@@ -43,7 +52,7 @@ const empty = (): Columns => ({
   host: [],
 });
 
-function emit(c: Columns, sw: SwitchTable, i: number, ns: number, host: number): void {
+function emit(c: Columns, sw: SwitchTable, i: number, ns: number): void {
   c.stack.push(sw.stack[i]);
   c.time.push(sw.timeNs[i] / 1e9);
   c.weight.push(ns);
@@ -52,7 +61,7 @@ function emit(c: Columns, sw: SwitchTable, i: number, ns: number, host: number):
   c.cpu.push(sw.cpu[i]);
   c.comm.push(sw.comm[i]);
   c.cgroup.push(sw.cgroup[i]);
-  c.host.push(host);
+  c.host.push(sw.host[i]);
 }
 
 function table(c: Columns): SampleTable {
@@ -70,23 +79,75 @@ function table(c: Columns): SampleTable {
   };
 }
 
-/** null when the profile carries no context switches. */
+/**
+ * null when the profile carries no context switches. Task ids and clocks belong to one kernel, so
+ * the switches of each host (several hosts' inputs analysed together) are paired among themselves.
+ */
 export function offCpuProfiles(p: Profile): OffCpuProfiles | null {
   const sw = p.switches;
   if (!sw || sw.length === 0) return null;
   const order = Array.from({ length: sw.length }, (_, i) => i).sort((a, b) => sw.timeNs[a] - sw.timeNs[b]);
-  const host = p.samples.length > 0 ? p.samples.host[0] : p.strings.indexOf('');
+  const byHost = new Map<number, number[]>();
+  for (const i of order) {
+    const rows = byHost.get(sw.host[i]);
+    if (rows === undefined) byHost.set(sw.host[i], [i]);
+    else rows.push(i);
+  }
   const blocked = empty();
   const runnable = empty();
+  const windowByHost = new Map<string, number>();
+  let switchOuts = 0;
+  let unmatchedSwitchOuts = 0;
+  for (const [host, rows] of byHost) {
+    const counts = pairSwitches(sw, rows, blocked, runnable);
+    switchOuts += counts.switchOuts;
+    unmatchedSwitchOuts += counts.unmatched;
+    windowByHost.set(p.strings[host], (sw.timeNs[rows[rows.length - 1]] - sw.timeNs[rows[0]]) / 1e9);
+  }
+  const windowSeconds = Math.max(...windowByHost.values());
+  const make = (c: Columns, event: string): Profile => ({
+    strings: p.strings,
+    frames: p.frames,
+    stacks: p.stacks,
+    samples: table(c),
+    meta: {
+      ...p.meta,
+      event,
+      events: [{ name: event, samples: c.stack.length }],
+      warnings: [],
+      oddities: {},
+      durationSeconds: windowSeconds,
+    },
+  });
+  return {
+    blocked: make(blocked, 'off-cpu (blocked)'),
+    runnable: make(runnable, 'off-cpu (runnable)'),
+    windowSeconds,
+    windowByHost,
+    switches: sw.length,
+    switchOuts,
+    unmatchedSwitchOuts,
+  };
+}
+
+/** Pairs one host's switches (`rows`, in time order) into blocked and runnable intervals. */
+function pairSwitches(
+  sw: SwitchTable,
+  rows: number[],
+  blocked: Columns,
+  runnable: Columns,
+): { switchOuts: number; unmatched: number } {
+  let switchOuts = 0;
+  let unmatched = 0;
   /** tid -> index of its switch-out still waiting for the matching switch-in. */
   const pending = new Map<number, number>();
   const close = (out: number, until: number) => {
     const ns = until - sw.timeNs[out];
     // Exiting, stopped and idle kernel threads ('other' states) are not waiting for anything.
     if (!(ns > 0) || sw.prevState[out] === SwitchState.other) return;
-    emit(sw.prevState[out] === SwitchState.runnable ? runnable : blocked, sw, out, ns, Math.max(0, host));
+    emit(sw.prevState[out] === SwitchState.runnable ? runnable : blocked, sw, out, ns);
   };
-  for (const i of order) {
+  for (const i of rows) {
     const next = sw.nextTid[i];
     const out = next > 0 ? pending.get(next) : undefined;
     if (out !== undefined) {
@@ -94,31 +155,18 @@ export function offCpuProfiles(p: Profile): OffCpuProfiles | null {
       pending.delete(next);
     }
     // The idle task (tid 0) is not waiting for anything.
-    if (sw.prevTid[i] > 0) pending.set(sw.prevTid[i], i);
+    const prev = sw.prevTid[i];
+    if (prev > 0) {
+      switchOuts++;
+      // Out again without having come back in: the switch-in between is missing from the input.
+      if (pending.has(prev)) unmatched++;
+      pending.set(prev, i);
+    }
   }
-  const end = sw.timeNs[order[order.length - 1]];
+  const end = sw.timeNs[rows[rows.length - 1]];
   // Tasks still off-CPU when the recording stopped were off-CPU for the rest of it.
   for (const out of pending.values()) close(out, end);
-  const meta = (event: string) => ({
-    ...p.meta,
-    event,
-    events: [{ name: event, samples: 0 }],
-    warnings: [],
-    oddities: {},
-  });
-  const windowSeconds = (end - sw.timeNs[order[0]]) / 1e9;
-  const make = (c: Columns, event: string): Profile => {
-    const m = meta(event);
-    m.events[0].samples = c.stack.length;
-    m.durationSeconds = windowSeconds;
-    return { strings: p.strings, frames: p.frames, stacks: p.stacks, samples: table(c), meta: m };
-  };
-  return {
-    blocked: make(blocked, 'off-cpu (blocked)'),
-    runnable: make(runnable, 'off-cpu (runnable)'),
-    windowSeconds,
-    switches: sw.length,
-  };
+  return { switchOuts, unmatched };
 }
 
 export interface OffCpuContainer {
@@ -137,6 +185,8 @@ export interface OffCpuContainer {
 export interface OffCpuSummary {
   windowSeconds: number;
   switches: number;
+  switchOuts: number;
+  unmatchedSwitchOuts: number;
   blocked: OffCpuContainer[];
   runnable: OffCpuContainer[];
 }
@@ -154,14 +204,16 @@ export function summarizeOffCpu(
   return {
     windowSeconds: o.windowSeconds,
     switches: o.switches,
-    blocked: perContainer(o.blocked, o.windowSeconds, containerOf, attributionOf).slice(0, top),
-    runnable: perContainer(o.runnable, o.windowSeconds, containerOf, attributionOf).slice(0, top),
+    switchOuts: o.switchOuts,
+    unmatchedSwitchOuts: o.unmatchedSwitchOuts,
+    blocked: perContainer(o.blocked, o.windowByHost, containerOf, attributionOf).slice(0, top),
+    runnable: perContainer(o.runnable, o.windowByHost, containerOf, attributionOf).slice(0, top),
   };
 }
 
 function perContainer(
   p: Profile,
-  window: number,
+  windowByHost: Map<string, number>,
   containerOf: (p: Profile, cgroup: number) => { id: string; name: string },
   attributionOf: (p: Profile, stack: number) => { syscall: string | null; kernelPath: string[] },
 ): OffCpuContainer[] {
@@ -201,11 +253,15 @@ function perContainer(
   }
   const rank = (m: Map<string, number>) => [...m].sort((x, y) => y[1] - x[1]).slice(0, 3);
   return [...acc.values()]
-    .map(({ c, sys, paths }) => ({
-      ...c,
-      perSecond: window > 0 ? c.seconds / window : 0,
-      syscalls: rank(sys).map(([name, seconds]) => ({ name, seconds })),
-      waitPaths: rank(paths).map(([k, seconds]) => ({ frames: k.split('\n'), seconds })),
-    }))
+    .map(({ c, sys, paths }) => {
+      // Per second of the container's own host: hosts' recordings need not be equally long.
+      const window = windowByHost.get(c.host ?? '') ?? 0;
+      return {
+        ...c,
+        perSecond: window > 0 ? c.seconds / window : 0,
+        syscalls: rank(sys).map(([name, seconds]) => ({ name, seconds })),
+        waitPaths: rank(paths).map(([k, seconds]) => ({ frames: k.split('\n'), seconds })),
+      };
+    })
     .sort((a, b) => b.seconds - a.seconds);
 }

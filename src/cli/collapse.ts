@@ -40,6 +40,8 @@ export function registerCollapse(program: Command): void {
         profile = await importProfile(input, {
           event: flags.event,
           keepAddresses: flags.addrs === true,
+          // Text: the first event, context switches included, as inferno-collapse-perf picks it.
+          switches: false,
           threads: flags.threads === undefined ? undefined : parsePositiveInt(flags.threads, '--threads'),
           onProgress: (f) => bar.update(f),
         });

@@ -175,5 +175,23 @@ export function transferListOf(profile: Profile): ArrayBuffer[] {
     profile.samples.comm,
     profile.samples.cgroup,
     profile.samples.host,
+    ...switchColumns(profile),
   ].map((a) => a.buffer as ArrayBuffer);
+}
+
+function switchColumns(profile: Profile): ArrayBufferView[] {
+  const sw = profile.switches;
+  if (sw === undefined) return [];
+  return [
+    sw.stack,
+    sw.timeNs,
+    sw.cpu,
+    sw.prevTid,
+    sw.prevPid,
+    sw.comm,
+    sw.cgroup,
+    sw.prevState,
+    sw.nextTid,
+    sw.host,
+  ];
 }

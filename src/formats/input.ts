@@ -12,9 +12,9 @@ import { InputError, UnreadableInputError, UnrecognizedFormatError } from './err
 import { parseFolded, sniffFolded } from './folded.ts';
 import { lineTooLong, MAX_LINE_BYTES } from './lines.ts';
 import { cutPoints, parallelism, parsePerfScriptParallel } from './parallel.ts';
-import { importPerfData } from './perf-data/import.ts';
+import { importPerfData, SWITCH_EVENT } from './perf-data/import.ts';
 import { sniffPerfData } from './perf-data/reader.ts';
-import { headFacts, parsePerfScript, sniffPerfScript } from './perf-script/parser.ts';
+import { eventBase, headFacts, parsePerfScript, sniffPerfScript } from './perf-script/parser.ts';
 import { parsePprof, sniffPprof } from './pprof-import.ts';
 
 export interface ImportOptions {
@@ -28,6 +28,13 @@ export interface ImportOptions {
   onProgress?: (fraction: number) => void;
   /** Worker threads for large uncompressed text. Default: the number of CPUs available. */
   threads?: number;
+  /**
+   * perf script text: keep context switches (sched:sched_switch) beside the profiled event for
+   * off-CPU time, as the perf.data import does, instead of counting them as an event of their own.
+   * Default true; `collapse` says false, to pick the first event as inferno-collapse-perf does.
+   * `--event sched:sched_switch` profiles the switches themselves either way.
+   */
+  switches?: boolean;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -69,12 +76,15 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
   }
   let profile: Profile;
   const isPerfScript = sniffPerfScript(head, complete) === 'yes';
+  const switchEvent = switchEventFor(opts);
   const threads = parallelism(size, opts.threads);
   if (isPerfScript && !gz && threads > 1) {
-    const points = await cutPoints(file, size, threads);
+    const facts = headFacts(head, switchEvent);
+    // Parts must all keep the same event: without one in the head, each part would pick its own.
+    const points =
+      facts.event !== null || opts.event !== undefined ? await cutPoints(file, size, threads) : [];
     if (points.length > 2) {
       await source.cancel();
-      const facts = headFacts(head);
       return parsePerfScriptParallel(
         file,
         path,
@@ -85,6 +95,7 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
           defaultEvent: facts.event ?? undefined,
           keepAddresses: opts.keepAddresses,
           callGraph: opts.callGraph ?? facts.callGraph ?? undefined,
+          switchEvent,
         },
         opts.onProgress,
       );
@@ -95,6 +106,7 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
       event: opts.event,
       keepAddresses: opts.keepAddresses,
       callGraph: opts.callGraph,
+      switchEvent,
     });
   } else if (sniffFolded(head, complete) === 'yes') {
     profile = await parseFolded(chunks, path);
@@ -111,6 +123,13 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
     profile.meta.warnings.push(`${path}: ${source.cutShort()}; the result covers the data before that point`);
   }
   return profile;
+}
+
+/** The context-switch event kept beside the profile of perf script text, if any. */
+function switchEventFor(opts: ImportOptions): string | undefined {
+  if (opts.switches === false) return undefined;
+  if (opts.event !== undefined && eventBase(opts.event) === eventBase(SWITCH_EVENT)) return undefined;
+  return SWITCH_EVENT;
 }
 
 /** pprof is read whole: the protobuf cannot be decoded in a stream. */

@@ -127,7 +127,10 @@ function fixEventChoice(p: Profile, source: string, options: PartRequest['option
     return;
   }
   m.warnings = m.warnings.filter((w) => !/ events in the input \(/.test(w));
-  const bases = new Set(m.events.map((e) => eventBase(e.name)));
+  // Context switches kept beside the profile are not a choice of event (as in the parser's finish).
+  const switchBase = (p.switches?.length ?? 0) > 0 ? eventBase(options.switchEvent ?? '') : null;
+  const profiled = m.events.filter((e) => eventBase(e.name) !== switchBase);
+  const bases = new Set(profiled.map((e) => eventBase(e.name)));
   m.eventChosenBy = bases.size > 1 ? 'first' : 'only';
-  if (bases.size > 1) m.warnings.push(severalEventsWarning(source, m.events, m.event));
+  if (bases.size > 1) m.warnings.push(severalEventsWarning(source, profiled, m.event));
 }

@@ -17,7 +17,7 @@ export interface PartRequest {
   start: number;
   /** Exclusive. */
   end: number;
-  options: Pick<PerfScriptOptions, 'event' | 'defaultEvent' | 'keepAddresses' | 'callGraph'>;
+  options: Pick<PerfScriptOptions, 'event' | 'defaultEvent' | 'keepAddresses' | 'callGraph' | 'switchEvent'>;
 }
 
 export type PartMessage =

@@ -22,6 +22,8 @@ export interface SwitchInput {
   cgroup: StringIndex;
   prevState: number;
   nextTid: number;
+  /** Host label; default '' (single host). */
+  host?: StringIndex;
 }
 
 function newSwitchColumns() {
@@ -35,6 +37,7 @@ function newSwitchColumns() {
     cgroup: new Int32Column(),
     prevState: new Uint8Column(),
     nextTid: new Int32Column(),
+    host: new Int32Column(),
   };
 }
 
@@ -50,6 +53,7 @@ function finishSwitches(c: ReturnType<typeof newSwitchColumns>): SwitchTable {
     cgroup: c.cgroup.finish(),
     prevState: c.prevState.finish(),
     nextTid: c.nextTid.finish(),
+    host: c.host.finish(),
   };
 }
 
@@ -177,6 +181,7 @@ export class ProfileBuilder {
     c.cgroup.push(s.cgroup);
     c.prevState.push(s.prevState);
     c.nextTid.push(s.nextTid);
+    c.host.push(s.host ?? this.unknownCgroup);
   }
 
   addSample(s: SampleInput): void {

@@ -3,7 +3,7 @@
  * host (the `host` sample column), and the way back to one host's samples.
  */
 import { mergeProfiles } from './merge.ts';
-import type { HostMeta, Profile, SampleTable } from './profile.ts';
+import type { HostMeta, Profile, SampleTable, SwitchTable } from './profile.ts';
 
 export interface HostPart {
   /** Host label for every sample of `profile`; must be unique and non-empty. */
@@ -77,19 +77,49 @@ export function isMultiHost(p: Profile): boolean {
   return false;
 }
 
+type Column = Int32Array | Float64Array | Uint8Array;
+
+/** Copies the rows of `col` listed in `keep`. */
+function pickRows<T extends Column>(col: T, keep: number[]): T {
+  const out = new (col.constructor as { new (n: number): T })(keep.length);
+  for (let k = 0; k < keep.length; k++) out[k] = col[keep[k]];
+  return out;
+}
+
+function rowsOfHost(hostColumn: Int32Array, strings: readonly string[], host: string): number[] {
+  const keep: number[] = [];
+  for (let i = 0; i < hostColumn.length; i++) if (strings[hostColumn[i]] === host) keep.push(i);
+  return keep;
+}
+
+function switchesOfHost(p: Profile, host: string): SwitchTable | undefined {
+  const sw = p.switches;
+  if (sw === undefined) return undefined;
+  const keep = rowsOfHost(sw.host, p.strings, host);
+  const pick = <T extends Column>(col: T): T => pickRows(col, keep);
+  return {
+    length: keep.length,
+    stack: pick(sw.stack),
+    timeNs: pick(sw.timeNs),
+    cpu: pick(sw.cpu),
+    prevTid: pick(sw.prevTid),
+    prevPid: pick(sw.prevPid),
+    comm: pick(sw.comm),
+    cgroup: pick(sw.cgroup),
+    prevState: pick(sw.prevState),
+    nextTid: pick(sw.nextTid),
+    host: pick(sw.host),
+  };
+}
+
 /**
- * The samples of one host, sharing the string, frame and stack tables of `p` (no copy of them).
- * The meta is the host's own where mergeHosts recorded it.
+ * The samples (and context switches) of one host, sharing the string, frame and stack tables of
+ * `p` (no copy of them). The meta is the host's own where mergeHosts recorded it.
  */
 export function selectHost(p: Profile, host: string): Profile {
   const { samples } = p;
-  const keep: number[] = [];
-  for (let i = 0; i < samples.length; i++) if (p.strings[samples.host[i]] === host) keep.push(i);
-  const pick = <T extends Int32Array | Float64Array>(col: T): T => {
-    const out = new (col.constructor as { new (n: number): T })(keep.length);
-    for (let k = 0; k < keep.length; k++) out[k] = col[keep[k]];
-    return out;
-  };
+  const keep = rowsOfHost(samples.host, p.strings, host);
+  const pick = <T extends Column>(col: T): T => pickRows(col, keep);
   const picked: SampleTable = {
     length: keep.length,
     stack: pick(samples.stack),
@@ -116,5 +146,13 @@ export function selectHost(p: Profile, host: string): Profile {
       recording: { ...own.recording },
     }),
   };
-  return { strings: p.strings, frames: p.frames, stacks: p.stacks, samples: picked, meta };
+  const switches = switchesOfHost(p, host);
+  return {
+    strings: p.strings,
+    frames: p.frames,
+    stacks: p.stacks,
+    samples: picked,
+    meta,
+    ...(switches && { switches }),
+  };
 }

@@ -14,6 +14,12 @@ export interface MergeOptions {
   hostOf?: (part: number) => string;
 }
 
+/*
+ * Context switches are carried over, each with its part's host, except when weights are scaled:
+ * a differential profile joins two recordings whose clocks and task ids have nothing in common,
+ * so pairing their switches would mean nothing.
+ */
+
 export function mergeProfiles(parts: Profile[], source: string, opts: MergeOptions = {}): Profile {
   if (parts.length === 0) throw new Error('mergeProfiles: no parts');
   const b = new ProfileBuilder(source, parts[0].meta.format);
@@ -56,6 +62,23 @@ function appendProfile(b: ProfileBuilder, p: Profile, part: number, opts: MergeO
       comm: str[samples.comm[i]],
       cgroup: cgroup[samples.cgroup[i]],
       host: partHost === -1 ? str[samples.host[i]] : partHost,
+    });
+  }
+  const sw = p.switches;
+  if (sw === undefined || opts.weightScale !== undefined) return;
+  for (let i = 0; i < sw.length; i++) {
+    const s = sw.stack[i];
+    b.addSwitch({
+      stack: s === -1 ? -1 : stackMap[s],
+      timeNs: sw.timeNs[i],
+      cpu: sw.cpu[i],
+      prevTid: sw.prevTid[i],
+      prevPid: sw.prevPid[i],
+      comm: str[sw.comm[i]],
+      cgroup: cgroup[sw.cgroup[i]],
+      prevState: sw.prevState[i],
+      nextTid: sw.nextTid[i],
+      host: partHost === -1 ? str[sw.host[i]] : partHost,
     });
   }
 }

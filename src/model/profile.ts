@@ -112,6 +112,8 @@ export interface SwitchTable {
   readonly prevState: Uint8Array;
   /** The task switching in. */
   readonly nextTid: Int32Array;
+  /** Host label (string index; '' for single-host input), as SampleTable.host. */
+  readonly host: Int32Array;
 }
 
 /** prev_state of sched_switch: runnable (preempted), sleeping, uninterruptible (usually I/O), other. */

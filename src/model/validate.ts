@@ -44,6 +44,7 @@ export function validateProfile(p: Profile, opts: ValidateOptions = {}): void {
       if (sw.stack[i] < -1 || sw.stack[i] >= stacks.length) fail('switch stack out of range', i);
       if (sw.comm[i] < 0 || sw.comm[i] >= nStrings) fail('switch comm out of range', i);
       if (sw.cgroup[i] < 0 || sw.cgroup[i] >= nStrings) fail('switch cgroup out of range', i);
+      if (sw.host[i] < 0 || sw.host[i] >= nStrings) fail('switch host out of range', i);
     }
   }
 }

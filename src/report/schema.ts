@@ -126,6 +126,14 @@ export const offCpuSchema = z
   .object({
     windowSeconds: z.number(),
     switches: z.number().int().min(0),
+    switchOuts: z.number().int().min(0).describe('switches out of a task other than the idle task'),
+    unmatchedSwitchOuts: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        "switch-outs followed by the same task's next switch-out with no switch-in between: switches missing from the input; the limitation switches-incomplete says when they are too many",
+      ),
     blocked: z
       .array(offCpuContainer)
       .describe('sleeping or uninterruptible: waiting for a lock, I/O, a journal commit'),
@@ -198,6 +206,7 @@ export const analyzeSchema = z.object({
         'no-kernel-symbols',
         'call-sites-lost',
         'call-graph-unknown',
+        'switches-incomplete',
         'truncated',
       ]),
       message: z.string(),

@@ -460,7 +460,8 @@ class PerfScriptSink implements LineSink {
       );
     }
     meta.events = this.eventNames.map((name, i) => ({ name, samples: this.eventSamples[i] }));
-    meta.event = this.chosenEvent ?? '';
+    // Only context switches: no profiled event, as for a perf.data of sched_switch alone.
+    meta.event = this.chosenEvent ?? this.eventNames[this.eventKeep.indexOf(2)] ?? '';
     const distinctBases = new Set(meta.events.map((e) => eventBase(e.name)));
     if (this.opts.event !== undefined) {
       meta.eventChosenBy = 'option';

@@ -44,8 +44,15 @@ export function sniffPerfScript(head: Uint8Array, complete: boolean): 'yes' | 'n
   return complete ? 'no' : 'need-more';
 }
 
-/** The event and the call-graph mode a file's head announces, for parts parsed separately. */
-export function headFacts(head: Uint8Array): { event: string | null; callGraph: CallGraphMode | null } {
+/**
+ * The event and the call-graph mode a file's head announces, for parts parsed separately. The
+ * event is the first whose base is not `skipEvent`'s (the context switches kept beside the profile).
+ */
+export function headFacts(
+  head: Uint8Array,
+  skipEvent?: string,
+): { event: string | null; callGraph: CallGraphMode | null } {
+  const skip = skipEvent === undefined ? null : eventBase(skipEvent);
   let pos = 0;
   let callGraph: CallGraphMode | null = null;
   const fields = newHeaderFields();
@@ -58,7 +65,8 @@ export function headFacts(head: Uint8Array): { event: string | null; callGraph: 
       const m = /^#\s*cmdline\s*:\s*(.*)$/.exec(decode(head, s, end));
       if (m) callGraph = callGraphFromCmdline(m[1]);
     } else if (s < end && parseHeader(head, pos, end, null, fields) !== null) {
-      return { event: decode(head, fields.eventStart, fields.eventEnd), callGraph };
+      const event = decode(head, fields.eventStart, fields.eventEnd);
+      if (eventBase(event) !== skip) return { event, callGraph };
     }
     pos = nl + 1;
   }
