@@ -4,10 +4,46 @@ import { diagnose } from '../src/analysis/diagnose.ts';
 import { diffAnalyses } from '../src/analysis/diff.ts';
 import { diffFolded, diffProfile } from '../src/analysis/diff-profile.ts';
 import { matchContainers } from '../src/analysis/match-containers.ts';
+import { ProfileBuilder } from '../src/model/builder.ts';
+import { mergeProfiles } from '../src/model/merge.ts';
+import { FrameKind, type Profile, SwitchState } from '../src/model/profile.ts';
 import { diffJson } from '../src/report/diff-json.ts';
 import { diffSchema } from '../src/report/diff-schema.ts';
 import { renderDiff } from '../src/report/diff-text.ts';
 import { profileFromText } from './support/profile-text.ts';
+
+/**
+ * `p` with context switches: for each [cgroup, tid, ms] a task of that cgroup sleeps in
+ * clock_nanosleep from 0 to `ms`, within a 1000 ms window.
+ */
+function withSleeps(p: Profile, rows: [cgroup: string, tid: number, ms: number][]): Profile {
+  const b = new ProfileBuilder('switches', 'perf-script');
+  b.meta.hasCgroups = p.meta.hasCgroups;
+  b.meta.callGraph = p.meta.callGraph;
+  let stack = -1;
+  for (const name of ['do_syscall_64', '__x64_sys_clock_nanosleep', 'schedule'])
+    stack = b.stack(stack, b.frame(name, '[kernel.kallsyms]', FrameKind.kernel, false, null));
+  const comm = b.strings.intern('sleeper');
+  const at = (ms: number, prevTid: number, nextTid: number, cgroup: string) =>
+    b.addSwitch({
+      stack: prevTid > 0 ? stack : -1,
+      timeNs: ms * 1e6,
+      cpu: 0,
+      prevTid,
+      prevPid: prevTid,
+      comm,
+      cgroup: b.strings.intern(cgroup),
+      prevState: SwitchState.sleeping,
+      nextTid,
+    });
+  for (const [cgroup, tid, ms] of rows) {
+    at(0, tid, 0, cgroup);
+    at(ms, 0, tid, cgroup);
+  }
+  at(1000, 0, 0, '');
+  // The merge carries the switches over, re-interned into one profile with p's samples.
+  return mergeProfiles([p, b.finish()], p.meta.source);
+}
 
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
 const lab = (run: string, name: string) => `/crosstalk-lab/${run}/${name}`;
@@ -84,6 +120,37 @@ describe('diff', () => {
     expect(withBase.signature).toBe('fadvise-dontneed-storm');
     expect(withBase.antagonist?.container).toBe('run-bbb/query-2');
     expect(withBase.evidence[0].baseline).toBeCloseTo(0.4);
+  });
+
+  it('compares off-CPU time as tasks waiting on average, by container and syscall', () => {
+    // query-1 sleeps 100 ms of 1000 in the baseline, 600 ms with a second task in the target.
+    const b = analyzeProfile(withSleeps(bp, [[lab('run-aaa', 'query-1'), 7, 100]]));
+    const t = analyzeProfile(
+      withSleeps(tp, [
+        [lab('run-bbb', 'query-1'), 7, 600],
+        [lab('run-bbb', 'query-1'), 8, 600],
+        [lab('run-bbb', 'query-2'), 9, 50],
+      ]),
+    );
+    const off = diffAnalyses(b, t, null, null).offCpu!;
+    const q1 = off.containers[0];
+    expect(q1).toMatchObject({ id: 'run-bbb/query-1', name: 'query-1' });
+    expect(q1.blocked.baseline).toBeCloseTo(0.1);
+    expect(q1.blocked.target).toBeCloseTo(1.2);
+    expect(q1.blocked.delta).toBeCloseTo(1.1);
+    expect(q1.syscalls[0].name).toBe('clock_nanosleep');
+    expect(q1.syscalls[0].change.delta).toBeCloseTo(1.1);
+    expect(off.containers[1]).toMatchObject({ id: 'run-bbb/query-2' });
+    expect(off.containers[1].blocked.delta).toBeCloseTo(0.05);
+    const json = diffJson(diffAnalyses(b, t, null, null), []);
+    expect(() => diffSchema.parse(json)).not.toThrow();
+    expect(json.offCpu?.containers[0].blocked).toEqual({ baseline: 0.1, target: 1.2, delta: 1.1 });
+    expect(renderDiff(diffAnalyses(b, t, null, null), [])).toMatch(
+      /query-1 blocked\s+0\.100\s+1\.200\s+\+1\.100\n\s+in clock_nanosleep\s+0\.100\s+1\.200\s+\+1\.100/,
+    );
+    // Without switches on one side there is nothing to compare.
+    expect(diffAnalyses(ba, t, null, null).offCpu).toBeNull();
+    expect(d.offCpu).toBeNull();
   });
 
   it('writes the differential folded format with the container as the root frame', () => {

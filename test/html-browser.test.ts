@@ -1,9 +1,9 @@
 /**
  * The HTML report in a real browser, from real recordings: two cgroups on this machine (one
  * calling posix_fadvise(DONTNEED) after every log line, one spinning in user space, and in the
- * target a third sleeping in a loop), recorded system-wide with perf (the target with context
- * switches, as crosstalk record does); a baseline with the spinner alone makes the diff. The reports are opened
- * from disk in Debian's Chromium and used as a person would: look, click, search, filter.
+ * target a third sleeping in a loop), recorded system-wide with perf (with context switches, as
+ * crosstalk record does, except the recording without call graphs); a baseline with the spinner
+ * alone makes the diff. The reports are opened from disk in Debian's Chromium and used as a person would: look, click, search, filter.
  * Needs root, perf, a C compiler and /usr/bin/chromium; skips with the reason otherwise.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -106,7 +106,7 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
     cgroups = await TestCgroups.create('crosstalk-html');
     if (!cgroups) throw new Error('no writable cgroup v2 hierarchy');
     await cgroups.start('spinner', CPU_BOUND);
-    const baseline = await recordAndAnalyse(join(dir, 'baseline.data'));
+    const baseline = await recordAndAnalyse(join(dir, 'baseline.data'), true, true);
     await cgroups.start('logger', [bin, join(dir, 'app.log')]);
     await cgroups.start('sleeper', ['sh', '-c', 'while :; do sleep 0.01; done']);
     target = await recordAndAnalyse(join(dir, 'target.data'), true, true);
@@ -245,7 +245,12 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
   it('diff: draws the differential flame graph, with frames new in the target in red', async () => {
     const canvas = diffReport.page.locator('#diff-flame canvas');
     expect(Number(await canvas.getAttribute('data-drawn'))).toBeGreaterThan(20);
-    await expect(visibleText(diffReport.page.locator('#findings'))).resolves.toContain('What changed');
+    const changed = await visibleText(diffReport.page.locator('#findings'));
+    expect(changed).toContain('What changed');
+    // Both runs recorded switches: the sleeper, new in the target, blocks about one task on average.
+    expect(changed).toMatch(
+      /Blocked tasks by container \(off-CPU\)[\s\S]*sleeper\s+0\.000\s+\d\.\d{3}\s+\+\d\.\d{3}/,
+    );
     const grown = (await frames(diffReport, 'diffFlame')).find(
       (f) => f.name === 'generic_fadvise' && f.w > 2,
     )!;

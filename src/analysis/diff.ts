@@ -8,10 +8,14 @@
  *     long or twice as busy compares equal if the mix is the same;
  *   rate: figures are per second of recording: CPUs busy (cpu-clock/task-clock weights are
  *     nanoseconds) or events per second; needs both runs' durations.
+ * Off-CPU time (when both runs recorded context switches) is always per second of each run's
+ * recording: the average number of a container's tasks blocked or waiting for a CPU, a figure
+ * that load alone does not scale the way a share does.
  */
 import type { AnalysisInput, AnalysisResult } from './analyze.ts';
 import type { CounterSet } from './counters.ts';
 import { type ContainerPairing, type ExplicitMatch, matchContainers } from './match-containers.ts';
+import type { OffCpuContainer, OffCpuSummary } from './off-cpu.ts';
 import type { CallSiteSummary } from './syscalls.ts';
 
 export type Normalization = 'shares' | 'rate';
@@ -61,6 +65,16 @@ export interface CounterDelta {
   change: Delta;
 }
 
+/** Off-CPU change of one container: average tasks off-CPU (task-seconds per second). */
+export interface OffCpuContainerDelta {
+  id: string;
+  name: string;
+  blocked: Delta;
+  runnable: Delta;
+  /** Blocked time by syscall, same unit (each run's top three syscalls per container). */
+  syscalls: { name: string; change: Delta }[];
+}
+
 export interface DiffResult {
   normalize: Normalization;
   /** share: fraction of the run's total weight; cpus: CPUs busy on average; per-second: events/s. */
@@ -74,6 +88,8 @@ export interface DiffResult {
   callSites: CallSiteDelta[];
   kernelPaths: PathDelta[];
   counters: CounterDelta[];
+  /** null unless both runs recorded context switches. */
+  offCpu: { containers: OffCpuContainerDelta[] } | null;
 }
 
 export interface DiffOptions {
@@ -139,7 +155,69 @@ export function diffAnalyses(
     callSites: callSiteDeltas(base, target, sb, st).slice(0, top),
     kernelPaths: pathDeltas(base, target, sb, st).slice(0, top),
     counters: counterDeltas(baseCounters, targetCounters, idInTarget),
+    offCpu:
+      base.offCpu && target.offCpu
+        ? { containers: offCpuDeltas(base.offCpu, target.offCpu, idInTarget, names).slice(0, top) }
+        : null,
   };
+}
+
+/**
+ * Per container, blocked and runnable tasks on average and blocked time by syscall, from the
+ * containers each run's summary lists (its top ten by off-CPU time).
+ */
+function offCpuDeltas(
+  base: OffCpuSummary,
+  target: OffCpuSummary,
+  idInTarget: (id: string) => string,
+  names: Map<string, string>,
+): OffCpuContainerDelta[] {
+  const acc = new Map<string, OffCpuContainerDelta>();
+  const entry = (id: string, name: string) => {
+    let e = acc.get(id);
+    if (!e) {
+      e = { id, name: names.get(id) ?? name, blocked: d(0, 0), runnable: d(0, 0), syscalls: [] };
+      acc.set(id, e);
+    }
+    return e;
+  };
+  const add = (side: 'baseline' | 'target', s: OffCpuSummary, mapId: (id: string) => string) => {
+    for (const kind of ['blocked', 'runnable'] as const) {
+      for (const c of s[kind]) {
+        const e = entry(mapId(c.id), c.name);
+        e[kind][side] += c.perSecond;
+        if (kind === 'blocked') addSyscalls(e, side, c);
+      }
+    }
+  };
+  add('baseline', base, idInTarget);
+  add('target', target, (id) => id);
+  const out = [...acc.values()];
+  for (const e of out) {
+    e.blocked.delta = e.blocked.target - e.blocked.baseline;
+    e.runnable.delta = e.runnable.target - e.runnable.baseline;
+    for (const x of e.syscalls) x.change.delta = x.change.target - x.change.baseline;
+    e.syscalls.sort(bySize((x) => x.change));
+  }
+  return out.sort(
+    (a, b) =>
+      Math.abs(b.blocked.delta) +
+      Math.abs(b.runnable.delta) -
+      (Math.abs(a.blocked.delta) + Math.abs(a.runnable.delta)),
+  );
+}
+
+function addSyscalls(e: OffCpuContainerDelta, side: 'baseline' | 'target', c: OffCpuContainer): void {
+  // seconds -> tasks on average: the container's own perSecond / seconds is 1 / its window.
+  const perSecondOfSecond = c.seconds > 0 ? c.perSecond / c.seconds : 0;
+  for (const s of c.syscalls) {
+    let x = e.syscalls.find((y) => y.name === s.name);
+    if (!x) {
+      x = { name: s.name, change: d(0, 0) };
+      e.syscalls.push(x);
+    }
+    x.change[side] += s.seconds * perSecondOfSecond;
+  }
 }
 
 function containerDeltas(

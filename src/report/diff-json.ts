@@ -51,5 +51,13 @@ export function diffJson(d: DiffResult, findings: Finding[]): DiffJson {
     callSites: d.callSites.map((x) => ({ ...x, change: c(x.change) })),
     kernelPaths: d.kernelPaths.map((x) => ({ ...x, change: c(x.change) })),
     counters: d.counters.map((x) => ({ ...x, change: c(x.change) })),
+    offCpu: d.offCpu && {
+      containers: d.offCpu.containers.map((x) => ({
+        ...x,
+        blocked: c(x.blocked),
+        runnable: c(x.runnable),
+        syscalls: x.syscalls.map((s) => ({ name: s.name, change: c(s.change) })),
+      })),
+    },
   };
 }

@@ -65,6 +65,24 @@ export const diffSchema = z.object({
   ),
   kernelPaths: z.array(z.object({ syscall: z.string(), frames: z.array(z.string()), change })),
   counters: z.array(z.object({ metric: z.string(), container: z.string().nullable(), change })),
+  offCpu: z
+    .object({
+      containers: z.array(
+        z.object({
+          id: z.string().describe('the target container id (the baseline id for a container that is gone)'),
+          name: z.string(),
+          blocked: change.describe('average tasks of the container sleeping or in I/O'),
+          runnable: change.describe('average tasks of the container runnable but waiting for a CPU'),
+          syscalls: z
+            .array(z.object({ name: z.string(), change }))
+            .describe('blocked tasks on average by syscall'),
+        }),
+      ),
+    })
+    .nullable()
+    .describe(
+      'off-CPU change, in tasks off-CPU on average (task-seconds per second of each run), whatever the normalisation; null unless both runs recorded context switches',
+    ),
 });
 
 export type DiffJson = z.infer<typeof diffSchema>;

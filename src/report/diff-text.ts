@@ -91,6 +91,27 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
       );
     }
   }
+  if (d.offCpu !== null && d.offCpu.containers.length > 0) {
+    const tasks = (x: number) => x.toFixed(3);
+    const tint = (x: number) => {
+      const s = `${x > 0 ? '+' : x < 0 ? '-' : ' '}${tasks(Math.abs(x))}`;
+      return x > 0 ? c.red(s) : x < 0 ? c.blue(s) : s;
+    };
+    const offRow = (label: string, x: Delta) =>
+      `  ${pad(label, 56)}${pad(tasks(x.baseline), 11, true)}${pad(tasks(x.target), 11, true)}  ${tint(x.delta)}`;
+    out.push(
+      '',
+      c.bold(
+        `${pad('Off-CPU: tasks waiting on average', 58)}${pad('baseline', 11, true)}${pad('target', 11, true)}  change`,
+      ),
+    );
+    for (const x of d.offCpu.containers.slice(0, n)) {
+      out.push(offRow(`${safeText(x.name, 44)} blocked`, x.blocked));
+      for (const s of x.syscalls.slice(0, 2)) out.push(offRow(`    in ${safeText(s.name, 46)}`, s.change));
+      if (x.runnable.baseline > 0 || x.runnable.target > 0)
+        out.push(offRow(`${safeText(x.name, 44)} runnable`, x.runnable));
+    }
+  }
   if (d.pairing.added.length + d.pairing.gone.length > 0) {
     out.push(
       '',

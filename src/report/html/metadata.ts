@@ -132,5 +132,6 @@ export function diffSummary(d: DiffResult | null | undefined): DiffSummary | nul
     },
     containers: d.containers.map((c) => row(c.name, c.status, c.kernel)),
     syscalls: d.syscalls.map((s) => row(s.name, null, s.total)),
+    offCpuBlocked: d.offCpu ? d.offCpu.containers.map((c) => row(c.name, null, c.blocked)) : null,
   };
 }

@@ -135,6 +135,8 @@ export interface DiffSummary {
   /** Kernel time per container. */
   containers: DiffDeltaRow[];
   syscalls: DiffDeltaRow[];
+  /** Blocked tasks on average per container (off-CPU); null unless both runs recorded switches. */
+  offCpuBlocked: DiffDeltaRow[] | null;
 }
 
 export interface ReportData {

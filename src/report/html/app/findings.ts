@@ -165,6 +165,10 @@ function diffBlock(data: ReportData): HTMLElement | null {
       deltaTable('CPU time', [d.split.user, d.split.kernel, d.split.idle], d.unit),
       deltaTable('Kernel time by container', d.containers.slice(0, 8), d.unit),
       deltaTable('Kernel time by syscall', d.syscalls.slice(0, 8), d.unit),
+      // Tasks on average, whatever the normalisation: deltaTable prints non-shares as numbers.
+      d.offCpuBlocked === null
+        ? null
+        : deltaTable('Blocked tasks by container (off-CPU)', d.offCpuBlocked.slice(0, 8), 'tasks'),
     ),
   );
 }
