@@ -23,6 +23,7 @@ import { importProfile } from '../src/formats/input.ts';
 import { readPerfData } from '../src/formats/perf-data/reader.ts';
 import type { Profile } from '../src/model/profile.ts';
 import { validateProfile } from '../src/model/validate.ts';
+import { firstSampleEndOf, recordStartsOf } from './support/perf-data-records.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const CASES = Number(process.env.FUZZ_PERF_DATA_CASES ?? 240);
@@ -86,30 +87,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** struct perf_event_header { u32 type; u16 misc; u16 size; } back to back. */
-function recordStartsOf(b: Uint8Array, from: number, to: number): number[] {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const out: number[] = [];
-  for (let at = from; at + 8 <= to; ) {
-    out.push(at);
-    const size = view.getUint16(at + 6, true);
-    if (size < 8) break;
-    at += size;
-  }
-  return out;
-}
-
-const PERF_RECORD_SAMPLE = 9;
-
 const pct = (f: number) => `${(100 * f).toFixed(0)}%`;
-
-function firstSampleEndOf(b: Uint8Array, starts: number[]): number {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (const at of starts) {
-    if (view.getUint32(at, true) === PERF_RECORD_SAMPLE) return at + view.getUint16(at + 6, true);
-  }
-  throw new Error('the recording has no sample record');
-}
 
 type Damage =
   | { kind: 'cut'; at: number }

@@ -46,7 +46,9 @@ describe('off-CPU default', () => {
     expect(d.on).toBe(true);
     expect(d.note).toBeNull();
     expect(d.switchesPerSecond).toBeGreaterThan(0);
-    expect(d.switchesPerSecond).toBeLessThanOrEqual(5_000);
+    // 2,000 switches over the window: 400 ms by the timer, which can fire up to a millisecond
+    // early by performance.now() (CI measured 5,000.16/s), and longer on a busy machine.
+    expect(d.switchesPerSecond).toBeLessThanOrEqual(2_000 / 0.399);
     expect(d.estimatedCost).toBeLessThan(MAX_OFF_CPU_COST);
   });
 
