@@ -98,7 +98,9 @@ describe.skipIf(skip)(`lab scenarios on real cgroups${skip ? ` (skipped: ${skip}
   it('fadvise-logger: unfixed copies are slower than fixed ones; containers have namespaces', async () => {
     const result = await runScenario('fadvise-logger', {
       ...common,
-      durationSeconds: 3,
+      // Three interleaved runs per phase, compared by their medians: one noisy phase cannot flip them.
+      durationSeconds: 2,
+      runs: 3,
       onContended: async (ctx) => inspect(ctx),
     });
     const { fixed, unfixed } = result.phases;
@@ -122,7 +124,7 @@ describe.skipIf(skip)(`lab scenarios on real cgroups${skip ? ` (skipped: ${skip}
       expect(c.hostname === hostHostname).toBe(!result.namespaces);
       expect(c.cgroupLine).toBe(`0::${c.cgroupPath}`);
     }
-    expect(result.contended!.durationSeconds).toBeGreaterThanOrEqual(3);
+    expect(result.contended!.durationSeconds).toBeGreaterThanOrEqual(2);
   });
 
   it('negative-dentries: the unfixed neighbours leave millions of negative dentries', async () => {
