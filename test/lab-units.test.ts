@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Finding } from '../src/analysis/findings.ts';
+import { againstGroundTruth } from '../src/cli/lab-hooks.ts';
 import { assertInsideLab, findCgroup2Mount, labCgroupDirName } from '../src/lab/cgroupfs.ts';
 import { alignRows, fixVerdict, phaseTable, scalingTable } from '../src/lab/latency-table.ts';
 import {
@@ -236,5 +238,65 @@ describe('latency tables', () => {
       'negative-dentries',
       'fsync-storm',
     ]);
+  });
+});
+
+describe('the blind diagnosis against the ground truth', () => {
+  const result = (victim: string, antagonists: string[]) =>
+    ({
+      groundTruth: { victim, antagonists, syscall: 'fadvise64', callSite: 'LogFileObject::Write' },
+    }) as unknown as ScenarioResult;
+  const finding = (antagonist: string, victims: [string, string[]][], sharedStorm: boolean): Finding => ({
+    signature: 'fadvise-dontneed-storm',
+    kind: 'signature',
+    title: 't',
+    severity: 'warning',
+    impact: 0.1,
+    antagonist: { container: antagonist, name: antagonist, process: null },
+    victims: victims.map(([name, reasons]) => ({ container: name, name, reasons })),
+    sharedStorm,
+    syscall: 'fadvise64',
+    callSite: { function: 'LogFileObject::Write', module: 'q' },
+    callSiteNote: null,
+    kernelPath: [],
+    resource: null,
+    evidence: [],
+    fix: '',
+    references: [],
+  });
+  const victimCheck = (r: ScenarioResult, f: Finding) =>
+    againstGroundTruth(r, f).find((c) => c.item === 'victim')!.matches;
+  const all = ['query-1', 'query-2', 'query-3', 'query-4'];
+
+  it('a victim named as a victim matches', () => {
+    expect(victimCheck(result('query-1', all), finding('query-3', [['query-1', ['in-path']]], false))).toBe(
+      true,
+    );
+  });
+
+  it('a victim that drives the storm matches as one of its drivers, shared or not', () => {
+    const storm = finding('query-1', [['query-2', ['shared-storm']]], true);
+    expect(victimCheck(result('query-1', all), storm)).toBe(true);
+    // Copies drifted apart: query-1 drives, the others are in the path, no shared storm.
+    const drifted = finding(
+      'query-1',
+      [
+        ['query-2', ['in-path']],
+        ['query-3', ['in-path']],
+      ],
+      false,
+    );
+    expect(victimCheck(result('query-1', all), drifted)).toBe(true);
+    const row = againstGroundTruth(result('query-1', all), drifted).find((c) => c.item === 'victim');
+    expect(row?.found).toBe('query-2, query-3; query-1 as a driver');
+  });
+
+  it('a victim named as the antagonist does not match when it is not one in truth', () => {
+    // negative-dentries: web-1 only looks files up; the neighbours stat missing files.
+    const wrong = finding('web-1', [['cache-1', ['in-path']]], false);
+    expect(victimCheck(result('web-1', ['cache-1', 'cache-2']), wrong)).toBe(false);
+    expect(victimCheck(result('query-1', all), finding('query-2', [['query-3', ['in-path']]], false))).toBe(
+      false,
+    );
   });
 });
