@@ -14,12 +14,11 @@ export interface MergeOptions {
   hostOf?: (part: number) => string;
 }
 
-/*
+/**
  * Context switches are carried over, each with its part's host, except when weights are scaled:
  * a differential profile joins two recordings whose clocks and task ids have nothing in common,
  * so pairing their switches would mean nothing.
  */
-
 export function mergeProfiles(parts: Profile[], source: string, opts: MergeOptions = {}): Profile {
   if (parts.length === 0) throw new Error('mergeProfiles: no parts');
   const b = new ProfileBuilder(source, parts[0].meta.format);

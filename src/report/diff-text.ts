@@ -17,20 +17,23 @@ function fmt(d: DiffResult, x: number): string {
   return `${x.toFixed(1)}/s`;
 }
 
-function signed(d: DiffResult, x: number): string {
-  const s = fmt(d, Math.abs(x));
-  return x > 0 ? `+${s}` : x < 0 ? `-${s}` : ` ${s}`;
-}
-
-function row(d: DiffResult, label: string, x: Delta, color: ReturnType<typeof createColors>): string {
-  const delta = signed(d, x.delta);
+/** One table row: baseline, target and the signed change, each printed by `format`. */
+function row(
+  format: (x: number) => string,
+  label: string,
+  x: Delta,
+  color: ReturnType<typeof createColors>,
+): string {
+  const size = format(Math.abs(x.delta));
+  const delta = x.delta > 0 ? `+${size}` : x.delta < 0 ? `-${size}` : ` ${size}`;
   const tinted = x.delta > 0 ? color.red(delta) : x.delta < 0 ? color.blue(delta) : delta;
-  return `  ${pad(label, 56)}${pad(fmt(d, x.baseline), 11, true)}${pad(fmt(d, x.target), 11, true)}  ${tinted}`;
+  return `  ${pad(label, 56)}${pad(format(x.baseline), 11, true)}${pad(format(x.target), 11, true)}  ${tinted}`;
 }
 
 export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOptions = {}): string {
   const c = createColors(opts.color ?? false);
   const n = opts.rows ?? 10;
+  const inUnit = (x: number) => fmt(d, x);
   const unit =
     d.unit === 'share'
       ? "shares of each run's total"
@@ -50,20 +53,21 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
     c.bold(`${pad(title, 58)}${pad('baseline', 11, true)}${pad('target', 11, true)}  change`);
   out.push(head('CPU time'));
   out.push(
-    row(d, 'user', d.split.user, c),
-    row(d, 'kernel', d.split.kernel, c),
-    row(d, 'idle', d.split.idle, c),
+    row(inUnit, 'user', d.split.user, c),
+    row(inUnit, 'kernel', d.split.kernel, c),
+    row(inUnit, 'idle', d.split.idle, c),
     '',
   );
   out.push(head('Containers: kernel time'));
   for (const x of d.containers.slice(0, n)) {
     const tag = x.status === 'matched' ? `matched by ${x.matchedBy}` : x.status;
-    out.push(row(d, `${safeText(x.name, 36)} (${tag})`, x.kernel, c));
+    out.push(row(inUnit, `${safeText(x.name, 36)} (${tag})`, x.kernel, c));
   }
   out.push('', head('Syscalls'));
   for (const s of d.syscalls.slice(0, n)) {
-    out.push(row(d, safeText(s.name, 50), s.total, c));
-    for (const x of s.containers.slice(0, 2)) out.push(row(d, `    ${safeText(x.name, 48)}`, x.change, c));
+    out.push(row(inUnit, safeText(s.name, 50), s.total, c));
+    for (const x of s.containers.slice(0, 2))
+      out.push(row(inUnit, `    ${safeText(x.name, 48)}`, x.change, c));
   }
   out.push('', head('Call sites'));
   for (const x of d.callSites.slice(0, n)) {
@@ -72,17 +76,14 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
       : x.status === 'lost'
         ? '(lost by frame-pointer unwinding)'
         : `(${x.status})`;
-    out.push(row(d, safeText(`${x.syscall} from ${who}`, 54), x.change, c));
+    out.push(row(inUnit, safeText(`${x.syscall} from ${who}`, 54), x.change, c));
   }
   out.push('', head('Kernel paths'));
   for (const x of d.kernelPaths.slice(0, n)) {
-    out.push(row(d, safeText(`${x.syscall}: ${x.frames.slice(-3).join(' > ')}`, 54), x.change, c));
+    out.push(row(inUnit, safeText(`${x.syscall}: ${x.frames.slice(-3).join(' > ')}`, 54), x.change, c));
   }
   if (d.counters.length > 0) {
-    out.push(
-      '',
-      c.bold(`${pad('Kernel counters', 58)}${pad('baseline', 11, true)}${pad('target', 11, true)}  change`),
-    );
+    out.push('', head('Kernel counters'));
     for (const x of d.counters.slice(0, n * 2)) {
       const v = (y: number) =>
         Math.abs(y) < 10 && !Number.isInteger(y) ? y.toFixed(3) : Math.round(y).toLocaleString('en-US');
@@ -92,19 +93,9 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
     }
   }
   if (d.offCpu !== null && d.offCpu.containers.length > 0) {
-    const tasks = (x: number) => x.toFixed(3);
-    const tint = (x: number) => {
-      const s = `${x > 0 ? '+' : x < 0 ? '-' : ' '}${tasks(Math.abs(x))}`;
-      return x > 0 ? c.red(s) : x < 0 ? c.blue(s) : s;
-    };
-    const offRow = (label: string, x: Delta) =>
-      `  ${pad(label, 56)}${pad(tasks(x.baseline), 11, true)}${pad(tasks(x.target), 11, true)}  ${tint(x.delta)}`;
-    out.push(
-      '',
-      c.bold(
-        `${pad('Off-CPU: tasks waiting on average', 58)}${pad('baseline', 11, true)}${pad('target', 11, true)}  change`,
-      ),
-    );
+    // Tasks waiting on average, whatever the normalisation.
+    const offRow = (label: string, x: Delta) => row((v) => v.toFixed(3), label, x, c);
+    out.push('', head('Off-CPU: tasks waiting on average'));
     for (const x of d.offCpu.containers.slice(0, n)) {
       out.push(offRow(`${safeText(x.name, 44)} blocked`, x.blocked));
       for (const s of x.syscalls.slice(0, 2)) out.push(offRow(`    in ${safeText(s.name, 46)}`, s.change));
