@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what crosstalk needs on Debian (perf, a C compiler for the lab workloads, the npm
 # packages) and builds it. With --test, also what the test suite uses: Chromium (HTML report
-# tests, driven by playwright-core) and Go (`go tool pprof` reads crosstalk's pprof export).
+# tests, driven by playwright-core), Go (`go tool pprof` reads crosstalk's pprof export), Docker,
+# podman and Prometheus.
 # Idempotent: a second run only checks. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,15 @@ missing=()
 if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v go >/dev/null 2>&1 || missing+=(golang-go)
+  # Real container engines (lab and demo --engine docker|podman), Prometheus (watch's metrics
+  # are checked through its query API).
+  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 fi
+# eBPF per-container syscall latency and errors while recording (optional at run time).
+command -v bpftrace >/dev/null 2>&1 || missing+=(bpftrace)
 command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
