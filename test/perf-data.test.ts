@@ -352,13 +352,18 @@ describe.skipIf(skip !== null)(`real recordings${skip ? ` (skipped: ${skip})` : 
   });
 
   it('turns perf failures into ToolErrors', async () => {
-    await expect(importPerfData(fpData, { perfPath: join(work, 'no-such-perf') })).rejects.toMatchObject({
+    const viaPerf = { decoder: 'perf-script' as const };
+    await expect(
+      importPerfData(fpData, { ...viaPerf, perfPath: join(work, 'no-such-perf') }),
+    ).rejects.toMatchObject({
       name: 'ToolError',
       tool: 'perf',
     });
     // A perf that prints nothing must not give an empty profile.
-    await expect(importPerfData(fpData, { perfPath: '/bin/true' })).rejects.toThrow(/printed nothing/);
-    const failing = importPerfData(fpData, { perfPath: '/bin/false' });
+    await expect(importPerfData(fpData, { ...viaPerf, perfPath: '/bin/true' })).rejects.toThrow(
+      /printed nothing/,
+    );
+    const failing = importPerfData(fpData, { ...viaPerf, perfPath: '/bin/false' });
     await expect(failing).rejects.toBeInstanceOf(ToolError);
     await expect(failing).rejects.toThrow(/exit status 1/);
   });

@@ -15,6 +15,10 @@
  *   HEADER_SAMPLE_TIME 21: { uint64_t first_sample_time; uint64_t last_sample_time; }
  *   HEADER_CLOCKID 23: { uint64_t clockid_res_ns; }
  *   HEADER_COMPRESSED 27: present when records were compressed (perf record -z)
+ *   HEADER_BUILD_ID 2: a run of `struct build_id_event { struct perf_event_header header; pid_t pid;
+ *       u8 build_id[24]; char filename[]; }` (header.size each); with misc bit 15
+ *       (PERF_RECORD_MISC_BUILD_ID_SIZE) build_id[20] holds the id's size, else it is 20 bytes;
+ *       misc & 7 is the cpumode (1 kernel, 2 user)
  *
  * perf writes the features only when it exits normally; a killed perf leaves none.
  */
@@ -24,6 +28,7 @@ import { readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
 
 export const Feature = {
+  BUILD_ID: 2,
   HOSTNAME: 3,
   OSRELEASE: 4,
   VERSION: 5,
@@ -51,6 +56,16 @@ export interface RecordingFeatures {
   firstSampleNs?: number;
   lastSampleNs?: number;
   clockResolutionNs?: number;
+  /** Build-ids of the files samples hit (BUILD_ID): `[kernel.kallsyms]`, paths, `[vdso]`. */
+  buildIds?: BuildIdEntry[];
+}
+
+export interface BuildIdEntry {
+  pid: number;
+  /** Lower-case hex. */
+  buildId: string;
+  filename: string;
+  kernel: boolean;
 }
 
 /** Feature sections above this size are not ours to read (EVENT_DESC of thousands of CPUs is well below). */
@@ -136,6 +151,9 @@ function applyFeature(f: number, v: DataView, out: RecordingFeatures): void {
         out.lastSampleNs = u64(v, 8);
       }
       break;
+    case Feature.BUILD_ID:
+      out.buildIds = buildIdEntries(v);
+      break;
     case Feature.CLOCKID:
       if (v.byteLength >= 8) out.clockResolutionNs = u64(v, 0);
       break;
@@ -184,6 +202,28 @@ function eventDescs(v: DataView): { name: string; ids: number[] }[] {
     const ids: number[] = [];
     for (let k = 0; k < nrIds && at + 8 <= v.byteLength; k++, at += 8) ids.push(u64(v, at));
     out.push({ name: s.text, ids });
+  }
+  return out;
+}
+
+function buildIdEntries(v: DataView): BuildIdEntry[] {
+  const out: BuildIdEntry[] = [];
+  let at = 0;
+  while (at + 8 <= v.byteLength) {
+    const misc = v.getUint16(at + 4, true);
+    const size = v.getUint16(at + 6, true);
+    if (size < 8 + 4 + 24 || at + size > v.byteLength) break;
+    const idLen = (misc & 0x8000) !== 0 ? Math.min(20, v.getUint8(at + 32)) : 20;
+    const bytes = new Uint8Array(v.buffer, v.byteOffset + at, size);
+    const name = bytes.subarray(36);
+    const nul = name.indexOf(0);
+    out.push({
+      pid: v.getInt32(at + 8, true),
+      buildId: Buffer.from(bytes.subarray(12, 12 + idLen)).toString('hex'),
+      filename: Buffer.from(name.subarray(0, nul === -1 ? name.length : nul)).toString('utf8'),
+      kernel: (misc & 7) === 1 || (misc & 7) === 4,
+    });
+    at += size;
   }
   return out;
 }

@@ -8,6 +8,7 @@
 import type { Profile } from '../../model/profile.ts';
 import { InputError, ToolError } from '../errors.ts';
 import { eventBase, parsePerfScript } from '../perf-script/parser.ts';
+import { decodeNative, type NativeStats, nativeUnsupported } from './native.ts';
 import {
   firstStderrLine,
   type PerfScriptRun,
@@ -17,6 +18,7 @@ import {
 } from './perf-script-process.ts';
 import { type PerfDataAttrSummary, type PerfDataSummary, readPerfData } from './reader.ts';
 import { type RepairedCopy, writeRepairedCopy } from './repair.ts';
+import type { CacheRoot } from './symbol-sources.ts';
 
 export interface PerfDataImportOptions {
   /** Keep only samples of this event (`cpu-clock` or `cpu-clock:ppp`). Default: the first event perf script prints. */
@@ -35,6 +37,14 @@ export interface PerfDataImportOptions {
    * the host); frame-pointer recordings of the same host took 1.1 s and 0.7 s.
    */
   inline?: boolean;
+  /**
+   * Who turns records into stacks: 'native' (decoder in this folder, no perf needed),
+   * 'perf-script', or 'auto' (default): native unless the recording needs perf (DWARF, LBR,
+   * context-switch payloads), which is then said in one warning line.
+   */
+  decoder?: 'auto' | 'native' | 'perf-script';
+  /** Extra build-id caches searched first (an extracted `perf archive`, a run's build-id dir). */
+  cacheRoots?: CacheRoot[];
 }
 
 /** The context-switch tracepoint `crosstalk record --off-cpu` adds beside the profile. */
@@ -52,6 +62,9 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
     throw new InputError(file, null, 'a perf.data file with samples', why);
   }
   checkEvent(file, summary, opts.event);
+  const decoder = opts.decoder ?? 'auto';
+  const why = decoder === 'perf-script' ? 'asked for' : nativeUnsupported(summary, decoder === 'auto');
+  if (why === null || decoder === 'native') return importNative(file, summary, opts);
   let copy: RepairedCopy | null = null;
   try {
     if (summary.truncated) copy = await writeRepairedCopy(file, summary.dataOffset, summary.validDataEnd);
@@ -65,10 +78,46 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
     }
     const said = firstStderrLine(perfStderr);
     if (said !== '') profile.meta.warnings.push(`${file}: perf script said: ${said}`);
+    profile.meta.recording.decoder = 'perf script';
+    if (decoder === 'auto') profile.meta.warnings.push(`${file}: stacks decoded by perf script: ${why}`);
     progress?.(1);
     return profile;
   } finally {
     await copy?.remove();
+  }
+}
+
+async function importNative(
+  file: string,
+  summary: PerfDataSummary,
+  opts: PerfDataImportOptions,
+): Promise<Profile> {
+  const { profile, stats } = await decodeNative(file, summary, {
+    event: opts.event,
+    keepAddresses: opts.keepAddresses,
+    onProgress: opts.onProgress,
+    cacheRoots: opts.cacheRoots,
+  });
+  fillMeta(profile, summary, new CgroupJoin(summary));
+  nativeMeta(profile, file, stats);
+  return profile;
+}
+
+/** Facts and warnings of the native decoder: which kernel table, what stayed unresolved. */
+function nativeMeta(profile: Profile, file: string, stats: NativeStats): void {
+  const meta = profile.meta;
+  meta.recording.decoder = 'native';
+  meta.recording.kernelSymbols = stats.kernelSymbols;
+  meta.recording.demangler = stats.demangler;
+  if (stats.kernelSymbols.startsWith('none:')) {
+    meta.warnings.push(`${file}: kernel frames are [unknown]: ${stats.kernelSymbols.slice(6)}`);
+  }
+  if (stats.unresolvedFrames > 0) {
+    const files = stats.dsosMissing.slice(0, 5).map((d) => `${d.name} (${d.why})`);
+    const more = stats.dsosMissing.length > 5 ? `, and ${stats.dsosMissing.length - 5} more` : '';
+    meta.warnings.push(
+      `${file}: ${stats.unresolvedFrames} frames have no symbol ([unknown])${files.length > 0 ? `; files without symbols: ${files.join(', ')}${more}` : ''}`,
+    );
   }
 }
 

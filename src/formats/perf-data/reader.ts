@@ -45,6 +45,8 @@ export interface PerfDataAttrSummary {
   clockid: number | null;
   /** PERF_RECORD_SAMPLE records of this event. */
   samples: number;
+  /** Side-band records carry the sample id fields (times), so they can be put in time order. */
+  sampleIdAll: boolean;
 }
 
 export interface PerfDataSummary {
@@ -339,6 +341,7 @@ function summarize(
       period: a.freq ? null : a.samplePeriodOrFreq,
       clockid: a.clockid,
       samples: pass.samplesByAttr[i],
+      sampleIdAll: a.sampleIdAll,
     })),
     samples: pass.samplesByAttr.reduce((s, n) => s + n, 0),
     cgroups,

@@ -191,6 +191,22 @@ export function cgroupOffset(view: DataView, start: number, size: number, l: Sam
   return p + 8 <= end ? p : -1;
 }
 
+/** Offset of the PERF_SAMPLE_CALLCHAIN `nr` word, or -1 (absent, or a length outside the record). */
+export function callchainOffset(view: DataView, start: number, size: number, l: SampleLayout): number {
+  const t = l.attr.sampleType;
+  if ((t & SampleType.CALLCHAIN) === 0) return -1;
+  const end = start + size;
+  let p = start + l.variableStart;
+  if ((t & SampleType.READ) !== 0) {
+    if (l.readGroupHeaderSize === -1) p += l.readValueSize;
+    else {
+      if (p + 8 > end) return -1;
+      p += l.readGroupHeaderSize + u64(view, p) * l.readValueSize;
+    }
+  }
+  return p + 8 <= end ? p : -1;
+}
+
 /** `{ u64 abi; u64 regs[weight(mask)]; }`: the registers are absent when abi is 0 (PERF_SAMPLE_REGS_ABI_NONE). */
 function skipRegs(view: DataView, p: number, end: number, present: number, count: number): number {
   if (present === 0) return p;

@@ -1,0 +1,254 @@
+/**
+ * Where the native decoder finds symbols, in perf's order of trust:
+ *   - kernel: the recording's kallsyms in a build-id cache (`ROOT/[kernel.kallsyms]/BID/kallsyms`),
+ *     else /proc/kallsyms only when the running kernel's build-id (/sys/kernel/notes) is the
+ *     recording's; never another kernel's table;
+ *   - user files: by build-id in the build-id caches (`ROOT/PATH/BID/elf`, `ROOT/.build-id/xx/yyy/elf`),
+ *     /usr/lib/debug/.build-id/xx/yyy.debug, then /proc/PID/root/PATH while the process exists,
+ *     then PATH; a file whose build-id differs from the recorded one is never used;
+ *   - JIT code: /tmp/perf-PID.map (inside the process's root while it exists).
+ * Cache roots: an extracted `perf archive` (untrusted: only regular files, never symlinks), the
+ * run directory's `build-id/`, then $PERF_BUILDID_DIR or ~/.debug.
+ * Files are read with bounded parsers (elf.ts); a file that cannot be read gives no symbols.
+ */
+import { constants } from 'node:fs';
+import { lstat, open, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type ElfInfo, readElf } from './elf.ts';
+import { parseKallsyms, type RawSymbol, SymbolTable } from './symtab.ts';
+
+export interface CacheRoot {
+  dir: string;
+  /** Extracted from an archive someone else made: regular files only. */
+  untrusted: boolean;
+}
+
+export interface KernelSymbols {
+  table: SymbolTable;
+  /** `_text` in the table, to relocate against the recording's kernel map. */
+  text: number | null;
+  /** Where the table came from, for the profile's warnings/facts. */
+  source: string;
+}
+
+export interface DsoSymbols {
+  table: SymbolTable | null;
+  elf: ElfInfo | null;
+  /** The file read, or null when none matched. */
+  file: string | null;
+  /** Why nothing was found (for the warning count). */
+  missing?: string;
+}
+
+const MAX_MAP_BYTES = 256 << 20;
+const MAX_KALLSYMS_BYTES = 64 << 20;
+
+export function defaultCacheRoots(extra: CacheRoot[]): CacheRoot[] {
+  const home = process.env.PERF_BUILDID_DIR ?? join(process.env.HOME ?? homedir(), '.debug');
+  return [...extra, { dir: home, untrusted: false }];
+}
+
+/** Reads `path` only if it is a regular file (not a symlink when `noFollow`). */
+async function readRegular(path: string, noFollow: boolean, max: number): Promise<Buffer | null> {
+  try {
+    const fh = await open(path, constants.O_RDONLY | (noFollow ? constants.O_NOFOLLOW : 0));
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size > max) return null;
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+async function isRegular(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+let runningKernelId: string | null | undefined;
+
+/** The running kernel's build-id from /sys/kernel/notes, or null. */
+export async function runningKernelBuildId(): Promise<string | null> {
+  if (runningKernelId !== undefined) return runningKernelId;
+  runningKernelId = null;
+  try {
+    const b = await readFile('/sys/kernel/notes');
+    let p = 0;
+    while (p + 12 <= b.length) {
+      const namesz = b.readUInt32LE(p);
+      const descsz = b.readUInt32LE(p + 4);
+      const type = b.readUInt32LE(p + 8);
+      const desc = p + 12 + ((namesz + 3) & ~3);
+      const next = desc + ((descsz + 3) & ~3);
+      if (next > b.length) break;
+      if (type === 3 && namesz === 4 && b.toString('latin1', p + 12, p + 15) === 'GNU') {
+        runningKernelId = b.toString('hex', desc, desc + descsz);
+        break;
+      }
+      p = next;
+    }
+  } catch {
+    // no notes: not Linux, or sysfs hidden
+  }
+  return runningKernelId;
+}
+
+/** Kernel symbols for a recording whose kernel has build-id `bid` (null when unknown). */
+export async function kernelSymbols(bid: string | null, roots: CacheRoot[]): Promise<KernelSymbols | string> {
+  if (bid !== null) {
+    for (const r of roots) {
+      const path = join(r.dir, '[kernel.kallsyms]', bid, 'kallsyms');
+      const buf = await readRegular(path, r.untrusted, MAX_KALLSYMS_BYTES);
+      if (buf === null) continue;
+      const k = parseKallsyms(buf.toString('latin1'));
+      if (k.table.length > 0) return { ...k, source: `${path} (build-id cache)` };
+    }
+  }
+  const running = await runningKernelBuildId();
+  if (bid === null)
+    return 'the recording names no kernel build-id, so no kallsyms can be trusted to match it';
+  if (running !== bid) {
+    return `the recording's kernel (build-id ${bid.slice(0, 12)}) is not the running one${running ? ` (${running.slice(0, 12)})` : ''} and no build-id cache holds its kallsyms`;
+  }
+  const buf = await readRegular('/proc/kallsyms', false, MAX_KALLSYMS_BYTES * 4).catch(() => null);
+  // /proc files report size 0: read them as a stream instead.
+  const text =
+    buf !== null && buf.length > 0
+      ? buf.toString('latin1')
+      : await readFile('/proc/kallsyms', 'latin1').catch(() => '');
+  const k = parseKallsyms(text);
+  if (k.table.length === 0 || k.text === 0) return '/proc/kallsyms has no addresses (kptr_restrict?)';
+  return { ...k, source: '/proc/kallsyms (running kernel, same build-id)' };
+}
+
+/** ELF candidates for `path` with build-id `bid`, most trusted first. */
+function elfCandidates(
+  path: string,
+  bid: string | null,
+  pid: number,
+  roots: CacheRoot[],
+): { file: string; untrusted: boolean; check: boolean }[] {
+  const out: { file: string; untrusted: boolean; check: boolean }[] = [];
+  if (bid !== null) {
+    for (const r of roots) {
+      out.push({ file: join(r.dir, path, bid, 'elf'), untrusted: r.untrusted, check: true });
+      out.push({ file: join(r.dir, path, bid, 'debug'), untrusted: r.untrusted, check: true });
+      if (!r.untrusted)
+        out.push({
+          file: join(r.dir, '.build-id', bid.slice(0, 2), bid.slice(2), 'elf'),
+          untrusted: false,
+          check: true,
+        });
+    }
+    out.push({
+      file: join('/usr/lib/debug/.build-id', bid.slice(0, 2), `${bid.slice(2)}.debug`),
+      untrusted: false,
+      check: true,
+    });
+  }
+  if (pid > 0 && path.startsWith('/'))
+    out.push({ file: `/proc/${pid}/root${path}`, untrusted: true, check: bid !== null });
+  if (path.startsWith('/')) out.push({ file: path, untrusted: false, check: bid !== null });
+  return out;
+}
+
+/**
+ * Symbols of the file mapped as `path`. perf uses the first candidate holding a `.symtab`,
+ * else the first holding `.dynsym`; both only when their build-id matches the recorded one.
+ */
+export async function dsoSymbols(
+  path: string,
+  bid: string | null,
+  pid: number,
+  roots: CacheRoot[],
+): Promise<DsoSymbols> {
+  let dynOnly: { elf: ElfInfo; file: string } | null = null;
+  let runtime: { elf: ElfInfo; file: string } | null = null;
+  let mismatch = false;
+  for (const c of elfCandidates(path, bid, pid, roots)) {
+    if (c.untrusted && !(await isRegular(c.file))) continue;
+    const elf = await readElf(c.file);
+    if (elf === null) continue;
+    if (c.check && elf.buildId !== bid) {
+      mismatch = true;
+      continue;
+    }
+    if (runtime === null && elf.loads.length > 0) runtime = { elf, file: c.file };
+    if (elf.table === 'symtab') return finish(elf, c.file, runtime?.elf ?? elf);
+    if (elf.table === 'dynsym' && dynOnly === null) dynOnly = { elf, file: c.file };
+  }
+  if (dynOnly !== null) return finish(dynOnly.elf, dynOnly.file, runtime?.elf ?? dynOnly.elf);
+  if (runtime !== null)
+    return { table: null, elf: runtime.elf, file: runtime.file, missing: 'no symbol table' };
+  return {
+    table: null,
+    elf: null,
+    file: null,
+    missing: mismatch ? 'build-id differs from the recording' : 'file not found',
+  };
+}
+
+/** Symbols from one file, with the load segments of the file that was mapped (a .debug file's may differ). */
+function finish(elf: ElfInfo, file: string, runtime: ElfInfo): DsoSymbols {
+  const raws: RawSymbol[] = elf.symbols.map((s) => ({
+    start: s.start,
+    size: s.size,
+    name: s.name,
+    binding: s.binding,
+  }));
+  return { table: SymbolTable.fromSymbols(raws, false), elf: runtime.loads.length > 0 ? runtime : elf, file };
+}
+
+/**
+ * `/tmp/perf-PID.map` of a JIT: lines `START SIZE NAME` (hex, optional 0x). Read inside the
+ * process's root while it runs (its own /tmp, its own pid), else from the host's /tmp.
+ * perf keeps every line; at one address the last line wins here (the newest code there).
+ */
+export async function perfMapSymbols(pid: number): Promise<SymbolTable | null> {
+  let path = `/tmp/perf-${pid}.map`;
+  let noFollow = false;
+  const nstgid = await namespacePid(pid);
+  if (nstgid !== null) {
+    path = `/proc/${pid}/root/tmp/perf-${nstgid}.map`;
+    noFollow = true;
+  }
+  const buf = await readRegular(path, noFollow, MAX_MAP_BYTES);
+  if (buf === null) return null;
+  const text = buf.toString('utf8');
+  const raws: RawSymbol[] = [];
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf('\n', at);
+    if (end === -1) end = text.length;
+    const m = /^(?:0x)?([0-9a-fA-F]{1,16}) (?:0x)?([0-9a-fA-F]{1,16}) (.*)$/.exec(text.slice(at, end));
+    at = end + 1;
+    if (m === null) continue;
+    const start = Number.parseInt(m[1], 16);
+    const size = Number.parseInt(m[2], 16);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(size)) continue;
+    raws.push({ start, size, name: m[3], binding: 1 });
+  }
+  return SymbolTable.fromPerfMap(raws);
+}
+
+/** The pid a process sees for itself (last NStgid), or null when it has exited. */
+async function namespacePid(pid: number): Promise<number | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /^NStgid:\s*(.*)$/m.exec(status);
+    if (m === null) return pid;
+    const ids = m[1].trim().split(/\s+/);
+    const last = Number(ids[ids.length - 1]);
+    return Number.isInteger(last) ? last : pid;
+  } catch {
+    return null;
+  }
+}
