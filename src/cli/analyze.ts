@@ -25,6 +25,8 @@ interface AnalyzeFlags {
   callGraph?: string;
   top?: string;
   color?: boolean;
+  archive?: string;
+  decoder?: string;
 }
 
 export function registerAnalyze(program: Command): void {
@@ -46,6 +48,15 @@ export function registerAnalyze(program: Command): void {
     .option('--threads <n>', 'worker threads for large text inputs (default: one per CPU)')
     .option('--event <name>', 'analyse this event (default: the first event in the input)')
     .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
+    .option(
+      '--archive <file>',
+      "perf.data: a `perf archive` tarball with the recording's kallsyms and binaries (analysis without perf)",
+    )
+    .option(
+      '--decoder <how>',
+      'perf.data: native, perf-script, or auto (native unless the recording needs perf)',
+      'auto',
+    )
     .option('--top <n>', 'syscalls to list', '25')
     .option('--no-color', 'no ANSI colours')
     .action(async (inputs: string[], flags: AnalyzeFlags) => {
@@ -79,7 +90,15 @@ export function collectValues(v: string, all: string[]): string[] {
 /** Input arguments and `--host NAME=INPUT` flags, loaded with a progress line (several: in parallel). */
 export async function loadFromArguments(
   inputs: string[],
-  flags: { host?: string[]; store?: string; event?: string; callGraph?: string; threads?: string },
+  flags: {
+    host?: string[];
+    store?: string;
+    event?: string;
+    callGraph?: string;
+    threads?: string;
+    archive?: string;
+    decoder?: string;
+  },
 ): Promise<LoadedInput> {
   const refs = hostRefsOf(inputs, flags.host ?? []);
   if (refs.length === 0) throw new CliError('expected an input (or --host NAME=INPUT)', ExitCode.usage);
@@ -92,6 +111,8 @@ export async function loadFromArguments(
       callGraph,
       store: flags.store,
       threads,
+      archive: flags.archive,
+      decoder: parseDecoder(flags.decoder),
       onProgress: (f) => bar.update(f),
     });
   } finally {
@@ -161,4 +182,9 @@ export function parsePositiveInt(v: string, flag: string): number {
   if (!Number.isInteger(n) || n <= 0)
     throw new CliError(`${flag}: expected a positive integer, got ${JSON.stringify(v)}`, ExitCode.usage);
   return n;
+}
+
+function parseDecoder(v: string | undefined): 'auto' | 'native' | 'perf-script' | undefined {
+  if (v === undefined || v === 'auto' || v === 'native' || v === 'perf-script') return v;
+  throw new CliError(`--decoder: expected native, perf-script or auto, got "${v}"`, ExitCode.usage);
 }

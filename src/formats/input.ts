@@ -1,19 +1,21 @@
 /**
  * Opens an input the user named, recognises its format from its first bytes, and runs the
- * matching importer: perf.data (via the installed perf), perf script text (plain or gzip),
+ * matching importer: perf.data (natively, or via the installed perf), perf script text (plain or gzip),
  * folded stacks, pprof (plain or gzip). A run directory (from `crosstalk record`) means its perf.data.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import type { CallGraphMode, Profile } from '../model/profile.ts';
 import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { parseFolded, sniffFolded } from './folded.ts';
 import { lineTooLong, MAX_LINE_BYTES } from './lines.ts';
 import { cutPoints, parallelism, parsePerfScriptParallel } from './parallel.ts';
+import { openArchive } from './perf-data/archive.ts';
 import { importPerfData, SWITCH_EVENT } from './perf-data/import.ts';
 import { sniffPerfData } from './perf-data/reader.ts';
+import type { CacheRoot } from './perf-data/symbol-sources.ts';
 import { eventBase, headFacts, parsePerfScript, sniffPerfScript } from './perf-script/parser.ts';
 import { parsePprof, sniffPprof } from './pprof-import.ts';
 
@@ -35,6 +37,10 @@ export interface ImportOptions {
    * `--event sched:sched_switch` profiles the switches themselves either way.
    */
   switches?: boolean;
+  /** perf.data: who decodes stacks (perf-data/import.ts); default 'auto' (native when it can). */
+  decoder?: 'auto' | 'native' | 'perf-script';
+  /** perf.data: a `perf archive` tarball holding the recording's kallsyms and binaries. */
+  archive?: string;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -52,11 +58,7 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
       'an empty file',
     );
   if (sniffPerfData(raw) === 'yes') {
-    return importPerfData(file, {
-      event: opts.event,
-      keepAddresses: opts.keepAddresses,
-      onProgress: opts.onProgress,
-    });
+    return importPerfDataWithCaches(file, opts);
   }
   const gz = raw[0] === 0x1f && raw[1] === 0x8b;
   if (!gz && sniffPprof(raw, raw.length === size) === 'yes') return importPprofFile(file, path, false, opts);
@@ -319,4 +321,33 @@ function describe(head: Uint8Array, gz: boolean): string {
     return 'JSON (a speedscope, Chrome trace or crosstalk --json file?)';
   const first = text.split('\n', 1)[0].slice(0, 60);
   return `a first line that is neither: ${JSON.stringify(first)}`;
+}
+
+/**
+ * perf.data with the build-id caches that travel with it: `--archive FILE`, else a
+ * `perf.data.tar.bz2` beside it (a run directory holding one), and a `build-id/` directory
+ * beside it (a run's own cache).
+ */
+async function importPerfDataWithCaches(file: string, opts: ImportOptions): Promise<Profile> {
+  const roots: CacheRoot[] = [];
+  const beside = dirname(file);
+  const runCache = join(beside, 'build-id');
+  const archivePath = opts.archive ?? (existsSync(`${file}.tar.bz2`) ? `${file}.tar.bz2` : undefined);
+  const archive =
+    archivePath !== undefined && opts.decoder !== 'perf-script' ? await openArchive(archivePath) : null;
+  try {
+    if (archive !== null) roots.push({ dir: archive.root, untrusted: true });
+    if (existsSync(runCache)) roots.push({ dir: runCache, untrusted: true });
+    const profile = await importPerfData(file, {
+      event: opts.event,
+      keepAddresses: opts.keepAddresses,
+      onProgress: opts.onProgress,
+      decoder: opts.decoder,
+      cacheRoots: roots,
+    });
+    if (archive !== null) profile.meta.recording.archive = archivePath as string;
+    return profile;
+  } finally {
+    await archive?.remove();
+  }
 }

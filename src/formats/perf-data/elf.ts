@@ -19,15 +19,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
-
-export interface ElfSymbol {
-  /** Link-time address (st_value). */
-  start: number;
-  size: number;
-  name: string;
-  /** STB_LOCAL 0, STB_GLOBAL 1, STB_WEAK 2. */
-  binding: number;
-}
+import { SymbolColumns } from './symtab.ts';
 
 export interface ElfSegment {
   offset: number;
@@ -42,7 +34,8 @@ export interface ElfInfo {
   loads: ElfSegment[];
   /** Which table the symbols came from. */
   table: 'symtab' | 'dynsym' | 'none';
-  symbols: ElfSymbol[];
+  /** Link-time addresses (st_value), sizes, STB_* bindings and names. */
+  symbols: SymbolColumns;
 }
 
 const MAX_HEADERS = 4096;
@@ -157,7 +150,7 @@ async function readOpenElf(fh: FileHandle, fileSize: number, wantSymbols: boolea
     if (buildId !== null) break;
   }
   const machine = v.getUint16(18, true);
-  const info: ElfInfo = { type, buildId, loads, table: 'none', symbols: [] };
+  const info: ElfInfo = { type, buildId, loads, table: 'none', symbols: new SymbolColumns(Buffer.alloc(0)) };
   if (!wantSymbols) return info;
   const symtab = sections.find((s) => s.type === SHT_SYMTAB && s.size > 0);
   const dynsym = sections.find((s) => s.type === SHT_DYNSYM && s.size > 0);
@@ -167,7 +160,7 @@ async function readOpenElf(fh: FileHandle, fileSize: number, wantSymbols: boolea
   info.symbols = await readSymbols(fh, fileSize, chosen, sections);
   if (dynsym !== undefined) {
     const names = await sectionNames(fh, fileSize, sections, shstrndx);
-    info.symbols.push(...(await pltSymbols(fh, fileSize, sections, names, dynsym, machine)));
+    await pltSymbols(fh, fileSize, sections, names, dynsym, machine, info.symbols);
   }
   return info;
 }
@@ -184,8 +177,7 @@ async function sectionNames(
   const b = await readAt(fh, strs.offset, strs.size);
   return sections.map((s) => {
     if (s.name >= b.length) return '';
-    const end = b.indexOf(0, s.name);
-    return b.toString('latin1', s.name, end === -1 ? b.length : end);
+    return b.toString('latin1', s.name, cstrEnd(b, s.name));
   });
 }
 
@@ -202,21 +194,21 @@ async function pltSymbols(
   names: string[],
   dynsym: Section,
   machine: number,
-): Promise<ElfSymbol[]> {
+  out: SymbolColumns,
+): Promise<void> {
   const plt = sections[names.indexOf('.plt')];
   let relIdx = names.indexOf('.rela.plt');
   const rela = relIdx !== -1;
   if (!rela) relIdx = names.indexOf('.rel.plt');
   const rel = sections[relIdx];
-  if (plt === undefined || rel === undefined || sections[rel.link] !== dynsym) return [];
+  if (plt === undefined || rel === undefined || sections[rel.link] !== dynsym) return;
   const header = machine === 183 ? 32 : plt.entsize;
   const entry = machine === 183 ? 16 : plt.entsize;
   const relSize = Math.max(rel.entsize, rela ? 24 : 16);
-  if (entry === 0 || rel.size > MAX_SYMTAB_BYTES || !inFile(rel.offset, rel.size, fileSize)) return [];
+  if (entry === 0 || rel.size > MAX_SYMTAB_BYTES || !inFile(rel.offset, rel.size, fileSize)) return;
   const strs = sections[dynsym.link];
-  if (strs === undefined || !inFile(strs.offset, strs.size, fileSize) || strs.size > MAX_STRTAB_BYTES)
-    return [];
-  if (!inFile(dynsym.offset, dynsym.size, fileSize) || dynsym.size > MAX_SYMTAB_BYTES) return [];
+  if (strs === undefined || !inFile(strs.offset, strs.size, fileSize) || strs.size > MAX_STRTAB_BYTES) return;
+  if (!inFile(dynsym.offset, dynsym.size, fileSize) || dynsym.size > MAX_SYMTAB_BYTES) return;
   const [relBytes, symBytes, strBytes] = await Promise.all([
     readAt(fh, rel.offset, rel.size),
     readAt(fh, dynsym.offset, dynsym.size),
@@ -225,7 +217,6 @@ async function pltSymbols(
   const rv = new DataView(relBytes.buffer, relBytes.byteOffset, relBytes.byteLength);
   const sv = new DataView(symBytes.buffer, symBytes.byteOffset, symBytes.byteLength);
   const symEnt = Math.max(dynsym.entsize, 24);
-  const out: ElfSymbol[] = [];
   const n = Math.floor(relBytes.length / relSize);
   for (let i = 0; i < n; i++) {
     const symIdx = rv.getUint32(i * relSize + 12, true);
@@ -233,13 +224,11 @@ async function pltSymbols(
     if ((symIdx + 1) * symEnt <= symBytes.length) {
       const off = sv.getUint32(symIdx * symEnt, true);
       if (off < strBytes.length) {
-        const end = strBytes.indexOf(0, off);
-        name = strBytes.toString('utf8', off, end === -1 ? strBytes.length : end);
+        name = strBytes.toString('utf8', off, cstrEnd(strBytes, off));
       }
     }
-    out.push({ start: plt.addr + header + i * entry, size: entry, name: `${name}@plt`, binding: 1 });
+    out.addNamed(plt.addr + header + i * entry, entry, 1, `${name}@plt`);
   }
-  return out;
 }
 
 async function findBuildId(fh: FileHandle, offset: number, size: number): Promise<string | null> {
@@ -277,15 +266,16 @@ async function readSymbols(
   fileSize: number,
   s: Section,
   sections: Section[],
-): Promise<ElfSymbol[]> {
+): Promise<SymbolColumns> {
   const strs = sections[s.link];
-  if (strs === undefined) return [];
+  const empty = new SymbolColumns(Buffer.alloc(0));
+  if (strs === undefined) return empty;
   const entsize = Math.max(s.entsize, 24);
-  if (s.size > MAX_SYMTAB_BYTES || !inFile(s.offset, s.size, fileSize)) return [];
-  if (strs.size > MAX_STRTAB_BYTES || !inFile(strs.offset, strs.size, fileSize)) return [];
+  if (s.size > MAX_SYMTAB_BYTES || !inFile(s.offset, s.size, fileSize)) return empty;
+  if (strs.size > MAX_STRTAB_BYTES || !inFile(strs.offset, strs.size, fileSize)) return empty;
   const [tab, str] = await Promise.all([readAt(fh, s.offset, s.size), readAt(fh, strs.offset, strs.size)]);
   const v = new DataView(tab.buffer, tab.byteOffset, tab.byteLength);
-  const out: ElfSymbol[] = [];
+  const out = new SymbolColumns(str);
   const n = Math.floor(tab.length / entsize);
   for (let i = 0; i < n; i++) {
     const at = i * entsize;
@@ -302,11 +292,21 @@ async function readSymbols(
     } else if (stType !== STT_FUNC && stType !== STT_GNU_IFUNC) continue;
     const start = u64(v, at + 8);
     if (start === 0) continue;
-    let end = str.indexOf(0, nameOff);
-    if (end === -1) end = str.length;
-    out.push({ start, size: u64(v, at + 16), name: str.toString('utf8', nameOff, end), binding: info >> 4 });
+    const end = cstrEnd(str, nameOff);
+    out.add(start, u64(v, at + 16), info >> 4, nameOff, end);
   }
   return out;
+}
+
+/** Longest symbol name read; a string table without NULs must not make every lookup scan to its end. */
+const MAX_NAME_BYTES = 1 << 16;
+
+/** End of the NUL-terminated string at `at` (at most MAX_NAME_BYTES long). */
+function cstrEnd(b: Buffer, at: number): number {
+  const limit = Math.min(b.length, at + MAX_NAME_BYTES);
+  let k = at;
+  while (k < limit && b[k] !== 0) k++;
+  return k;
 }
 
 /** The link-time address of file offset `off`, through the PT_LOAD segment holding it; NaN outside all. */

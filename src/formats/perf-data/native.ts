@@ -476,10 +476,16 @@ class Machine {
   replay(pass: RecordPass): void {
     const n = pass.samples;
     const side = pass.side;
-    const order = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
     const t = pass.time.data;
-    order.sort((a, b) => t[a] - t[b] || a - b);
+    const list: number[] = new Array(n);
+    let sorted = true;
+    for (let i = 0; i < n; i++) {
+      list[i] = i;
+      if (i > 0 && t[i] < t[i - 1]) sorted = false;
+    }
+    // A plain array: V8 sorts it far faster than a typed array with a comparator.
+    if (!sorted) list.sort((a, b) => t[a] - t[b] || a - b);
+    const order = Int32Array.from(list);
     const sideOrder = side.slice().sort((a, b) => a.time - b.time || a.seq - b.seq);
     this.sampleOrder = order;
     this.sampleLocAt.push(0);
@@ -821,8 +827,8 @@ class Machine {
       const delta = k.text !== null && this.kernelPgoff !== -1 ? k.text - this.kernelPgoff : 0;
       const i = k.table.find(addr + delta);
       if (i !== -1) {
-        names[l] = k.table.names[i];
-        const mod = k.table.modules?.[i];
+        names[l] = k.table.name(i);
+        const mod = k.table.module(i);
         if (mod) modules[l] = `[${mod}]`;
       }
       return;
@@ -839,7 +845,7 @@ class Machine {
     }
     if (d.kind === 'perfmap') {
       const i = d.map?.find(addr) ?? -1;
-      if (i !== -1 && d.map) names[l] = d.map.names[i];
+      if (i !== -1 && d.map) names[l] = d.map.name(i);
       return;
     }
     const syms = d.syms;
@@ -847,7 +853,7 @@ class Machine {
     const vaddr = offsetToVaddr(syms.elf.loads, addr);
     if (Number.isNaN(vaddr)) return;
     const i = syms.table.find(vaddr);
-    if (i !== -1) names[l] = syms.table.names[i];
+    if (i !== -1) names[l] = syms.table.name(i);
   }
 }
 
@@ -857,10 +863,7 @@ async function vdsoFallback(roots: CacheRoot[], bid: string | null): Promise<Dso
       const elf = await readElf(`${r.dir}/[vdso]/${bid}/vdso`);
       if (elf === null || elf.buildId !== bid) continue;
       return {
-        table: SymbolTable.fromSymbols(
-          elf.symbols.map((s) => ({ ...s })),
-          false,
-        ),
+        table: SymbolTable.fromColumns(elf.symbols, false),
         elf,
         file: `${r.dir}/[vdso]/${bid}/vdso`,
       };

@@ -16,7 +16,7 @@ import { lstat, open, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type ElfInfo, readElf } from './elf.ts';
-import { parseKallsyms, type RawSymbol, SymbolTable } from './symtab.ts';
+import { parseKallsyms, SymbolColumns, SymbolTable } from './symtab.ts';
 
 export interface CacheRoot {
   dir: string;
@@ -108,7 +108,7 @@ export async function kernelSymbols(bid: string | null, roots: CacheRoot[]): Pro
       const path = join(r.dir, '[kernel.kallsyms]', bid, 'kallsyms');
       const buf = await readRegular(path, r.untrusted, MAX_KALLSYMS_BYTES);
       if (buf === null) continue;
-      const k = parseKallsyms(buf.toString('latin1'));
+      const k = parseKallsyms(buf);
       if (k.table.length > 0) return { ...k, source: `${path} (build-id cache)` };
     }
   }
@@ -118,13 +118,8 @@ export async function kernelSymbols(bid: string | null, roots: CacheRoot[]): Pro
   if (running !== bid) {
     return `the recording's kernel (build-id ${bid.slice(0, 12)}) is not the running one${running ? ` (${running.slice(0, 12)})` : ''} and no build-id cache holds its kallsyms`;
   }
-  const buf = await readRegular('/proc/kallsyms', false, MAX_KALLSYMS_BYTES * 4).catch(() => null);
-  // /proc files report size 0: read them as a stream instead.
-  const text =
-    buf !== null && buf.length > 0
-      ? buf.toString('latin1')
-      : await readFile('/proc/kallsyms', 'latin1').catch(() => '');
-  const k = parseKallsyms(text);
+  // /proc files report size 0, so no size check: read to the end.
+  const k = parseKallsyms(await readFile('/proc/kallsyms').catch(() => Buffer.alloc(0)));
   if (k.table.length === 0 || k.text === 0) return '/proc/kallsyms has no addresses (kptr_restrict?)';
   return { ...k, source: '/proc/kallsyms (running kernel, same build-id)' };
 }
@@ -198,13 +193,11 @@ export async function dsoSymbols(
 
 /** Symbols from one file, with the load segments of the file that was mapped (a .debug file's may differ). */
 function finish(elf: ElfInfo, file: string, runtime: ElfInfo): DsoSymbols {
-  const raws: RawSymbol[] = elf.symbols.map((s) => ({
-    start: s.start,
-    size: s.size,
-    name: s.name,
-    binding: s.binding,
-  }));
-  return { table: SymbolTable.fromSymbols(raws, false), elf: runtime.loads.length > 0 ? runtime : elf, file };
+  return {
+    table: SymbolTable.fromColumns(elf.symbols, false),
+    elf: runtime.loads.length > 0 ? runtime : elf,
+    file,
+  };
 }
 
 /**
@@ -222,21 +215,23 @@ export async function perfMapSymbols(pid: number): Promise<SymbolTable | null> {
   }
   const buf = await readRegular(path, noFollow, MAX_MAP_BYTES);
   if (buf === null) return null;
-  const text = buf.toString('utf8');
-  const raws: RawSymbol[] = [];
+  const cols = new SymbolColumns(buf);
+  const line = /^(?:0x)?([0-9a-fA-F]{1,16}) (?:0x)?([0-9a-fA-F]{1,16}) /;
   let at = 0;
-  while (at < text.length) {
-    let end = text.indexOf('\n', at);
-    if (end === -1) end = text.length;
-    const m = /^(?:0x)?([0-9a-fA-F]{1,16}) (?:0x)?([0-9a-fA-F]{1,16}) (.*)$/.exec(text.slice(at, end));
+  while (at < buf.length) {
+    let end = buf.indexOf(10, at);
+    if (end === -1) end = buf.length;
+    const head = buf.toString('latin1', at, Math.min(end, at + 40));
+    const m = line.exec(head);
+    if (m !== null) {
+      const start = Number.parseInt(m[1], 16);
+      const size = Number.parseInt(m[2], 16);
+      if (Number.isSafeInteger(start) && Number.isSafeInteger(size))
+        cols.add(start, size, 1, at + m[0].length, end);
+    }
     at = end + 1;
-    if (m === null) continue;
-    const start = Number.parseInt(m[1], 16);
-    const size = Number.parseInt(m[2], 16);
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(size)) continue;
-    raws.push({ start, size, name: m[3], binding: 1 });
   }
-  return SymbolTable.fromPerfMap(raws);
+  return SymbolTable.fromPerfMap(cols);
 }
 
 /** The pid a process sees for itself (last NStgid), or null when it has exited. */

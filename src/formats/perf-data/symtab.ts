@@ -11,86 +11,154 @@
 
 export const Binding = { local: 0, global: 1, weak: 2 } as const;
 
-export interface RawSymbol {
-  start: number;
-  /** 0 when unknown (kallsyms). */
-  size: number;
-  name: string;
-  binding: number;
-  /** kallsyms module name (`[nf_tables]` without brackets), '' for the kernel. */
-  module?: string;
+/**
+ * Symbols as they are read, in columns (no object per symbol: node's .symtab has 100k+). A name
+ * is a byte range of `buf` (the string table, the kallsyms text), or an index into `extra`
+ * (negative `nameAt`) for names made up here (`free@plt`).
+ */
+export class SymbolColumns {
+  readonly start: number[] = [];
+  readonly size: number[] = [];
+  readonly binding: number[] = [];
+  readonly nameAt: number[] = [];
+  readonly nameEnd: number[] = [];
+  /** Index into `moduleNames` (kallsyms `[module]`); 0 for none. */
+  readonly module: number[] = [];
+  readonly moduleNames: string[] = [''];
+  readonly extra: string[] = [];
+
+  constructor(
+    readonly buf: Buffer,
+    readonly encoding: 'utf8' | 'latin1' = 'utf8',
+  ) {}
+
+  get length(): number {
+    return this.start.length;
+  }
+
+  add(start: number, size: number, binding: number, nameAt: number, nameEnd: number, module = 0): void {
+    this.start.push(start);
+    this.size.push(size);
+    this.binding.push(binding);
+    this.nameAt.push(nameAt);
+    this.nameEnd.push(nameEnd);
+    this.module.push(module);
+  }
+
+  addNamed(start: number, size: number, binding: number, name: string): void {
+    this.extra.push(name);
+    this.add(start, size, binding, -this.extra.length, 0);
+  }
+
+  name(i: number): string {
+    const at = this.nameAt[i];
+    return at < 0 ? this.extra[-at - 1] : this.buf.toString(this.encoding, at, this.nameEnd[i]);
+  }
+
+  /** Byte length and leading underscores of a name, for choose_best_symbol. */
+  nameLength(i: number): number {
+    const at = this.nameAt[i];
+    return at < 0 ? Buffer.byteLength(this.extra[-at - 1]) : this.nameEnd[i] - at;
+  }
+
+  underscores(i: number): number {
+    const at = this.nameAt[i];
+    if (at < 0) return underscores(this.extra[-at - 1]);
+    let k = at;
+    while (k < this.nameEnd[i] && this.buf[k] === 95) k++;
+    return k - at;
+  }
 }
 
 export class SymbolTable {
+  private readonly decoded: (string | undefined)[];
+
   private constructor(
     private readonly starts: Float64Array,
     private readonly ends: Float64Array,
     /** 1 where the size came from the symbol itself, 0 where it was fixed up to the next symbol. */
     private readonly sized: Uint8Array,
-    readonly names: string[],
-    readonly modules: string[] | null,
-  ) {}
-
-  get length(): number {
-    return this.names.length;
+    /** Row of each kept symbol in `cols`. */
+    private readonly rows: Int32Array,
+    private readonly cols: SymbolColumns,
+  ) {
+    this.decoded = new Array(rows.length);
   }
 
-  static fromSymbols(input: RawSymbol[], kallsyms: boolean): SymbolTable {
-    const syms = input.slice().sort((a, b) => a.start - b.start);
-    const kept: RawSymbol[] = [];
-    for (const s of syms) {
-      const last = kept[kept.length - 1];
-      if (last !== undefined && last.start === s.start) {
+  get length(): number {
+    return this.rows.length;
+  }
+
+  name(i: number): string {
+    let n = this.decoded[i];
+    if (n === undefined) {
+      n = this.cols.name(this.rows[i]);
+      this.decoded[i] = n;
+    }
+    return n;
+  }
+
+  /** kallsyms module of symbol i (`nf_tables`), '' for the kernel itself. */
+  module(i: number): string {
+    return this.cols.moduleNames[this.cols.module[this.rows[i]]];
+  }
+
+  static fromColumns(c: SymbolColumns, kallsyms: boolean): SymbolTable {
+    const n0 = c.length;
+    const st = c.start;
+    // A plain array: V8 sorts it far faster than a typed array with a comparator.
+    const order: number[] = new Array(n0);
+    let sorted = true;
+    for (let i = 0; i < n0; i++) {
+      order[i] = i;
+      if (i > 0 && st[i] < st[i - 1]) sorted = false;
+    }
+    if (!sorted) order.sort((a, b) => st[a] - st[b] || a - b);
+    const kept = new Int32Array(n0);
+    let n = 0;
+    for (let k = 0; k < n0; k++) {
+      const r = order[k];
+      if (n > 0 && st[kept[n - 1]] === st[r]) {
         // kallsyms: perf fixes ends before removing duplicates, so every earlier symbol at an
         // address has length 0 and the last one listed wins.
-        if (kallsyms || !firstIsBetter(last, s)) kept[kept.length - 1] = s;
-      } else kept.push(s);
+        if (kallsyms || !firstIsBetter(c, kept[n - 1], r)) kept[n - 1] = r;
+      } else kept[n++] = r;
     }
-    const n = kept.length;
+    const rows = kept.slice(0, n);
     const starts = new Float64Array(n);
     const ends = new Float64Array(n);
-    const names: string[] = new Array(n);
     const sized = new Uint8Array(n);
-    const modules: string[] | null = kallsyms ? new Array(n) : null;
     for (let i = 0; i < n; i++) {
-      const s = kept[i];
-      starts[i] = s.start;
-      ends[i] = s.start + s.size;
-      sized[i] = s.size > 0 ? 1 : 0;
-      names[i] = s.name;
-      if (modules !== null) modules[i] = s.module ?? '';
+      const r = rows[i];
+      starts[i] = st[r];
+      ends[i] = st[r] + c.size[r];
+      sized[i] = c.size[r] > 0 ? 1 : 0;
     }
     for (let i = 0; i + 1 < n; i++) {
       if (ends[i] !== starts[i]) continue;
-      const crossesModule =
-        kallsyms && ((kept[i].module ?? '') === '') !== ((kept[i + 1].module ?? '') === '');
+      const crossesModule = kallsyms && (c.module[rows[i]] === 0) !== (c.module[rows[i + 1]] === 0);
       ends[i] = crossesModule ? roundUpPage(starts[i] + 4096) : starts[i + 1];
     }
     if (n > 0 && ends[n - 1] === starts[n - 1]) ends[n - 1] = roundUpPage(starts[n - 1]) + 4096;
-    return new SymbolTable(starts, ends, sized, names, modules);
+    return new SymbolTable(starts, ends, sized, rows, c);
   }
 
   /** JIT map lines: sizes are given; at one address the last line wins; no end fix-up. */
-  static fromPerfMap(input: RawSymbol[]): SymbolTable {
-    const order = input.map((_, i) => i).sort((a, b) => input[a].start - input[b].start || b - a);
-    const kept: RawSymbol[] = [];
-    for (const i of order) {
-      const s = input[i];
-      if (kept.length === 0 || kept[kept.length - 1].start !== s.start) kept.push(s);
-    }
-    const starts = new Float64Array(kept.length);
-    const ends = new Float64Array(kept.length);
-    kept.forEach((s, i) => {
-      starts[i] = s.start;
-      ends[i] = s.start + s.size;
+  static fromPerfMap(c: SymbolColumns): SymbolTable {
+    const n0 = c.length;
+    const st = c.start;
+    const order: number[] = new Array(n0);
+    for (let i = 0; i < n0; i++) order[i] = i;
+    order.sort((a, b) => st[a] - st[b] || b - a);
+    const rows: number[] = [];
+    for (const r of order) if (rows.length === 0 || st[rows[rows.length - 1]] !== st[r]) rows.push(r);
+    const starts = new Float64Array(rows.length);
+    const ends = new Float64Array(rows.length);
+    rows.forEach((r, i) => {
+      starts[i] = st[r];
+      ends[i] = st[r] + c.size[r];
     });
-    return new SymbolTable(
-      starts,
-      ends,
-      new Uint8Array(kept.length).fill(1),
-      kept.map((s) => s.name),
-      null,
-    );
+    return new SymbolTable(starts, ends, new Uint8Array(rows.length).fill(1), Int32Array.from(rows), c);
   }
 
   /** Index of the symbol holding `addr`, or -1. */
@@ -120,10 +188,6 @@ export class SymbolTable {
     }
     return -1;
   }
-
-  startOf(i: number): number {
-    return this.starts[i];
-  }
 }
 
 function roundUpPage(x: number): number {
@@ -136,60 +200,90 @@ function underscores(name: string): number {
   return i;
 }
 
-/** choose_best_symbol: true when `a` wins over `b` (both at one address). */
-function firstIsBetter(a: RawSymbol, b: RawSymbol): boolean {
-  if (a.size > 0 && b.size === 0) return true;
-  if (a.size === 0 && b.size > 0) return false;
-  const aw = a.binding === Binding.weak;
-  const bw = b.binding === Binding.weak;
+/** choose_best_symbol: true when row `a` wins over row `b` (both at one address). */
+function firstIsBetter(c: SymbolColumns, a: number, b: number): boolean {
+  const as = c.size[a];
+  const bs = c.size[b];
+  if (as > 0 && bs === 0) return true;
+  if (as === 0 && bs > 0) return false;
+  const aw = c.binding[a] === Binding.weak;
+  const bw = c.binding[b] === Binding.weak;
   if (bw && !aw) return true;
   if (aw && !bw) return false;
-  const ag = a.binding === Binding.global;
-  const bg = b.binding === Binding.global;
+  const ag = c.binding[a] === Binding.global;
+  const bg = c.binding[b] === Binding.global;
   if (ag && !bg) return true;
   if (bg && !ag) return false;
-  const au = underscores(a.name);
-  const bu = underscores(b.name);
+  const au = c.underscores(a);
+  const bu = c.underscores(b);
   if (bu > au) return true;
   if (au > bu) return false;
-  if (a.name.length !== b.name.length) return a.name.length > b.name.length;
+  const al = c.nameLength(a);
+  const bl = c.nameLength(b);
+  if (al !== bl) return al > bl;
   return true;
 }
 
 /**
- * Parses /proc/kallsyms text. Addresses are kept as the low 32 bits of kernel addresses
- * (0xffffffff________), which is where x86-64 kernel text, modules and BPF programs live;
- * other addresses are skipped. `_text`'s address is returned for the relocation check.
+ * Parses /proc/kallsyms text (`ADDR TYPE NAME` or `ADDR TYPE NAME\t[MODULE]`). Addresses are
+ * kept as the low 32 bits of kernel addresses (0xffffffff________), where x86-64 kernel text,
+ * modules and BPF programs live; other lines are skipped. `_text`'s address is returned for
+ * the relocation check.
  */
-export function parseKallsyms(text: string): { table: SymbolTable; text: number | null } {
-  const out: RawSymbol[] = [];
+export function parseKallsyms(buf: Buffer): { table: SymbolTable; text: number | null } {
+  const c = new SymbolColumns(buf, 'latin1');
+  const modules = new Map<string, number>();
   let textAt: number | null = null;
-  let lineStart = 0;
-  const len = text.length;
-  while (lineStart < len) {
-    let lineEnd = text.indexOf('\n', lineStart);
-    if (lineEnd === -1) lineEnd = len;
-    const line = text.slice(lineStart, lineEnd);
-    lineStart = lineEnd + 1;
-    // "ffffffff81000000 T _text" or "ffffffffc0a01000 t foo\t[mod]"
-    if (line.length < 20 || line.charCodeAt(16) !== 32 || line.charCodeAt(18) !== 32) continue;
-    if (!line.startsWith('ffffffff')) continue;
-    const lo = Number.parseInt(line.slice(8, 16), 16);
-    if (!Number.isFinite(lo)) continue;
-    const type = line[17];
-    const upper = type.toUpperCase();
-    let name = line.slice(19);
-    let module = '';
-    const tab = name.indexOf('\t');
-    if (tab !== -1) {
-      const m = /^\[([^\]]*)\]/.exec(name.slice(tab + 1).trim());
-      module = m ? m[1] : '';
-      name = name.slice(0, tab);
+  const len = buf.length;
+  let p = 0;
+  while (p < len) {
+    let eol = buf.indexOf(10, p);
+    if (eol === -1) eol = len;
+    const line = p;
+    p = eol + 1;
+    if (eol - line < 20 || buf[line + 16] !== 32 || buf[line + 18] !== 32) continue;
+    let hi = true;
+    for (let k = 0; k < 8; k++) if (buf[line + k] !== 0x66) hi = false;
+    if (!hi) continue;
+    let lo = 0;
+    let ok = true;
+    for (let k = 8; k < 16; k++) {
+      const d = hexValue(buf[line + k]);
+      if (d === -1) ok = false;
+      lo = lo * 16 + d;
     }
-    if (name === '_text' && module === '') textAt = lo;
-    if (upper !== 'T' && upper !== 'W' && upper !== 'D' && upper !== 'B') continue;
-    const binding = upper === 'W' ? Binding.weak : type === upper ? Binding.global : Binding.local;
-    out.push({ start: lo, size: 0, name, binding, module });
+    if (!ok) continue;
+    const type = buf[line + 17];
+    const upper = type & ~0x20;
+    const nameAt = line + 19;
+    let nameEnd = nameAt;
+    while (nameEnd < eol && buf[nameEnd] !== 9) nameEnd++;
+    let module = 0;
+    if (nameEnd < eol) {
+      const m = /^\[([^\]]*)\]/.exec(buf.toString('latin1', nameEnd + 1, eol).trim());
+      if (m !== null) {
+        let idx = modules.get(m[1]);
+        if (idx === undefined) {
+          idx = c.moduleNames.length;
+          c.moduleNames.push(m[1]);
+          modules.set(m[1], idx);
+        }
+        module = idx;
+      }
+    }
+    if (module === 0 && nameEnd - nameAt === 5 && buf.toString('latin1', nameAt, nameEnd) === '_text')
+      textAt = lo;
+    // T, W, D, B in either case (symbol_type__filter in tools/perf/util/symbol.c).
+    if (upper !== 0x54 && upper !== 0x57 && upper !== 0x44 && upper !== 0x42) continue;
+    const binding = upper === 0x57 ? Binding.weak : type === upper ? Binding.global : Binding.local;
+    c.add(lo, 0, binding, nameAt, nameEnd, module);
   }
-  return { table: SymbolTable.fromSymbols(out, true), text: textAt };
+  return { table: SymbolTable.fromColumns(c, true), text: textAt };
+}
+
+function hexValue(b: number): number {
+  if (b >= 48 && b <= 57) return b - 48;
+  if (b >= 97 && b <= 102) return b - 87;
+  if (b >= 65 && b <= 70) return b - 55;
+  return -1;
 }
