@@ -16,6 +16,7 @@ const systemTests = [
   'test/html-hostile.test.ts',
   'test/interrupt-loop.test.ts',
   'test/lab-e2e.test.ts',
+  'test/native-decoder-conformance.test.ts',
   'test/off-cpu.test.ts',
   'test/perf-data.test.ts',
   'test/record-e2e.test.ts',
