@@ -23,15 +23,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diffProfile } from '../src/analysis/diff-profile.ts';
-import { SampleLabels } from '../src/analysis/sample-labels.ts';
-import { analyzeLoaded } from '../src/cli/analyze.ts';
-import { diffLoaded } from '../src/cli/diff.ts';
-import type { LoadedInput } from '../src/cli/inputs.ts';
+import { labelSamples } from '../src/analysis/sample-labels.ts';
 import { pprofOf } from '../src/formats/pprof-export.ts';
 import { speedscopeOf } from '../src/formats/speedscope.ts';
 import { mergeHosts } from '../src/model/hosts.ts';
 import type { Profile } from '../src/model/profile.ts';
+import { analyzeLoaded } from '../src/pipeline/analyze.ts';
+import { diffLoaded } from '../src/pipeline/diff.ts';
+import type { LoadedInput } from '../src/pipeline/load.ts';
+import { analysisReport, diffReport } from '../src/pipeline/report.ts';
 import { diffJson } from '../src/report/diff-json.ts';
 import { renderDiff } from '../src/report/diff-text.ts';
 import { buildReportData, type HtmlReportInput } from '../src/report/html/html-report.ts';
@@ -202,7 +202,7 @@ function loadedOf(profile: Profile, extra: Partial<LoadedInput> = {}): LoadedInp
 }
 
 function exportsOf(prefix: string, p: Profile): void {
-  const labels = new SampleLabels(p, { nameOf: contendedNames });
+  const labels = labelSamples(p, { nameOf: contendedNames });
   expectGolden(`${prefix}.pprof.sha256`, `${sha256(pprofOf(p, { labels }))}\n`);
   const ss = speedscopeOf(p, { by: 'container', labels, exporter: 'crosstalk golden' });
   expectGolden(`${prefix}.speedscope.json`, JSON.stringify(ss));
@@ -211,12 +211,13 @@ function exportsOf(prefix: string, p: Profile): void {
 describe('synthetic host with containers (in process)', () => {
   it('one host: terminal with and without colour, JSON, HTML data, exports', () => {
     const profile = contendedHost();
-    const { result, findings, attributions } = analyzeLoaded(loadedOf(profile));
+    const loaded = loadedOf(profile);
+    const analyzed = analyzeLoaded(loaded);
+    const { result, findings } = analyzed;
     expectGolden('contended.txt', renderAnalysis(result, { color: false }, findings));
     expectGolden('contended.color.txt', renderAnalysis(result, { color: true }, findings));
     expectGolden('contended.json', analyzeJsonText(result, findings));
-    const input = { kind: 'analysis', profile, result, findings, counters: null, attributions } as const;
-    expectGolden('contended.html-data.json', reportData(input));
+    expectGolden('contended.html-data.json', reportData(analysisReport(loaded, analyzed)));
     exportsOf('contended', profile);
   });
 
@@ -236,12 +237,13 @@ describe('synthetic host with containers (in process)', () => {
       nameOf: contendedNames,
       syscallRates: null,
     });
-    const { result, findings } = analyzeLoaded(loadedOf(profile, { hosts: [host('alpha'), host('beta')] }));
+    const loaded = loadedOf(profile, { hosts: [host('alpha'), host('beta')] });
+    const analyzed = analyzeLoaded(loaded);
+    const { result, findings } = analyzed;
     expectGolden('contended-hosts.txt', renderAnalysis(result, { color: false }, findings));
     expectGolden('contended-hosts.color.txt', renderAnalysis(result, { color: true }, findings));
     expectGolden('contended-hosts.json', analyzeJsonText(result, findings));
-    const input = { kind: 'analysis', profile, result, findings, counters: null } as const;
-    expectGolden('contended-hosts.html-data.json', reportData(input));
+    expectGolden('contended-hosts.html-data.json', reportData(analysisReport(loaded, analyzed)));
     exportsOf('contended-hosts', profile);
   });
 
@@ -252,16 +254,7 @@ describe('synthetic host with containers (in process)', () => {
     expectGolden('contended-diff.txt', renderDiff(r.diff, r.findings, { color: false }));
     expectGolden('contended-diff.color.txt', renderDiff(r.diff, r.findings, { color: true }));
     expectGolden('contended-diff.json', jsonText(diffJson(r.diff, r.findings)));
-    const profile = diffProfile(base.profile, target.profile, r.diff.pairing);
-    const input = {
-      kind: 'diff',
-      profile,
-      target: r.target,
-      baseline: r.baseline,
-      findings: r.findings,
-      diff: r.diff,
-    } as const;
-    expectGolden('contended-diff.html-data.json', reportData(input));
+    expectGolden('contended-diff.html-data.json', reportData(diffReport(base, target, r)));
   });
 });
 
