@@ -15,6 +15,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILE_MODE, writeFileAtomic, writeFileAtomicSync } from '../store/atomic-file.ts';
+import { COUNTERS_SCHEMA, type StoredCounters } from '../store/counters-file.ts';
 import {
   COUNTERS_FILE,
   METADATA_FILE,
@@ -33,7 +34,7 @@ import {
   preflight,
 } from './preflight.ts';
 import { Session } from './recording-session.ts';
-import { COUNTERS_SCHEMA, type RecordingFacts, type RunCounters } from './run-facts.ts';
+import type { RecordingFacts, RunCounters } from './run-facts.ts';
 
 /** Defaults of `crosstalk record`; see the README for why fp and 99 Hz. */
 export const RECORD_DEFAULTS = {
@@ -90,9 +91,12 @@ export interface RunInfo {
   status: RunStatus;
   interrupted: boolean;
   incompleteReason: string | null;
-  metadata: RunMetadata;
+  /** As written, with the recorder's whole facts. */
+  metadata: RecordedMetadata;
   preflight: PreflightReport;
 }
+
+export type RecordedMetadata = Omit<RunMetadata, 'recording'> & { recording: RecordingFacts | null };
 
 /** Preflight found a fatal problem; nothing was written. */
 export class PreflightFailedError extends Error {
@@ -187,7 +191,8 @@ export async function recordRun(opts: RecordOptions): Promise<RunInfo> {
     status: metadata.status,
     interrupted: facts.interrupted,
     incompleteReason: facts.incompleteReason,
-    metadata,
+    // finish() wrote these facts as the run's recording.
+    metadata: { ...metadata, recording: facts },
     preflight: pre,
   };
 }
@@ -201,7 +206,12 @@ async function finish(
 ): Promise<RunMetadata> {
   const counters = countersOf(session);
   const write = async () => {
-    if (counters) await writeFileAtomic(join(dir, COUNTERS_FILE), `${JSON.stringify(counters)}\n`);
+    // What is written must read back (store/counters-file.ts validates it on read).
+    if (counters)
+      await writeFileAtomic(
+        join(dir, COUNTERS_FILE),
+        `${JSON.stringify(counters satisfies StoredCounters)}\n`,
+      );
     return store.updateMetadata(dir, (m) => ({
       ...m,
       status: facts.incompleteReason === null ? 'complete' : 'incomplete',
