@@ -19,7 +19,7 @@ import { diffLoaded } from './diff.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
 import { writeHtml } from './html.ts';
-import { loadInput } from './inputs.ts';
+import { checkInputRef, loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
 import { exitCodeOf, type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
 
@@ -43,7 +43,10 @@ export function registerDoctor(program: Command): void {
       ),
   )
     .option('--baseline <run>', 'a healthy run (id, label or directory) to compare with')
-    .option('--json', 'print the report as JSON (schema/analyze.schema.json)')
+    .option(
+      '--json',
+      'print the report as JSON: schema/analyze.schema.json, or with --baseline schema/diff.schema.json',
+    )
     .option(
       '--html <file>',
       'also write the HTML report here (it is always written into the run as report.html)',
@@ -51,6 +54,8 @@ export function registerDoctor(program: Command): void {
     .option('--force', 'replace the --html file if it exists')
     .option('--no-color', 'no ANSI colours')
     .action(async (flags: DoctorFlags) => {
+      // Arguments are checked before the window: a wrong baseline must not cost a recording.
+      if (flags.baseline !== undefined) await checkInputRef(flags.baseline, flags.store);
       const info = await recordFromFlags(flags, !flags.json);
       // Ctrl-C twice means stop: the run is kept (incomplete), and perf's unfinished file is not analysed.
       if (exitCodeOf(info) === ExitCode.interrupted) {

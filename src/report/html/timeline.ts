@@ -7,6 +7,7 @@ import { Attributions, modeOf } from '../../analysis/attribute.ts';
 import { isIdleComm } from '../../analysis/kernel-entry.ts';
 import { type Windows, windowOf, windowsOf } from '../../analysis/signature-match.ts';
 import type { Profile } from '../../model/profile.ts';
+import { weightUnitOf } from '../../model/units.ts';
 import { type ReportContainer, sampleContainers } from './report-containers.ts';
 import type { TimelineData, TimelineSeries } from './report-data.ts';
 
@@ -104,7 +105,7 @@ function seriesOf(
   bySyscall: Map<string, Float64Array>,
   opts: TimelineOptions,
 ): TimelineData {
-  const ns = /^(?:cpu-clock|task-clock)(?::|$)/.test(p.meta.event);
+  const ns = weightUnitOf(p.meta.event) === 'ns';
   // ns of CPU per second of recording = CPUs busy; other events: occurrences per second.
   const perWindow = (v: Float64Array) =>
     Array.from(v, (x) => Number(((ns ? x / 1e9 : x) / windows.width).toPrecision(4)));
