@@ -242,12 +242,16 @@ export function printWarnings(problems: readonly PreflightProblem[]): void {
  */
 function samplesText(check: { samples: number; byEvent?: { event: string; samples: number }[] }): string {
   const n = (x: number) => x.toLocaleString('en-US');
-  if (check.byEvent === undefined || check.byEvent.length === 0) return `${n(check.samples)} samples`;
-  return check.byEvent
+  const isSwitch = (e: { event: string }) => /^sched:sched_switch\b/.test(e.event);
+  // perf adds a `dummy` event for side-band records; it has no samples.
+  const events = (check.byEvent ?? []).filter((e) => e.samples > 0);
+  if (events.length === 0) return `${n(check.samples)} samples`;
+  const profiled = events.filter((e) => !isSwitch(e));
+  return events
     .map((e) =>
-      /^sched:sched_switch\b/.test(e.event)
+      isSwitch(e)
         ? `${n(e.samples)} context switches`
-        : `${n(e.samples)} ${check.byEvent!.length > 1 ? `${oneLine(e.event)} ` : ''}samples`,
+        : `${n(e.samples)} ${profiled.length > 1 ? `${oneLine(e.event)} ` : ''}samples`,
     )
     .join(', ');
 }

@@ -46,7 +46,7 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
       `normalised as ${d.normalize} (${unit}); baseline ${d.baseline.samples} samples, target ${d.target.samples} samples`,
     ),
   ];
-  for (const w of [...d.baseline.warnings, ...d.target.warnings])
+  for (const w of [...d.baseline.warnings, ...d.target.warnings, ...d.warnings])
     out.push(c.yellow(`warning: ${safeText(w, 400)}`));
   out.push('', ...renderFindings(findings, opts.color ?? false), '');
   const head = (title: string) =>
@@ -88,7 +88,7 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
       const v = (y: number) =>
         Math.abs(y) < 10 && !Number.isInteger(y) ? y.toFixed(3) : Math.round(y).toLocaleString('en-US');
       out.push(
-        `  ${pad(safeText(`${x.metric}${x.container ? ` (${x.container.slice(0, 24)})` : ''}`, 56), 56)}${pad(v(x.change.baseline), 11, true)}${pad(v(x.change.target), 11, true)}  ${v(x.change.delta)}`,
+        `  ${pad(safeText(`${x.metric}${x.container ? ` (${x.container.slice(0, 24)})` : ''}`, 55), 56)}${pad(v(x.change.baseline), 11, true)}${pad(v(x.change.target), 11, true)}  ${v(x.change.delta)}`,
       );
     }
   }
