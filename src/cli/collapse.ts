@@ -1,10 +1,10 @@
 /** `crosstalk collapse <input>`: folded stacks as FlameGraph's and inferno's collapsers write them. */
 import type { Command } from 'commander';
 import { collapseProfile } from '../formats/collapse.ts';
+import { loadInput } from '../pipeline/load.ts';
 import { inertLine } from '../report/safe-text.ts';
-import { parsePositiveInt } from './analyze.ts';
 import { oneLine } from './errors.ts';
-import { loadInput } from './inputs.ts';
+import { parsePositiveInt } from './flags.ts';
 import { progress } from './progress.ts';
 
 interface CollapseFlags {
