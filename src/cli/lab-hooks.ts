@@ -116,7 +116,8 @@ export function splitForeignFindings(
 function foreignLines(load: ForeignLoad[], blamed: Finding[]): string[] {
   const lines: string[] = [];
   if (load.length > 0) {
-    const list = load.map((l) => `${oneLine(l.name)} ${(100 * l.busyShare).toFixed(0)}%`).join(', ');
+    const who = (name: string) => (name === 'host' ? 'processes outside any container' : oneLine(name));
+    const list = load.map((l) => `${who(l.name)} ${(100 * l.busyShare).toFixed(0)}%`).join(', ');
     lines.push(
       `foreign load: ${list} of the host's CPU time during the recording came from outside the scenario; latencies and findings are measured beside it`,
     );
