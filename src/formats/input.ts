@@ -7,7 +7,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import type { CallGraphMode, Profile } from '../model/profile.ts';
+import { type CallGraphMode, type Profile, withMeta, withWarnings } from '../model/profile.ts';
 import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { parseFolded, sniffFolded } from './folded.ts';
 import { lineTooLong, MAX_LINE_BYTES } from './lines.ts';
@@ -121,8 +121,8 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
     );
   }
   if (source.cutShort !== null) {
-    profile.meta.truncated = true;
-    profile.meta.warnings.push(`${path}: ${source.cutShort()}; the result covers the data before that point`);
+    const warning = `${path}: ${source.cutShort()}; the result covers the data before that point`;
+    return withWarnings(profile, [warning], true);
   }
   return profile;
 }
@@ -345,8 +345,8 @@ async function importPerfDataWithCaches(file: string, opts: ImportOptions): Prom
       decoder: opts.decoder,
       cacheRoots: roots,
     });
-    if (archive !== null) profile.meta.recording.archive = archivePath as string;
-    return profile;
+    if (archive === null) return profile;
+    return withMeta(profile, { recording: { ...profile.meta.recording, archive: archivePath as string } });
   } finally {
     await archive?.remove();
   }
