@@ -5,6 +5,10 @@
 //           temp file: import + analyze + diagnose, MB/s, samples/s, peak RSS; baseline: a bare
 //           byte scan of the same file.
 //   record: recording overhead (bench/record-overhead.mjs), run with `npm run bench -- record`.
+//   perfdata: records a system-wide frame-pointer perf.data (BENCH_PERFDATA_SECONDS, default 30 s
+//           at 999 Hz, two busy shell loops; holds /tmp/crosstalk-system.lock while recording),
+//           then times whole-process `crosstalk analyze --json` (native decoder) against
+//           `perf script` alone on the same file, alternating; `npm run bench -- perfdata`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,6 +94,65 @@ async function parseBench() {
   }
 }
 
+function timed(cmd, args) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+function perfDataBench() {
+  const seconds = Number(process.env.BENCH_PERFDATA_SECONDS ?? 30);
+  const dir = mkdtempSync(join(tmpdir(), 'crosstalk-bench-perfdata-'));
+  try {
+    const data = join(dir, 'big.data');
+    const busy = `for i in 1 2; do (while :; do :; done) & done; sleep ${seconds}; kill $(jobs -p)`;
+    execFileSync(
+      'flock',
+      [
+        '/tmp/crosstalk-system.lock',
+        'perf',
+        'record',
+        '-q',
+        '-a',
+        '-g',
+        '--all-cgroups',
+        '-F',
+        '999',
+        '-o',
+        data,
+        '--',
+        'sh',
+        '-c',
+        busy,
+      ],
+      { stdio: 'ignore' },
+    );
+    const bin = join(here, '../bin/crosstalk.js');
+    const fields = 'comm,pid,tid,cpu,time,period,event,ip,sym,dso';
+    const ours = [];
+    const base = [];
+    for (let i = 0; i < Math.min(runs, 3); i++) {
+      base.push(timed('perf', ['script', '-f', '-i', data, '-F', fields, '--ns']));
+      ours.push(timed(process.execPath, [bin, 'analyze', data, '--json', '--decoder', 'native']));
+    }
+    const samples = runJson([bin, 'analyze', data, '--json']).input?.samples ?? '?';
+    console.log(
+      `perfdata: ${seconds} s system-wide fp recording, ${samples} samples, median of ${ours.length} runs`,
+    );
+    console.log(`  perf script alone          ${median(base).toFixed(0).padStart(6)} ms`);
+    console.log(
+      `  analyze --json (native)    ${median(ours).toFixed(0).padStart(6)} ms   ${(median(ours) / median(base)).toFixed(2)}x perf script (target <= 0.5x)`,
+    );
+    console.log(
+      `  runs (ms): ${ours.map((x) => x.toFixed(0)).join(' ')}; perf script: ${base.map((x) => x.toFixed(0)).join(' ')}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (which.length === 0 || which.includes('parse')) await parseBench();
+if (which.includes('perfdata')) perfDataBench();
 if (which.includes('record'))
   execFileSync(process.execPath, [join(here, 'record-overhead.mjs')], { stdio: 'inherit' });

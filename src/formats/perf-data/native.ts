@@ -40,7 +40,7 @@ import {
   kernelSymbols,
   perfMapSymbols,
 } from './symbol-sources.ts';
-import { SymbolTable } from './symtab.ts';
+import { pickDemangled, SymbolTable } from './symtab.ts';
 
 export interface NativeDecodeOptions {
   event?: string;
@@ -460,6 +460,8 @@ class Machine {
   private kernelWhy = '';
   private readonly buildIds = new Map<string, string>();
   unresolved = 0;
+  /** Locations whose symbol perf picks among aliases by demangled name (symtab.ts pickDemangled). */
+  private readonly alternatives = new Map<number, string[]>();
   missing: { name: string; why: string }[] = [];
   demangler = 'none needed';
 
@@ -706,8 +708,14 @@ class Machine {
       this.symbolize(l, locName, locModule, locAddr);
       if (needsDemangling(locName[l])) mangled.add(locName[l]);
     }
+    for (const names of this.alternatives.values())
+      for (const a of names) if (needsDemangling(a)) mangled.add(a);
     const demangled = await demangleAll([...mangled]);
     this.demangler = demangled.tool;
+    for (const [l, names] of this.alternatives) {
+      const shown = names.map((a) => demangled.names.get(a) ?? a);
+      locName[l] = names[pickDemangled(shown)];
+    }
     const frameOfLoc = new Int32Array(n);
     for (let l = 0; l < n; l++) {
       const name = demangled.names.get(locName[l]) ?? locName[l];
@@ -853,7 +861,10 @@ class Machine {
     const vaddr = offsetToVaddr(syms.elf.loads, addr);
     if (Number.isNaN(vaddr)) return;
     const i = syms.table.find(vaddr);
-    if (i !== -1) names[l] = syms.table.name(i);
+    if (i === -1) return;
+    names[l] = syms.table.name(i);
+    const alts = syms.table.alternatives.get(i);
+    if (alts !== undefined) this.alternatives.set(l, [names[l], ...alts]);
   }
 }
 

@@ -72,6 +72,11 @@ export class SymbolColumns {
 
 export class SymbolTable {
   private readonly decoded: (string | undefined)[];
+  /**
+   * Other names at the address of symbol i that perf would choose between by their demangled
+   * names (same size and binding): settle with `pickDemangled` once names are demangled.
+   */
+  readonly alternatives = new Map<number, string[]>();
 
   private constructor(
     private readonly starts: Float64Array,
@@ -115,13 +120,23 @@ export class SymbolTable {
     }
     if (!sorted) order.sort((a, b) => st[a] - st[b] || a - b);
     const kept = new Int32Array(n0);
+    const alts = new Map<number, number[]>();
     let n = 0;
     for (let k = 0; k < n0; k++) {
       const r = order[k];
       if (n > 0 && st[kept[n - 1]] === st[r]) {
         // kallsyms: perf fixes ends before removing duplicates, so every earlier symbol at an
         // address has length 0 and the last one listed wins.
-        if (kallsyms || !firstIsBetter(c, kept[n - 1], r)) kept[n - 1] = r;
+        const prev = kept[n - 1];
+        if (kallsyms || !firstIsBetter(c, prev, r)) kept[n - 1] = r;
+        // perf compares demangled names; mangled ones decided by name are settled after demangling.
+        if (!kallsyms && sameUpToNames(c, prev, r) && (isMangled(c, prev) || isMangled(c, r))) {
+          const won = kept[n - 1];
+          const lost = won === r ? prev : r;
+          const list = alts.get(prev) ?? [];
+          alts.delete(prev);
+          alts.set(won, [...list, lost]);
+        }
       } else kept[n++] = r;
     }
     const rows = kept.slice(0, n);
@@ -140,7 +155,18 @@ export class SymbolTable {
       ends[i] = crossesModule ? roundUpPage(starts[i] + 4096) : starts[i + 1];
     }
     if (n > 0 && ends[n - 1] === starts[n - 1]) ends[n - 1] = roundUpPage(starts[n - 1]) + 4096;
-    return new SymbolTable(starts, ends, sized, rows, c);
+    const t = new SymbolTable(starts, ends, sized, rows, c);
+    if (alts.size > 0) {
+      for (let i = 0; i < n; i++) {
+        const a = alts.get(rows[i]);
+        if (a !== undefined)
+          t.alternatives.set(
+            i,
+            a.map((r) => c.name(r)),
+          );
+      }
+    }
+    return t;
   }
 
   /** JIT map lines: sizes are given; at one address the last line wins; no end fix-up. */
@@ -188,6 +214,27 @@ export class SymbolTable {
     }
     return -1;
   }
+}
+
+function sameUpToNames(c: SymbolColumns, a: number, b: number): boolean {
+  return c.size[a] > 0 === c.size[b] > 0 && c.binding[a] === c.binding[b];
+}
+
+function isMangled(c: SymbolColumns, i: number): boolean {
+  const at = c.nameAt[i];
+  const first = at < 0 ? c.extra[-at - 1].slice(0, 2) : c.buf.toString('latin1', at, at + 2);
+  return first === '_Z' || first === '_R';
+}
+
+/** choose_best_symbol's name rules on demangled names: fewer leading underscores, then longer, then the first. */
+export function pickDemangled(names: string[]): number {
+  let best = 0;
+  for (let i = 1; i < names.length; i++) {
+    const bu = underscores(names[best]);
+    const iu = underscores(names[i]);
+    if (iu < bu || (iu === bu && Buffer.byteLength(names[i]) > Buffer.byteLength(names[best]))) best = i;
+  }
+  return best;
 }
 
 function roundUpPage(x: number): number {
