@@ -106,7 +106,7 @@ function perfDataBench() {
   const dir = mkdtempSync(join(tmpdir(), 'crosstalk-bench-perfdata-'));
   try {
     const data = join(dir, 'big.data');
-    const busy = `for i in 1 2; do (while :; do :; done) & done; sleep ${seconds}; kill $(jobs -p)`;
+    const busy = `spin() { while :; do :; done; }; spin & a=$!; spin & b=$!; sleep ${seconds}; kill $a $b`;
     execFileSync(
       'flock',
       [

@@ -155,7 +155,19 @@ describe.skipIf(skip !== null)(`native decoder vs perf script${skip ? ` (skipped
     const archived = join(work, 'archived.data');
     const r = spawnSync(
       'perf',
-      ['record', '-a', '--all-cgroups', '-g', '-F', '999', '-o', archived, '--', 'sleep', '1'],
+      // Only this command (not the host): the cache and the archive then hold a few files, not every binary running.
+      [
+        'record',
+        '-g',
+        '-F',
+        '999',
+        '-o',
+        archived,
+        '--',
+        'sh',
+        '-c',
+        'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done',
+      ],
       { env: { ...process.env, PERF_BUILDID_DIR: cache }, encoding: 'utf8' },
     );
     expect(r.status, r.stderr).toBe(0);
@@ -180,5 +192,5 @@ describe.skipIf(skip !== null)(`native decoder vs perf script${skip ? ` (skipped
       if (saved === undefined) delete process.env.PERF_BUILDID_DIR;
       else process.env.PERF_BUILDID_DIR = saved;
     }
-  });
+  }, 300_000);
 });
