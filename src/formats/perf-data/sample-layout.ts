@@ -156,14 +156,8 @@ export function cgroupOffset(view: DataView, start: number, size: number, l: Sam
   if (!l.hasCgroup) return -1;
   const t = l.attr.sampleType;
   const end = start + size;
-  let p = start + l.variableStart;
-  if ((t & SampleType.READ) !== 0) {
-    if (l.readGroupHeaderSize === -1) p += l.readValueSize;
-    else {
-      if (p + 8 > end) return -1;
-      p += l.readGroupHeaderSize + u64(view, p) * l.readValueSize;
-    }
-  }
+  let p = afterRead(view, start, size, l);
+  if (p === -1) return -1;
   if ((t & SampleType.CALLCHAIN) !== 0) {
     if (p + 8 > end) return -1;
     p += 8 + u64(view, p) * 8;
@@ -193,18 +187,18 @@ export function cgroupOffset(view: DataView, start: number, size: number, l: Sam
 
 /** Offset of the PERF_SAMPLE_CALLCHAIN `nr` word, or -1 (absent, or a length outside the record). */
 export function callchainOffset(view: DataView, start: number, size: number, l: SampleLayout): number {
-  const t = l.attr.sampleType;
-  if ((t & SampleType.CALLCHAIN) === 0) return -1;
-  const end = start + size;
-  let p = start + l.variableStart;
-  if ((t & SampleType.READ) !== 0) {
-    if (l.readGroupHeaderSize === -1) p += l.readValueSize;
-    else {
-      if (p + 8 > end) return -1;
-      p += l.readGroupHeaderSize + u64(view, p) * l.readValueSize;
-    }
-  }
-  return p + 8 <= end ? p : -1;
+  if ((l.attr.sampleType & SampleType.CALLCHAIN) === 0) return -1;
+  const p = afterRead(view, start, size, l);
+  return p !== -1 && p + 8 <= start + size ? p : -1;
+}
+
+/** Offset just after the PERF_SAMPLE_READ block (where CALLCHAIN starts), or -1 when it is cut. */
+function afterRead(view: DataView, start: number, size: number, l: SampleLayout): number {
+  const p = start + l.variableStart;
+  if ((l.attr.sampleType & SampleType.READ) === 0) return p;
+  if (l.readGroupHeaderSize === -1) return p + l.readValueSize;
+  if (p + 8 > start + size) return -1;
+  return p + l.readGroupHeaderSize + u64(view, p) * l.readValueSize;
 }
 
 /** `{ u64 abi; u64 regs[weight(mask)]; }`: the registers are absent when abi is 0 (PERF_SAMPLE_REGS_ABI_NONE). */

@@ -1,3 +1,4 @@
+// Compares the native perf.data decoder with perf script on one file: `npx tsx scripts/compare-decoders.mts FILE [EVENT]`.
 import { compareDecoders } from '../test/support/decoder-conformance.ts';
 
 const r = await compareDecoders(process.argv[2], process.argv[3]);
