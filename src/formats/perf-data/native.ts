@@ -310,6 +310,11 @@ class RecordPass {
     if (a === -1 || !this.keep.has(a)) return;
     const l = this.layouts[a];
     const t = l.attr.sampleType;
+    if (size < l.variableStart) {
+      // Shorter than its fixed fields: a forged or cut record.
+      this.corrupt++;
+      return;
+    }
     this.samples++;
     this.time.push(l.time !== -1 ? u64(view, pos + l.time) : 0);
     this.pid.push(l.tid !== -1 ? view.getInt32(pos + l.tid, true) : -1);
@@ -803,7 +808,7 @@ class Machine {
       );
     if (pass.corrupt > 0)
       meta.warnings.push(
-        `${file}: ${pass.corrupt} samples have a call chain reaching outside their record; their stacks are empty`,
+        `${file}: ${pass.corrupt} samples are shorter than their fields or have a call chain reaching outside their record (left out, or kept without a stack)`,
       );
     return b.finish();
   }
