@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import { Attributions } from '../analysis/attribute.ts';
 import { diagnose } from '../analysis/diagnose.ts';
-import type { Finding } from '../analysis/findings.ts';
+import { type Finding, sortFindings } from '../analysis/findings.ts';
 import { hostsOf, selectHost } from '../model/hosts.ts';
 import type { CallGraphMode, Profile } from '../model/profile.ts';
 import { analyzeJsonText, type HostFinding } from '../report/json.ts';
@@ -146,8 +146,7 @@ function diagnoseHosts(
     // The title names the host, so every report (terminal, HTML) shows where the finding is.
     out.push(...findings.map((f) => ({ ...f, host: h.name, title: `${h.name}: ${f.title}` })));
   }
-  const rank = { 'cannot-answer': 0, signature: 1, generic: 2 } as const;
-  return out.sort((a, b) => rank[a.kind] - rank[b.kind] || b.impact - a.impact);
+  return sortFindings(out);
 }
 
 export function parseCallGraph(v: string | undefined): CallGraphMode | undefined {

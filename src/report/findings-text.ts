@@ -38,6 +38,7 @@ export function renderFindings(findings: Finding[], color = false): string[] {
         `${safeText(f.antagonist.name, 60)}${proc}${via}${site}`,
       );
     }
+    if (f.kind !== 'cannot-answer') line('confidence', confidenceText(f));
     if (f.sharedStorm) {
       line(
         '',
@@ -55,6 +56,11 @@ export function renderFindings(findings: Finding[], color = false): string[] {
     if (f.references.length > 0) line('see', f.references.map((r) => safeText(r, 120)).join('; '));
   });
   return out;
+}
+
+/** "high: signature, shared-path", or "low: no evidence of harm to another container". */
+export function confidenceText(f: Pick<Finding, 'confidence' | 'basis'>): string {
+  return `${f.confidence}: ${f.basis.length > 0 ? f.basis.join(', ') : 'no evidence of harm to another container'}`;
 }
 
 function shortPath(frames: string[]): string {
