@@ -7,6 +7,7 @@ import type { Profile } from '../model/profile.ts';
 import { type Signature, signatures } from '../signatures/catalog.ts';
 import type { AnalysisResult } from './analyze.ts';
 import { Attributions } from './attribute.ts';
+import type { BlameBaseline } from './blame.ts';
 import { functionNameOf } from './call-site.ts';
 import { ContainerIndex, isContainer, type NameResolver } from './container-index.ts';
 import { containerOf } from './containers.ts';
@@ -26,6 +27,7 @@ import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
 import {
   type ContainerMatch,
+  correlation,
   matchSignatures,
   type SignatureMatch,
   topOf,
@@ -47,6 +49,8 @@ export interface DiagnoseBaseline {
   pairing: ContainerPairing;
   counters?: CounterSet;
 }
+
+export { correlation };
 
 export interface DiagnoseOptions {
   baseline?: DiagnoseBaseline;
@@ -112,7 +116,20 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   }
   // Generic findings answer the cases no signature explains; with a signature finding they are noise.
   if (!out.some((f) => f.kind === 'signature'))
-    out.push(...genericFindings(p, analysis, attributions, containers, out));
+    out.push(
+      ...genericFindings(
+        {
+          profile: p,
+          analysis,
+          attributions,
+          containers,
+          offCpu: offCpuProfiles(p),
+          preemption: opts.preemption ?? null,
+          baseline: opts.baseline ? blameBaseline(opts.baseline) : null,
+        },
+        out,
+      ),
+    );
   if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
 }
@@ -169,6 +186,16 @@ function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string,
       },
     ]),
   );
+}
+
+function blameBaseline(b: DiagnoseBaseline): BlameBaseline {
+  return {
+    profile: b.profile,
+    analysis: b.analysis,
+    attributions: new Attributions(b.profile),
+    containers: new ContainerIndex(b.profile),
+    pairing: b.pairing,
+  };
 }
 
 function cannotAnswer(a: AnalysisResult): Finding[] {
@@ -234,28 +261,6 @@ function kernelByWindow(
     arr[windowOf(w, samples.time[i])] += samples.weight[i];
   }
   return out;
-}
-
-export function correlation(x: Float64Array, y: Float64Array): number {
-  const n = x.length;
-  if (n < 3) return 0;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
 }
 
 type Names = Map<string, { id: string; name: string; runtime: string }>;

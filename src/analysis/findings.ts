@@ -6,7 +6,16 @@ export interface Evidence {
   /** What was measured, e.g. "host CPU in fadvise64 > lru_add_drain_all". */
   metric: string;
   value: number;
-  unit: 'fraction' | 'dentries' | 'bytes' | 'periods' | 'correlation' | 'count' | 'calls/s';
+  unit:
+    | 'fraction'
+    | 'dentries'
+    | 'bytes'
+    | 'periods'
+    | 'correlation'
+    | 'count'
+    | 'calls/s'
+    | 'CPUs'
+    | 'ratio';
   /** The same metric in the baseline run, when there is one. */
   baseline: number | null;
   /** The container the metric belongs to, when it is per container. */

@@ -185,3 +185,26 @@ export function topOf<T>(m: Map<T, number>): T | null {
   }
   return best;
 }
+
+/** Pearson correlation of two series of the same length (0 when either is flat or too short). */
+export function correlation(x: Float64Array, y: Float64Array): number {
+  const n = x.length;
+  if (n < 3) return 0;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
+}

@@ -14,11 +14,14 @@ function evidenceText(e: Evidence): string {
       ? percent(e.value)
       : e.unit === 'correlation'
         ? `r = ${e.value.toFixed(2)}`
-        : `${thousands(e.value)} ${e.unit}`;
+        : e.unit === 'CPUs' || e.unit === 'ratio'
+          ? `${e.value.toFixed(3)}${e.unit === 'CPUs' ? ' CPUs' : ''}`
+          : `${thousands(e.value)} ${e.unit}`;
+  const fixed = e.unit === 'CPUs' || e.unit === 'ratio';
   const base =
     e.baseline === null
       ? ''
-      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : thousands(e.baseline)})`;
+      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : fixed ? e.baseline.toFixed(3) : thousands(e.baseline)})`;
   return `${e.metric}: ${v}${base}`;
 }
 
