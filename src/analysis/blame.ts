@@ -4,14 +4,17 @@
  * container (without a baseline: a shared kernel path, time-window correlation, preemption) or,
  * with a baseline, when its time in the path grew beyond noise. See README.md, "Blame".
  */
-import type { Profile } from '../model/profile.ts';
 import type { AnalysisResult } from './analyze.ts';
-import type { Attributions } from './attribute.ts';
-import { type ContainerIndex, isContainer } from './container-index.ts';
+import { isContainer } from './containers.ts';
 import type { Basis, Evidence, PreemptionMatrix } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import type { OffCpuProfiles } from './off-cpu.ts';
-import { correlation, type Windows, windowOf, windowsOf } from './signature-match.ts';
+import { labelSamples, type SampleLabels } from './sample-labels.ts';
+import { correlation } from './signature-match.ts';
+import { type Windows, windowOf } from './windows.ts';
+
+/** Prefix of a baseline container id with no counterpart in the target. */
+export const UNMATCHED = '\u0001';
 
 /** A function is part of a candidate's path when it is on the stack for this share of its weight. */
 const PATH_FUNCTION_SHARE = 0.1;
@@ -38,6 +41,17 @@ const MIN_GROWTH_SHARE = 0.005;
  */
 const PRIMITIVE =
   /^(?:entry_|do_syscall|syscall_|x64_sys_call|__x64_sys_|__ia32_sys_|__se_sys_|__do_sys_|asm_|ret_from_|_raw_|raw_spin|native_queued|queued_|__pv_queued|do_raw_|_?spin_|osq_|mutex_|__mutex_|down_|up_|rwsem_|__rwsem|percpu_|rcu_|__rcu|preempt|_cond_resched|__cond_resched|schedule|__schedule|finish_task_switch|irq|__irq|do_softirq|__do_softirq|handle_softirqs|kmem_cache_|kmalloc|__kmalloc|kfree|__kfree|slab_|__slab|memcpy|memset|memmove|__memcpy|__memset|copy_user|_copy_|rep_movs|clear_page|__check_object|check_heap|__virt_addr|fput|fget|__fget|__fput|fdget|__fdget)/;
+
+/**
+ * Waiting for work, not for a resource: a task asleep here waits for input, a timer or a child
+ * (a server between requests), so blocked time in such a stack is no sign of harm, and the
+ * functions are no shared resource.
+ */
+const WAITING_FOR_WORK =
+  /^(?:sk_wait_data|wait_woken|__skb_wait_for_more_packets|inet_csk_accept|inet_csk_wait_for_connect|unix_stream_data_wait|unix_stream_read_generic|ep_poll|do_epoll_wait|do_select|core_sys_select|do_sys_poll|do_poll|pipe_read|anon_pipe_read|pipe_wait|futex_wait|__futex_wait|futex_wait_queue|hrtimer_nanosleep|do_nanosleep|common_nsleep|do_wait|kernel_wait4|n_tty_read|wait_woken|do_sigtimedwait|sigsuspend|__x64_sys_pause|read_events|io_cqring_wait)/;
+
+/** The deepest kernel frames of a stack that name a path: where the time is spent. */
+const PATH_DEPTH = 3;
 
 /** Lock slow paths: time here is waiting for a lock someone else holds. */
 const LOCK_WAIT =
@@ -71,19 +85,15 @@ export interface Blame {
 }
 
 export interface BlameBaseline {
-  profile: Profile;
+  /** The baseline's samples, labelled with the ids of the target containers they match (else UNMATCHED + id). */
+  labels: SampleLabels;
   analysis: AnalysisResult;
-  attributions: Attributions;
-  /** Resolves the baseline's cgroups to baseline container ids. */
-  containers: ContainerIndex;
   pairing: ContainerPairing;
 }
 
 export interface BlameInput {
-  profile: Profile;
+  labels: SampleLabels;
   analysis: AnalysisResult;
-  attributions: Attributions;
-  containers: ContainerIndex;
   offCpu: OffCpuProfiles | null;
   preemption: PreemptionMatrix | null;
   baseline: BlameBaseline | null;
@@ -98,66 +108,68 @@ interface PathUse {
 
 /** Per (container, syscall) key: weight, samples, function weights and windows, for the wanted keys. */
 export function candidatesOf(input: BlameInput, wanted: Set<string>): Candidate[] {
-  const { profile: p, attributions: at, containers } = input;
-  const w = windowsOf(p);
+  const { labels } = input;
+  const { samples } = labels.profile;
   const acc = new Map<
     string,
     { weight: number; samples: number; fns: Map<string, number>; windows: Float64Array }
   >();
-  const { samples } = p;
   for (let i = 0; i < samples.length; i++) {
-    const a = at.of(samples.stack[i]);
+    const a = labels.attributions.of(samples.stack[i]);
     if (a.syscall === null) continue;
-    const key = `${containers.of(samples.cgroup[i]).id}\u0000${a.syscall}`;
+    const key = `${labels.identity(i).id}\u0000${a.syscall}`;
     if (!wanted.has(key)) continue;
     let e = acc.get(key);
     if (!e) {
-      e = { weight: 0, samples: 0, fns: new Map(), windows: new Float64Array(w.count) };
+      e = { weight: 0, samples: 0, fns: new Map(), windows: new Float64Array(labels.windows.count) };
       acc.set(key, e);
     }
     const wt = samples.weight[i];
     e.weight += wt;
     e.samples++;
-    e.windows[windowOf(w, samples.time[i])] += wt;
-    for (const f of new Set(a.kernelPath)) e.fns.set(f, (e.fns.get(f) ?? 0) + wt);
+    e.windows[labels.window[i]] += wt;
+    for (const f of pathFramesOf(a.kernelPath)) e.fns.set(f, (e.fns.get(f) ?? 0) + wt);
   }
   return [...acc].map(([key, e]) => {
     const [container, syscall] = key.split('\u0000');
-    const path = new Set(
-      [...e.fns]
-        .filter(([f, fw]) => fw >= PATH_FUNCTION_SHARE * e.weight && !PRIMITIVE.test(f))
-        .map(([f]) => f),
-    );
+    const path = new Set([...e.fns].filter(([, fw]) => fw >= PATH_FUNCTION_SHARE * e.weight).map(([f]) => f));
     return { container, syscall, weight: e.weight, samples: e.samples, path, windows: e.windows };
   });
 }
 
+/** The PATH_DEPTH deepest frames of a kernel path that are neither primitives nor waits for work. */
+function pathFramesOf(kernelPath: string[]): string[] {
+  const out: string[] = [];
+  for (let k = kernelPath.length - 1; k >= 0 && out.length < PATH_DEPTH; k--) {
+    const f = kernelPath[k];
+    if (!PRIMITIVE.test(f) && !WAITING_FOR_WORK.test(f) && !out.includes(f)) out.push(f);
+  }
+  return out;
+}
+
 /** Per container: weight of the samples (any kernel category) with one of the path's functions on the stack. */
-function pathUse(
-  p: Profile,
-  at: Attributions,
-  containerOf: (cgroup: number) => string,
-  path: Set<string>,
-): Map<string, PathUse> {
+function pathUse(labels: SampleLabels, path: Set<string>, skipWaitsForWork = false): Map<string, PathUse> {
   const out = new Map<string, PathUse>();
   if (path.size === 0) return out;
   const memo = new Map<number, 0 | 1 | 2>();
-  const { samples } = p;
+  const { samples } = labels.profile;
   for (let i = 0; i < samples.length; i++) {
     const stack = samples.stack[i];
     let m = memo.get(stack);
     if (m === undefined) {
-      const a = at.of(stack);
+      const a = labels.attributions.of(stack);
       m =
-        a.category === 'idle' || !a.kernelPath.some((f) => path.has(f))
+        a.category === 'idle' ||
+        !a.kernelPath.some((f) => path.has(f)) ||
+        (skipWaitsForWork && a.kernelPath.some((f) => WAITING_FOR_WORK.test(f)))
           ? 0
           : a.kernelPath.some((f) => LOCK_WAIT.test(f))
             ? 2
             : 1;
       memo.set(stack, m);
     }
-    if (m === 0) continue;
-    const id = containerOf(samples.cgroup[i]);
+    if (m === 0 || labels.categoryOf(i) === 'idle') continue;
+    const id = labels.identity(i).id;
     let u = out.get(id);
     if (!u) {
       u = { weight: 0, samples: 0, wait: 0 };
@@ -170,22 +182,16 @@ function pathUse(
   return out;
 }
 
-/** Per container: weight per window of a profile's samples, kernel time only or everything. */
-function seriesByContainer(
-  p: Profile,
-  at: Attributions,
-  containers: ContainerIndex,
-  w: Windows,
-  kernelOnly: boolean,
-): Map<string, Float64Array> {
+/** Per container: weight per window (the on-CPU profile's windows), kernel time only or everything. */
+function seriesByContainer(labels: SampleLabels, w: Windows, kernelOnly: boolean): Map<string, Float64Array> {
   const out = new Map<string, Float64Array>();
-  const { samples } = p;
+  const { samples } = labels.profile;
   for (let i = 0; i < samples.length; i++) {
     if (kernelOnly) {
-      const c = at.of(samples.stack[i]).category;
+      const c = labels.categoryOf(i);
       if (c === 'user' || c === 'idle' || c === 'no_stack') continue;
     }
-    const id = containers.of(samples.cgroup[i]).id;
+    const id = labels.identity(i).id;
     let arr = out.get(id);
     if (!arr) {
       arr = new Float64Array(w.count);
@@ -209,20 +215,26 @@ class Context {
   readonly share = new Map<string, number>();
   readonly kernel: Map<string, Float64Array>;
   readonly offCpu: Map<string, Float64Array> | null;
+  /** The off-CPU blocked profile, labelled like the on-CPU one. */
+  readonly blocked: SampleLabels | null;
   readonly windows: Windows;
   readonly windowSeconds: number;
   constructor(readonly input: BlameInput) {
-    const { profile: p, analysis, attributions: at, containers } = input;
+    const { labels, analysis } = input;
     this.total = analysis.input.totalWeight || 1;
     this.ids = analysis.containers.filter((c) => isContainer(c.identity)).map((c) => c.identity.id);
     for (const c of analysis.containers) this.share.set(c.identity.id, c.share);
-    this.windows = windowsOf(p);
-    this.kernel = seriesByContainer(p, at, containers, this.windows, true);
+    this.windows = labels.windows;
+    this.kernel = seriesByContainer(labels, this.windows, true);
     this.offCpu = null;
+    this.blocked = null;
     if (input.offCpu) {
+      // The off-CPU profiles share the string and stack tables: the same attributions and containers.
+      const shared = { attributions: labels.attributions, containers: labels.containers };
+      this.blocked = labelSamples(input.offCpu.blocked, shared);
       // Blocked and runnable time on the same windows as the on-CPU samples.
-      const blocked = seriesByContainer(input.offCpu.blocked, at, containers, this.windows, false);
-      const runnable = seriesByContainer(input.offCpu.runnable, at, containers, this.windows, false);
+      const blocked = seriesByContainer(this.blocked, this.windows, false);
+      const runnable = seriesByContainer(labelSamples(input.offCpu.runnable, shared), this.windows, false);
       for (const [id, r] of runnable) {
         const b = blocked.get(id);
         if (b) for (let k = 0; k < r.length; k++) b[k] += r[k];
@@ -243,11 +255,9 @@ class Context {
  */
 function harmOf(c: Candidate, ctx: Context): Harmed[] {
   const { input } = ctx;
-  const use = pathUse(input.profile, input.attributions, (g) => input.containers.of(g).id, c.path);
+  const use = pathUse(input.labels, c.path);
   const own = use.get(c.container)?.weight ?? c.weight;
-  const blocked = input.offCpu
-    ? pathUse(input.offCpu.blocked, input.attributions, (g) => input.containers.of(g).id, c.path)
-    : null;
+  const blocked = ctx.blocked ? pathUse(ctx.blocked, c.path, true) : null;
   const out: Harmed[] = [];
   for (const id of ctx.ids) {
     if (id === c.container) continue;
@@ -335,14 +345,13 @@ interface BaseUse {
 function baselineUse(b: BlameBaseline): BaseUse {
   const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
   const bySyscall = new Map<string, { weight: number; samples: number }>();
-  const { samples } = b.profile;
+  const { samples } = b.labels.profile;
   let total = 0;
   for (let i = 0; i < samples.length; i++) {
     total += samples.weight[i];
-    const a = b.attributions.of(samples.stack[i]);
+    const a = b.labels.attributions.of(samples.stack[i]);
     if (a.syscall === null) continue;
-    const base = b.containers.of(samples.cgroup[i]).id;
-    const key = `${targetOf.get(base) ?? `\u0001${base}`}\u0000${a.syscall}`;
+    const key = `${b.labels.identity(i).id}\u0000${a.syscall}`;
     const e = bySyscall.get(key);
     if (e) {
       e.weight += samples.weight[i];
@@ -386,8 +395,8 @@ function grownVictims(c: Candidate, ctx: Context, b: BlameBaseline): Harmed[] {
   const tScale = rateScale(input.analysis);
   const bScale = rateScale(b.analysis);
   const hostRate = (input.analysis.input.totalWeight || 1) * tScale;
-  const useT = pathUse(input.profile, input.attributions, (g) => input.containers.of(g).id, c.path);
-  const useB = pathUse(b.profile, b.attributions, (g) => targetOf.get(b.containers.of(g).id) ?? '', c.path);
+  const useT = pathUse(input.labels, c.path);
+  const useB = pathUse(b.labels, c.path);
   const baseSummary = new Map(b.analysis.containers.map((x) => [targetOf.get(x.identity.id) ?? '', x]));
   const baseOff = offCpuRate(b.analysis, (id) => targetOf.get(id) ?? '');
   const tOff = offCpuRate(input.analysis, (id) => id);

@@ -6,7 +6,7 @@
 import type { Attributions } from './attribute.ts';
 import { type Blame, type BlameInput, blame, type Candidate, candidatesOf } from './blame.ts';
 import type { CallSite } from './call-site.ts';
-import { isContainer } from './container-index.ts';
+import { isContainer } from './containers.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import type { Evidence, Finding } from './findings.ts';
 import { topOf } from './signature-match.ts';
@@ -29,7 +29,9 @@ interface Described {
 }
 
 export function genericFindings(input: BlameInput, existing: Finding[]): Finding[] {
-  const { profile: p, analysis, attributions, containers } = input;
+  const { labels, analysis } = input;
+  const p = labels.profile;
+  const { attributions } = labels;
   const wanted = new Map<string, number>();
   for (const c of analysis.containers) {
     if (!isContainer(c.identity) && analysis.input.hasCgroups) continue;
@@ -46,7 +48,7 @@ export function genericFindings(input: BlameInput, existing: Finding[]): Finding
     const stack = samples.stack[i];
     const a = attributions.of(stack);
     if (a.syscall === null) continue;
-    const key = `${containers.of(samples.cgroup[i]).id}\u0000${a.syscall}`;
+    const key = `${labels.identity(i).id}\u0000${a.syscall}`;
     if (!wanted.has(key)) continue;
     const w = samples.weight[i];
     addTo(topStack, key, stack, w);
@@ -199,7 +201,9 @@ function noHarmFinding(withBaseline: boolean): Finding {
     kernelPath: [],
     resource: null,
     evidence: [],
-    fix: 'Record with context switches (crosstalk record does) and compare with a healthy run (diff, doctor --baseline) to see who waits behind whom.',
+    fix: withBaseline
+      ? 'Nothing to change between these runs at the kernel level; if the target is slower, look at its own code and inputs.'
+      : 'Record with context switches (crosstalk record does) and compare with a healthy run (diff, doctor --baseline) to see who waits behind whom.',
     references: [],
     confidence: 'low',
     basis: [],
