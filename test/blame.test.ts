@@ -7,6 +7,7 @@ import { Attributions } from '../src/analysis/attribute.ts';
 import { type DiagnoseOptions, diagnose } from '../src/analysis/diagnose.ts';
 import { type Finding, sortFindings } from '../src/analysis/findings.ts';
 import { matchContainers } from '../src/analysis/match-containers.ts';
+import { tallyAccusations } from './support/accusations.ts';
 import { profileFromText } from './support/profile-text.ts';
 
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
@@ -37,15 +38,18 @@ function analyse(text: string) {
   return { p, attributions, analysis: analyzeProfile(p, { attributions }) };
 }
 
+/** Every synthetic recording here has the victim V; each diagnosis joins the suite's tally. */
 function run(text: string, opts: DiagnoseOptions = {}): Finding[] {
   const { p, attributions, analysis } = analyse(text);
-  return diagnose(p, analysis, { attributions, ...opts });
+  const fs = diagnose(p, analysis, { attributions, ...opts });
+  tallyAccusations(`blame.test: ${expect.getState().currentTestName}`, fs, [V]);
+  return fs;
 }
 
 function diffRun(baseText: string, targetText: string): Finding[] {
   const b = analyse(baseText);
   const t = analyse(targetText);
-  return diagnose(t.p, t.analysis, {
+  const fs = diagnose(t.p, t.analysis, {
     attributions: t.attributions,
     baseline: {
       profile: b.p,
@@ -53,6 +57,8 @@ function diffRun(baseText: string, targetText: string): Finding[] {
       pairing: matchContainers(b.analysis.containers, t.analysis.containers),
     },
   });
+  tallyAccusations(`blame.test (diff): ${expect.getState().currentTestName}`, fs, [V]);
+  return fs;
 }
 
 const accused = (fs: Finding[]) => fs.flatMap((f) => (f.antagonist ? [f.antagonist.container] : []));
@@ -205,6 +211,26 @@ describe('without a baseline: blame needs evidence of harm', () => {
     expect(accused(fs)).toEqual([N]);
     expect(fs[0].victims.map((v) => v.container)).toEqual([V]);
     expect(fs.flatMap((f) => f.victims.map((v) => v.container))).not.toContain(O);
+  });
+});
+
+describe('signature findings without a baseline', () => {
+  it('name the container that runs the cause frames, not the one that spends most in the path', () => {
+    // The victim's lookups of existing files walk the hash chains (__d_lookup_rcu) for longer than
+    // the neighbour probing missing names, which alone allocates the negative dentries.
+    const lookup = `main@/srv/v;Serve@/srv/v;__stat64@${LIBC};${entry};__x64_sys_newfstatat_[k];filename_lookup_[k];path_lookupat_[k];lookup_fast_[k];__d_lookup_rcu_[k]`;
+    const probe = `main@/srv/n;Probe@/srv/n;__stat64@${LIBC};${entry};__x64_sys_newfstatat_[k];filename_lookup_[k];path_lookupat_[k];walk_component_[k];__lookup_slow_[k];d_alloc_parallel_[k]`;
+    const fs = run(
+      spread([
+        [`${dock('a')} web:10 ${lookup} 1`, 30],
+        [`${dock('b')} cache:20 ${probe} 1`, 12],
+        [`${dock('b')} cache:20 ${lookup.replace('/srv/v', '/srv/n')} 1`, 8],
+        [`${idle} 1`, 50],
+      ]),
+    );
+    expect(fs[0].signature).toBe('negative-dentries');
+    expect(fs[0].antagonist?.container).toBe(N);
+    expect(fs[0].victims.map((v) => v.container)).toContain(V);
   });
 });
 

@@ -34,6 +34,9 @@ const MIN_RELATIVE_GROWTH = 0.1;
 /** ... and at least 0.5% of the target host's CPU, so a flicker never makes an antagonist. */
 const MIN_GROWTH_SHARE = 0.005;
 
+/** Blamed findings per antagonist container. */
+const MAX_PER_ANTAGONIST = 2;
+
 /**
  * Kernel functions every path passes through (entry code, locks, scheduler, allocator, RCU,
  * copies): sharing them says nothing about sharing a resource. The lock itself shows as the
@@ -343,7 +346,6 @@ interface BaseUse {
 }
 
 function baselineUse(b: BlameBaseline): BaseUse {
-  const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
   const bySyscall = new Map<string, { weight: number; samples: number }>();
   const { samples } = b.labels.profile;
   let total = 0;
@@ -502,8 +504,13 @@ export function blame(
   // A container harmed by a bigger (or faster-growing) antagonist is its victim: never its accuser.
   const blamed: Blame[] = [];
   const victimsSoFar = new Set<string>();
+  const perContainer = new Map<string, number>();
   for (const s of scored) {
     if (victimsSoFar.has(s.candidate.container)) continue;
+    // One antagonist's work in several syscalls: its two biggest paths say enough.
+    const n = perContainer.get(s.candidate.container) ?? 0;
+    if (n >= MAX_PER_ANTAGONIST) continue;
+    perContainer.set(s.candidate.container, n + 1);
     s.victims = s.victims.filter((v) => !blamed.some((x) => x.candidate.container === v.container));
     blamed.push(s);
     for (const v of s.victims) victimsSoFar.add(v.container);

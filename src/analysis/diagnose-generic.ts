@@ -8,11 +8,14 @@ import { type Blame, type BlameInput, blame, type Candidate, candidatesOf } from
 import type { CallSite } from './call-site.ts';
 import { isContainer } from './containers.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
-import type { Evidence, Finding } from './findings.ts';
+import { type Evidence, type Finding, verdictFinding } from './findings.ts';
 import { topOf } from './signature-match.ts';
 
 /** A container's syscall worth a finding: 5% of all host CPU in one syscall's kernel paths. */
 const GENERIC_MIN_SHARE = 0.05;
+/** A container with 10% of host CPU in the kernel: its top 3 syscalls from 1% of host CPU each. */
+const HEAVY_KERNEL_SHARE = 0.1;
+const HEAVY_SYSCALL_SHARE = 0.01;
 /** From 15% of host CPU a generic finding is a warning, below it information. */
 const GENERIC_WARNING_SHARE = 0.15;
 
@@ -35,10 +38,14 @@ export function genericFindings(input: BlameInput, existing: Finding[]): Finding
   const wanted = new Map<string, number>();
   for (const c of analysis.containers) {
     if (!isContainer(c.identity) && analysis.input.hasCgroups) continue;
-    for (const s of c.syscalls) {
-      if (s.share < GENERIC_MIN_SHARE || explained(existing, c.identity.id, s.name)) continue;
+    // A container busy in the kernel spreads its time over several syscalls (connect, close, read
+    // for one connection): its top ones are candidates too, from 1% of host CPU each.
+    const heavy = c.kernelShare >= HEAVY_KERNEL_SHARE;
+    c.syscalls.forEach((s, rank) => {
+      const enough = s.share >= GENERIC_MIN_SHARE || (heavy && rank < 3 && s.share >= HEAVY_SYSCALL_SHARE);
+      if (!enough || explained(existing, c.identity.id, s.name)) return;
       wanted.set(`${c.identity.id}\u0000${s.name}`, s.share);
-    }
+    });
   }
   if (wanted.size === 0) return [];
   const topStack = new Map<string, Map<number, number>>();
@@ -184,30 +191,17 @@ function blamedFinding(b: Blame, d: Described, nameOf: (id: string) => string): 
 
 /** When no container shows harm to another: one line that says so, naming no one. */
 function noHarmFinding(withBaseline: boolean): Finding {
-  return {
-    signature: null,
+  return verdictFinding({
     kind: 'generic',
     title: withBaseline
       ? "No container's kernel time grew beyond noise against the baseline: nothing here shows one container slowing another"
       : 'Nothing in the data shows one container harming another (no shared kernel path, time correlation or preemption)',
-    severity: 'info',
     impact: 0,
-    antagonist: null,
-    victims: [],
-    sharedStorm: false,
-    syscall: null,
-    callSite: null,
-    callSiteNote: null,
-    kernelPath: [],
-    resource: null,
-    evidence: [],
     fix: withBaseline
       ? 'Nothing to change between these runs at the kernel level; if the target is slower, look at its own code and inputs.'
       : 'Record with context switches (crosstalk record does) and compare with a healthy run (diff, doctor --baseline) to see who waits behind whom.',
-    references: [],
     confidence: 'low',
-    basis: [],
-  };
+  });
 }
 
 function addTo<K>(m: Map<string, Map<K, number>>, key: string, k: K, w: number): void {

@@ -22,6 +22,7 @@ import {
   type PreemptionMatrix,
   sortFindings,
   type Victim,
+  verdictFinding,
 } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
@@ -188,26 +189,15 @@ function cannotAnswer(a: AnalysisResult): Finding[] {
   const blocking = a.limitations.filter((l) =>
     ['no-samples', 'no-call-graphs', 'no-kernel-symbols'].includes(l.code),
   );
-  return blocking.map((l) => ({
-    signature: null,
-    kind: 'cannot-answer',
-    title: `The data cannot answer which kernel path is contended: ${l.message}`,
-    severity: 'info',
-    impact: 1,
-    antagonist: null,
-    victims: [],
-    sharedStorm: false,
-    syscall: null,
-    callSite: null,
-    callSiteNote: null,
-    kernelPath: [],
-    resource: null,
-    evidence: [],
-    fix: l.message,
-    references: [],
-    confidence: 'high',
-    basis: [],
-  }));
+  return blocking.map((l) =>
+    verdictFinding({
+      kind: 'cannot-answer',
+      title: `The data cannot answer which kernel path is contended: ${l.message}`,
+      impact: 1,
+      fix: l.message,
+      confidence: 'high',
+    }),
+  );
 }
 
 /** Function names of the user frames of each stack (memoised), for user-frame signature hints. */
@@ -269,7 +259,7 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
   const ranked = [...m.byContainer].sort((a, b) => b[1].weight - a[1].weight);
   const candidates = ranked.filter(([id]) => isContainerId(id, names));
   const pool = candidates.length > 0 ? candidates : ranked;
-  const [antId, ant] = base ? mostGrown(pool, total, base) : pool[0];
+  const [antId, ant] = base ? mostGrown(pool, total, base) : causeFirst(pool);
   const storm = pool.filter(([, c]) => c.weight >= STORM_FRACTION * ant.weight);
   const sharedStorm = storm.length >= 2;
   const victims = victimsOf(antId, ant, m, ctx, sharedStorm ? storm.map(([id]) => id) : []);
@@ -318,6 +308,18 @@ function signatureBasis(victims: Victim[], grew: boolean): Basis[] {
   if (reasons.has('correlated')) basis.push('time-correlation');
   if (reasons.has('pressure')) basis.push('pressure');
   return basis;
+}
+
+/**
+ * Without a baseline: the container with most weight in the signature's cause frames (`needsAnyOf`
+ * frames, e.g. d_alloc_parallel for negative dentries), when any has some; else the most in the
+ * path. A victim whose lookups walk the polluted path can spend more there than the neighbour that
+ * pollutes it; only the neighbour runs the cause.
+ */
+function causeFirst(pool: [string, ContainerMatch][]): [string, ContainerMatch] {
+  let best = pool[0];
+  for (const entry of pool) if (entry[1].need > best[1].need) best = entry;
+  return best[1].need > 0 ? best : pool[0];
 }
 
 /** With a baseline the antagonist is the container whose share in the path grew most. */

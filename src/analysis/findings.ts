@@ -113,3 +113,25 @@ export function sortFindings<F extends Finding>(findings: F[]): F[] {
       b.impact - a.impact,
   );
 }
+
+/** A finding that blames no one and points at no path: a verdict ("cannot answer", "no harm shown"). */
+export function verdictFinding(
+  v: Pick<Finding, 'kind' | 'title' | 'impact' | 'fix' | 'confidence'>,
+): Finding {
+  return {
+    ...v,
+    signature: null,
+    severity: 'info',
+    antagonist: null,
+    victims: [],
+    sharedStorm: false,
+    syscall: null,
+    callSite: null,
+    callSiteNote: null,
+    kernelPath: [],
+    resource: null,
+    evidence: [],
+    references: [],
+    basis: [],
+  };
+}
