@@ -68,7 +68,9 @@ async function describeRun(
   await writeHtmlReport(report, html);
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
   const color = useColor({});
-  const check = againstGroundTruth(result, findings[0]);
+  // The blame is checked: the first finding that names an antagonist (a CPU-pressure or
+  // "nothing shows harm" line before it names no one).
+  const check = againstGroundTruth(result, findings.find((f) => f.antagonist !== null) ?? findings[0]);
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
