@@ -4,6 +4,7 @@
  * Shares are fractions of the total weight (sum of periods) of all samples of the chosen event.
  */
 import type { Profile } from '../model/profile.ts';
+import { weightUnitOf } from '../model/units.ts';
 import type { Attributions } from './attribute.ts';
 import { type Category, categories, modeOf } from './attribute.ts';
 import type { ContainerIdentity, NameResolver } from './containers.ts';
@@ -93,11 +94,6 @@ export interface AnalysisResult {
   containers: ContainerSummary[];
   syscalls: SyscallSummary[];
   limitations: Limitation[];
-}
-
-/** cpu-clock and task-clock periods are nanoseconds; other events count occurrences. */
-function weightUnitOf(event: string): 'ns' | 'events' {
-  return /^(?:cpu-clock|task-clock|off-cpu)(?::|\/|$| )/.test(event) ? 'ns' : 'events';
 }
 
 interface ContainerAcc {
