@@ -232,11 +232,12 @@ describe('latency tables', () => {
     expect(scaling[3]).toMatch(/^4\s+22\.4 \/ 43\.0\s+24\.7 \/ 74\.9$/);
   });
 
-  it('lists the three scenarios of the issue', () => {
+  it('lists the three scenarios of the issue and the CPU hog', () => {
     expect(listScenarios().map((s) => s.name)).toEqual([
       'fadvise-logger',
       'negative-dentries',
       'fsync-storm',
+      'cpu-hog',
     ]);
   });
 });

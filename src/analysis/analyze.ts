@@ -10,6 +10,7 @@ import { type ContainerIdentity, containerOf } from './containers.ts';
 import { isIdleComm, isKernelThreadComm } from './kernel-entry.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
 import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
+import { preemptionMatrix } from './preemption.ts';
 import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
 
 export interface AnalyzeOptions {
@@ -240,6 +241,8 @@ function offCpuOf(
     off,
     (_q, cgroup) => containers.of(cgroup),
     (_q, stack) => attributions.of(stack),
+    10,
+    preemptionMatrix(p, (cgroup) => containers.of(cgroup)),
   );
 }
 

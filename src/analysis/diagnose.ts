@@ -14,6 +14,7 @@ import { type CounterSet, metricValue } from './counters.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
 import { genericFindings } from './diagnose-generic.ts';
+import { preemptionFindings, stealFinding } from './diagnose-preemption.ts';
 import type { Evidence, Finding, Victim } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
@@ -72,6 +73,8 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const containers = new ContainerIndex(p, opts.nameOf);
   const out: Finding[] = [...cannot];
   if (counters) out.push(...counterFindings(catalog, counters, analysis));
+  const cpu = cpuNeighbourFindings(analysis, catalog, counters, out);
+  out.push(...cpu);
   if (cannot.length > 0) return sortFindings(out);
   const attributions = opts.attributions ?? new Attributions(p);
   const windows = windowsOf(p);
@@ -102,11 +105,42 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
     if (f) out.push(f);
   }
   // Generic findings answer the cases no signature explains; with a signature finding they are noise.
-  if (!out.some((f) => f.kind === 'signature'))
+  // CPU-sharing findings do not explain kernel time: they leave the generic findings in.
+  if (!out.some((f) => f.kind === 'signature' && !cpu.includes(f)))
     out.push(...genericFindings(p, analysis, attributions, containers, out));
   if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
 }
+
+/**
+ * Run-queue contention from the context switches (works without call graphs or kernel symbols),
+ * and hypervisor steal. A counter-only runqueue-contention finding (cpu.pressure, whose
+ * antagonist is a guess) is removed when the switches name a culprit for each of its victims.
+ */
+function cpuNeighbourFindings(
+  analysis: AnalysisResult,
+  catalog: Signature[],
+  counters: CounterSet | undefined,
+  out: Finding[],
+): Finding[] {
+  const m = analysis.offCpu?.preemption ?? null;
+  const found = m
+    ? preemptionFindings(
+        m,
+        catalog.find((s) => s.id === RUNQUEUE),
+        counters,
+      )
+    : [];
+  const covered = new Set(found.flatMap((f) => f.victims.map((v) => v.container)));
+  for (let i = out.length - 1; i >= 0; i--) {
+    const f = out[i];
+    if (f.signature === RUNQUEUE && f.victims.every((v) => covered.has(v.container))) out.splice(i, 1);
+  }
+  const steal = stealFinding(counters, m);
+  return steal ? [...found, steal] : found;
+}
+
+const RUNQUEUE = 'runqueue-contention';
 
 /** "container X called fadvise64 120k times/s": the call rate behind the antagonist's kernel time. */
 function addRateEvidence(findings: Finding[], rates: SyscallRateRow[]): void {

@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../formats/errors.ts';
 
-export type WorkloadName = 'query-server' | 'cache-prober' | 'static-server' | 'spool-writer' | 'wal-writer';
+export type WorkloadName =
+  | 'query-server'
+  | 'cache-prober'
+  | 'static-server'
+  | 'spool-writer'
+  | 'wal-writer'
+  | 'cpu-hog'
+  | 'cpu-server';
 
 export interface BuiltWorkloads {
   /** Absolute path of each workload binary. */
@@ -30,6 +37,8 @@ const sources: Record<WorkloadName, string> = {
   'static-server': 'static-server.c',
   'spool-writer': 'spool-writer.c',
   'wal-writer': 'wal-writer.c',
+  'cpu-hog': 'cpu-hog.c',
+  'cpu-server': 'cpu-server.c',
 };
 
 /**
@@ -46,6 +55,8 @@ function commonFlags(): string[] {
     '-fno-shrink-wrap',
     '-fno-optimize-sibling-calls',
     '-Wall',
+    // cpu-hog's threads (libpthread is part of libc since glibc 2.34; older ones need the flag).
+    '-pthread',
   ];
   if (process.arch === 'x64' || process.arch === 'arm64') flags.push('-mno-omit-leaf-frame-pointer');
   return flags;

@@ -1,0 +1,51 @@
+/**
+ * cpu-hog: a neighbour whose busy threads outnumber the CPUs, in pure user code (no syscalls, no
+ * kernel path): every CPU's run queue stays full and a CPU-bound service next to it waits runnable
+ * for its turn. No kernel-contention signature covers it; the context switches do (who ran on the
+ * victim's CPU while it waited). The fix: the neighbour keeps fewer busy threads than CPUs (or
+ * cpu.weight / cpuset / cpu.max give the victim its CPU); "fixed" runs one busy thread.
+ */
+import { availableParallelism } from 'node:os';
+import { namedContainers, type ScenarioDefinition, standardPhases } from './scenario.ts';
+
+export const cpuHogLoad = {
+  /** Requests per second of the victim and hash rounds each (about 2 ms on this VM: 0.6 CPU). */
+  serverRate: 300,
+  serverRounds: 1_000_000,
+  /** Busy threads per hog without the fix: twice the CPUs. With the fix: one. */
+  threadsPerCpu: 2,
+};
+
+export const cpuHog: ScenarioDefinition = {
+  name: 'cpu-hog',
+  title: 'a neighbour with more busy threads than CPUs, in user space',
+  summary:
+    'A batch neighbour runs twice as many busy threads as there are CPUs, pure user code ' +
+    '(spin_hash_rounds, no syscalls); a CPU-bound service (score_request) next to it waits ' +
+    'runnable for a CPU. No kernel signature covers it: the context switches show who held the CPU. ' +
+    'Fix: fewer busy threads than CPUs (or cpu.weight / cpuset for the service).',
+  defaults: { containers: 2, durationSeconds: 4, runs: 1, warmupSeconds: 0.3 },
+  minContainers: 2,
+  containers: (count) => namedContainers('api-1', 'batch', count),
+  phases: (count) => standardPhases(count),
+  prepare() {},
+  workload(req) {
+    if (req.container.role === 'victim')
+      return [
+        req.bins.binaries['cpu-server'],
+        `--rate=${cpuHogLoad.serverRate}`,
+        `--rounds=${cpuHogLoad.serverRounds}`,
+      ];
+    const threads = req.variant === 'fixed' ? 1 : cpuHogLoad.threadsPerCpu * availableParallelism();
+    return [req.bins.binaries['cpu-hog'], `--threads=${threads}`];
+  },
+  groundTruth: (containers) => ({
+    victim: containers[0].name,
+    antagonists: containers.filter((c) => c.role === 'neighbour').map((c) => c.name),
+    syscall: null,
+    callSite: null,
+    callSiteSymbol: null,
+    kernelResource: 'the CPUs themselves: the run queues the busy threads keep full',
+    fix: 'one busy thread in the neighbour (fewer than the CPUs), or a higher cpu.weight / own cpuset for the service',
+  }),
+};
