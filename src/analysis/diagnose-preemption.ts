@@ -51,8 +51,10 @@ export function preemptionFindings(
   m: PreemptionMatrix,
   signature: Signature | undefined,
   counters: CounterSet | undefined,
+  baseline?: PreemptionBaseline,
 ): Finding[] {
   if (!signature || !(m.windowSeconds > 0)) return [];
+  const withBaseline = (fs: Finding[]) => (baseline ? fs.map((f) => addBaselines(f, m, baseline)) : fs);
   const harms = harmsOf(m);
   const dominant = harms.filter((h) => h.share >= DOMINANCE * reverseShare(m, h));
   const mutual = harms.filter((h) => !dominant.includes(h));
@@ -71,7 +73,31 @@ export function preemptionFindings(
     const self = selfFinding(m, signature, v);
     if (self) out.push(self);
   }
-  return out;
+  return withBaseline(out);
+}
+
+/** The healthy run's matrix, and which of its containers is which container of this run. */
+export interface PreemptionBaseline {
+  matrix: PreemptionMatrix;
+  baselineOf: (targetId: string) => string;
+}
+
+/** Each victim's runnable share in the baseline, next to today's: what changed. */
+function addBaselines(f: Finding, m: PreemptionMatrix, b: PreemptionBaseline): Finding {
+  const shareOf = (id: string) => {
+    const v = b.matrix.victims.find((x) => x.id === b.baselineOf(id));
+    return v ? v.runnableShare : 0;
+  };
+  return {
+    ...f,
+    evidence: f.evidence.map((e) =>
+      e.container !== null &&
+      e.metric.startsWith('runnable share of ') &&
+      m.victims.some((v) => v.id === e.container)
+        ? { ...e, baseline: shareOf(e.container) }
+        : e,
+    ),
+  };
 }
 
 /** Container victims and what held their CPU, over both thresholds. */
@@ -79,7 +105,7 @@ function harmsOf(m: PreemptionMatrix): Harm[] {
   const culprits = new Map(m.culprits.map((c) => [`${c.host ?? ''}\u0000${c.id}`, c]));
   const out: Harm[] = [];
   for (const v of m.victims) {
-    if (!v.container) continue;
+    if (!isUnit(v)) continue;
     for (const w of v.waits) {
       if (w.kind !== 'foreign' && w.kind !== 'kernel') continue;
       const culprit = culprits.get(`${v.host ?? ''}\u0000${w.culprit}`);
@@ -90,6 +116,9 @@ function harmsOf(m: PreemptionMatrix): Harm[] {
   }
   return out;
 }
+
+/** Containers, or processes in input without cgroups: what a finding may name. */
+const isUnit = (x: { id: string; container: boolean }) => x.container || x.id.startsWith('process:');
 
 /** How much the victim, in turn, made the culprit wait (share of the culprit's wanted time). */
 function reverseShare(m: PreemptionMatrix, h: Harm): number {
@@ -108,10 +137,11 @@ function neighbourFinding(
 ): Finding {
   hs.sort((a, b) => b.share - a.share);
   const names = hs.map((h) => h.victim.name).join(', ');
+  const shares = hs.map((h) => `${h.victim.name} ${pct(h.share)}`).join(', ');
   const who =
     culprit.kind === 'kernel'
       ? `kernel threads (${culprit.processes.join(', ')})`
-      : culprit.container
+      : isUnit(culprit)
         ? culprit.name
         : `processes outside any container (${culprit.processes.join(', ') || culprit.name})`;
   const evidence = hs.flatMap((h) => victimEvidence(m, h.victim, counters, [h]));
@@ -119,7 +149,7 @@ function neighbourFinding(
   return {
     signature: s.id,
     kind: 'signature',
-    title: `CPU noisy neighbour: ${names} waited runnable ${pct(hs[0].share)} of the time it wanted a CPU while ${who} held it`,
+    title: `CPU noisy neighbour: ${who} held the CPUs while others waited runnable (share of their wanted CPU time: ${shares})`,
     severity: severityOf(hs[0].share),
     impact: hs[0].share,
     antagonist:
@@ -134,12 +164,17 @@ function neighbourFinding(
     kernelPath: [],
     resource: s.resource,
     evidence,
-    fix:
-      culprit.kind === 'kernel'
-        ? 'Kernel threads took the CPUs: fix what drives that kernel work (softirqs: spread interrupts and RPS over other CPUs; kworkers: the writeback or reclaim behind them), or keep the latency-sensitive containers on CPUs where it does not run (cpuset).'
-        : `Give ${names} CPU time it does not share with ${culprit.name}: a higher cpu.weight for ${names} (or a lower one for ${culprit.name}), separate cpusets, or a cpu.max limit or fewer busy threads for ${culprit.name}.`,
+    fix: fixFor(culprit, names),
     references: s.references,
   };
+}
+
+function fixFor(culprit: PreemptionCulprit, victims: string): string {
+  if (culprit.kind === 'kernel')
+    return 'Kernel threads took the CPUs: fix what drives that kernel work (softirqs: spread interrupts and RPS over other CPUs; kworkers: the writeback or reclaim behind them), or keep the latency-sensitive containers on CPUs where it does not run (cpuset).';
+  if (!isUnit(culprit))
+    return `Processes outside any container took the CPUs: run them in a cgroup with a lower cpu.weight (or a cpu.max limit), move them off the host, or give ${victims} a cpuset of their own.`;
+  return `Give ${victims} CPU time not shared with ${culprit.name}: a higher cpu.weight for ${victims} (or a lower one for ${culprit.name}), separate cpusets, or a cpu.max limit or fewer busy threads for ${culprit.name}.`;
 }
 
 function sharedFinding(
@@ -151,7 +186,7 @@ function sharedFinding(
   const back = waitedFor(m, h.culprit.id, h.victim.id, h.victim.host);
   const other = m.victims.find((v) => v.id === h.culprit.id && v.host === h.victim.host);
   const victims = [victimOf(h.victim, ['preemption', 'shared-storm'], counters)];
-  if (other?.container) victims.push(victimOf(other, ['preemption', 'shared-storm'], counters));
+  if (other && isUnit(other)) victims.push(victimOf(other, ['preemption', 'shared-storm'], counters));
   return {
     signature: s.id,
     kind: 'signature',
@@ -176,7 +211,7 @@ function sharedFinding(
 function selfFinding(m: PreemptionMatrix, s: Signature, v: PreemptionVictim): Finding | null {
   const wanted = v.runnableSeconds + v.onCpuSeconds;
   const share = wanted > 0 ? v.byKind.self / wanted : 0;
-  if (!v.container || share < MIN_SHARE || v.byKind.self < v.byKind.foreign) return null;
+  if (!isUnit(v) || share < MIN_SHARE || v.byKind.self < v.byKind.foreign) return null;
   if (v.byKind.self < MIN_WAIT_PER_SECOND * m.windowSeconds) return null;
   return {
     signature: s.id,
@@ -223,7 +258,11 @@ function victimEvidence(
   const r = v.runnableSeconds || 1;
   const ev = [
     row(`runnable share of ${v.name}'s wanted CPU time (runnable + running)`, v.runnableShare, 'fraction'),
-    row(`runnable seconds per second, ${v.name}`, v.runnableSeconds / m.windowSeconds, 'fraction'),
+    row(
+      `tasks waiting runnable on average (runnable seconds per second), ${v.name}`,
+      v.runnableSeconds / m.windowSeconds,
+      'count',
+    ),
     ...hs.map((h) =>
       row(`of ${v.name}'s wanted CPU time, waiting while ${h.culprit.name} ran`, h.share, 'fraction'),
     ),

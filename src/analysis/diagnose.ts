@@ -73,7 +73,7 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const containers = new ContainerIndex(p, opts.nameOf);
   const out: Finding[] = [...cannot];
   if (counters) out.push(...counterFindings(catalog, counters, analysis));
-  const cpu = cpuNeighbourFindings(analysis, catalog, counters, out);
+  const cpu = cpuNeighbourFindings(analysis, catalog, counters, out, opts.baseline);
   out.push(...cpu);
   if (cannot.length > 0) return sortFindings(out);
   const attributions = opts.attributions ?? new Attributions(p);
@@ -122,13 +122,16 @@ function cpuNeighbourFindings(
   catalog: Signature[],
   counters: CounterSet | undefined,
   out: Finding[],
+  baseline: DiagnoseBaseline | undefined,
 ): Finding[] {
   const m = analysis.offCpu?.preemption ?? null;
+  const base = baseline?.analysis.offCpu?.preemption;
   const found = m
     ? preemptionFindings(
         m,
         catalog.find((s) => s.id === RUNQUEUE),
         counters,
+        base ? { matrix: base, baselineOf: (id) => baseline?.pairing.baselineOf.get(id) ?? id } : undefined,
       )
     : [];
   const covered = new Set(found.flatMap((f) => f.victims.map((v) => v.container)));

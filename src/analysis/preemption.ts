@@ -140,18 +140,25 @@ export function preemptionMatrix(
   return summarize(acc, window, ambiguous);
 }
 
-/** tid -> (cgroup, comm) from the switches' switch-outs and the samples of one host. */
-function tasksOf(p: Profile, host: number): Map<number, { cgroup: number; comm: number }> {
-  const out = new Map<number, { cgroup: number; comm: number }>();
+interface Task {
+  cgroup: number;
+  comm: number;
+  pid: number;
+}
+
+/** tid -> (cgroup, comm, pid) from the switches' switch-outs and the samples of one host. */
+function tasksOf(p: Profile, host: number): Map<number, Task> {
+  const out = new Map<number, Task>();
   const s = p.samples;
   for (let i = 0; i < s.length; i++) {
-    if (s.host[i] === host && s.tid[i] > 0) out.set(s.tid[i], { cgroup: s.cgroup[i], comm: s.comm[i] });
+    if (s.host[i] === host && s.tid[i] > 0)
+      out.set(s.tid[i], { cgroup: s.cgroup[i], comm: s.comm[i], pid: s.pid[i] });
   }
   const sw = p.switches;
   if (sw) {
     for (let i = 0; i < sw.length; i++) {
       if (sw.host[i] === host && sw.prevTid[i] > 0)
-        out.set(sw.prevTid[i], { cgroup: sw.cgroup[i], comm: sw.comm[i] });
+        out.set(sw.prevTid[i], { cgroup: sw.cgroup[i], comm: sw.comm[i], pid: sw.prevPid[i] });
     }
   }
   return out;
@@ -240,10 +247,22 @@ function firstEndingAfter(end: number[], t: number): number {
 function holderOf(
   p: Profile,
   host: string,
-  tasks: Map<number, { cgroup: number; comm: number }>,
+  tasks: Map<number, Task>,
   containerOf: (cgroup: number) => ContainerIdentity,
   acc: Map<string, Acc>,
 ) {
+  /**
+   * Input without cgroups (perf script text): the process is the unit instead, so the matrix
+   * still says who waited for whom (`process:<pid>`; not a container).
+   */
+  const unitOf = (tid: number, cgroup: number): { id: string; name: string; container: boolean } => {
+    const identity = containerOf(cgroup);
+    const t = tasks.get(tid);
+    if (identity.runtime !== 'unknown' || t === undefined || !(t.pid > 0)) {
+      return { id: identity.id, name: identity.name, container: isContainer(identity) };
+    }
+    return { id: `process:${t.pid}`, name: `${p.strings[t.comm]}[${t.pid}]`, container: false };
+  };
   const kernelTid = (tid: number) => {
     const t = tasks.get(tid);
     return (
@@ -252,13 +271,15 @@ function holderOf(
   };
   const accOf = (tid: number, cgroup: number): Acc => {
     const kernel = kernelTid(tid);
-    const identity = kernel ? { id: 'kernel', name: 'kernel threads' } : containerOf(cgroup);
+    const identity = kernel
+      ? { id: 'kernel', name: 'kernel threads', container: false }
+      : unitOf(tid, cgroup);
     const key = keyOf(host, identity.id);
     let a = acc.get(key);
     if (!a) {
       a = {
         identity: { id: identity.id, name: identity.name },
-        container: !kernel && isContainer(identity as ContainerIdentity),
+        container: identity.container,
         host,
         runnable: 0,
         onCpu: 0,

@@ -5,22 +5,27 @@
  * victim's CPU while it waited). The fix: the neighbour keeps fewer busy threads than CPUs (or
  * cpu.weight / cpuset / cpu.max give the victim its CPU); "fixed" runs one busy thread.
  */
+import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { namedContainers, type ScenarioDefinition, standardPhases } from './scenario.ts';
 
 export const cpuHogLoad = {
   /** Requests per second of the victim and hash rounds each (about 2 ms on this VM: 0.6 CPU). */
   serverRate: 300,
   serverRounds: 1_000_000,
-  /** Busy threads per hog without the fix: twice the CPUs. With the fix: one. */
-  threadsPerCpu: 2,
+  /**
+   * Busy threads per hog without the fix: four per CPU (a pool sized for a bigger machine), so the
+   * hog outweighs whatever else the host runs. With the fix: one.
+   */
+  threadsPerCpu: 4,
 };
 
 export const cpuHog: ScenarioDefinition = {
   name: 'cpu-hog',
   title: 'a neighbour with more busy threads than CPUs, in user space',
   summary:
-    'A batch neighbour runs twice as many busy threads as there are CPUs, pure user code ' +
+    'A batch neighbour runs four busy threads per CPU, pure user code ' +
     '(spin_hash_rounds, no syscalls); a CPU-bound service (score_request) next to it waits ' +
     'runnable for a CPU. No kernel signature covers it: the context switches show who held the CPU. ' +
     'Fix: fewer busy threads than CPUs (or cpu.weight / cpuset for the service).',
@@ -28,7 +33,10 @@ export const cpuHog: ScenarioDefinition = {
   minContainers: 2,
   containers: (count) => namedContainers('api-1', 'batch', count),
   phases: (count) => standardPhases(count),
-  prepare() {},
+  prepare(workDir, containers) {
+    // Each container's directory holds its stats files.
+    for (const c of containers) mkdirSync(join(workDir, c.name), { recursive: true });
+  },
   workload(req) {
     if (req.container.role === 'victim')
       return [
