@@ -80,8 +80,12 @@ describe('kernel state files', () => {
 
   it('parses the all-CPU line of /proc/stat for steal time', () => {
     // head -2 /proc/stat on this VM (kernel 6.18).
-    const text = 'cpu  338397 346 40362 79329 681 0 641 755 0 0\ncpu0 169198 173 20181 39664 340 0 320 377 0 0\n';
-    expect(parseCpuTimes(text)).toEqual({ steal: 755, total: 338397 + 346 + 40362 + 79329 + 681 + 641 + 755 });
+    const text =
+      'cpu  338397 346 40362 79329 681 0 641 755 0 0\ncpu0 169198 173 20181 39664 340 0 320 377 0 0\n';
+    expect(parseCpuTimes(text)).toEqual({
+      steal: 755,
+      total: 338397 + 346 + 40362 + 79329 + 681 + 641 + 755,
+    });
     // Before 2.6.11 there was no steal column.
     expect(parseCpuTimes('cpu  1 2 3 4 5 6 7\n')).toBeNull();
   });

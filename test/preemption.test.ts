@@ -73,7 +73,10 @@ describe('preemptionMatrix: who held the CPU while a task waited runnable', () =
     expect(api.byKind.kernel).toBeCloseTo(0.001 + 0.001, 6);
     expect(api.runnableSeconds).toBeCloseTo(0.007 + 0.003, 6);
     expect(api.onCpuSeconds).toBeCloseTo(0.002 + 0.002, 6);
-    expect(m.culprits.find((c) => c.id === 'kernel')).toMatchObject({ kind: 'kernel', processes: ['kworker/0:1'] });
+    expect(m.culprits.find((c) => c.id === 'kernel')).toMatchObject({
+      kind: 'kernel',
+      processes: ['kworker/0:1'],
+    });
     expect(waitedFor(m, apiId, batchId).seconds).toBeCloseTo(0.004, 6);
     expect(waitedFor(m, apiId, batchId).share).toBeCloseTo(0.004 / 0.014, 6);
   });
@@ -128,7 +131,11 @@ describe('preemptionMatrix: who held the CPU while a task waited runnable', () =
  * A round-robin scheduler over `cpus` CPUs with 3 ms slices: every task is always runnable; at
  * each slice end a CPU switches its task out (R) for the head of one global queue.
  */
-function schedule(tasks: { tid: number; cgroup: string; comm: string }[], cpus: number, slices: number): Row[] {
+function schedule(
+  tasks: { tid: number; cgroup: string; comm: string }[],
+  cpus: number,
+  slices: number,
+): Row[] {
   const rows: Row[] = [];
   const queue = [...tasks];
   const running = queue.splice(0, cpus);
@@ -147,7 +154,8 @@ function schedule(tasks: { tid: number; cgroup: string; comm: string }[], cpus: 
 const runqueue = signatures().find((s) => s.id === 'runqueue-contention');
 
 describe('runqueue-contention from preemption: blame rests on who made whom wait', () => {
-  const hog = (n: number) => Array.from({ length: n }, (_, i) => ({ tid: 20 + i, cgroup: BATCH, comm: 'hog' }));
+  const hog = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ tid: 20 + i, cgroup: BATCH, comm: 'hog' }));
   const api = { tid: 10, cgroup: API, comm: 'api' };
 
   it('names the container with more busy threads than CPUs, never the one waiting for it', () => {
@@ -226,6 +234,8 @@ describe('runqueue-contention from preemption: blame rests on who made whom wait
     const f = diagnose(p, analysis, { counters }).filter((x) => x.signature === 'runqueue-contention');
     expect(f.filter((x) => x.antagonist !== null).map((x) => x.antagonist?.container)).toEqual([batchId]);
     // The pressure-only finding (its antagonist a guess) is gone: api-1 is covered by the switches.
-    expect(f.every((x) => x.callSiteNote !== 'a counter finding: the profile has no call site for it')).toBe(true);
+    expect(f.every((x) => x.callSiteNote !== 'a counter finding: the profile has no call site for it')).toBe(
+      true,
+    );
   });
 });
