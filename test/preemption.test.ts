@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
-import { ContainerIndex } from '../src/analysis/container-index.ts';
+import { containerOf } from '../src/analysis/containers.ts';
 import type { CounterSet } from '../src/analysis/counters.ts';
 import { diagnose } from '../src/analysis/diagnose.ts';
 import { preemptionFindings, STEAL_METRIC, stealFinding } from '../src/analysis/diagnose-preemption.ts';
@@ -44,8 +44,7 @@ function profileOf(rows: Row[]): Profile {
 }
 
 function matrixOf(p: Profile): PreemptionMatrix {
-  const ci = new ContainerIndex(p);
-  return preemptionMatrix(p, (c) => ci.of(c))!;
+  return preemptionMatrix(p, (_host, cgroup) => containerOf(p.strings[cgroup]))!;
 }
 
 const API = '/crosstalk-lab/run-1-a-abcdef/api-1';
@@ -123,7 +122,7 @@ describe('preemptionMatrix: who held the CPU while a task waited runnable', () =
   it('is null without switches', () => {
     const b = new ProfileBuilder('test', 'perf-data');
     const p = b.finish();
-    expect(preemptionMatrix(p, () => new ContainerIndex(p).of(0))).toBeNull();
+    expect(preemptionMatrix(p, () => containerOf(''))).toBeNull();
   });
 });
 

@@ -34,6 +34,8 @@ const DOMINANCE = 2;
 /** Hypervisor steal above 5% of this VM's CPU time is worth saying; 20% is critical. */
 const MIN_STEAL = 0.05;
 const CRITICAL_STEAL = 0.2;
+/** Runnable share up by 5 points of wanted CPU time against the baseline counts as growth. */
+const GREW = 0.05;
 /** cpu.pressure 'some' from 5% corroborates the switches (the victim reason diagnose uses). */
 const PRESSURE_CORROBORATES = 0.05;
 
@@ -88,16 +90,16 @@ function addBaselines(f: Finding, m: PreemptionMatrix, b: PreemptionBaseline): F
     const v = b.matrix.victims.find((x) => x.id === b.baselineOf(id));
     return v ? v.runnableShare : 0;
   };
-  return {
-    ...f,
-    evidence: f.evidence.map((e) =>
-      e.container !== null &&
-      e.metric.startsWith('runnable share of ') &&
-      m.victims.some((v) => v.id === e.container)
-        ? { ...e, baseline: shareOf(e.container) }
-        : e,
-    ),
-  };
+  const evidence = f.evidence.map((e) =>
+    e.container !== null &&
+    e.metric.startsWith('runnable share of ') &&
+    m.victims.some((v) => v.id === e.container)
+      ? { ...e, baseline: shareOf(e.container) }
+      : e,
+  );
+  // A victim's runnable share grew by at least GREW of its wanted time: the harm is new.
+  const grew = evidence.some((e) => e.baseline !== null && e.value - e.baseline >= GREW);
+  return { ...f, evidence, basis: grew ? [...f.basis, 'growth-vs-baseline'] : f.basis };
 }
 
 /** Container victims and what held their CPU, over both thresholds. */
@@ -144,11 +146,16 @@ function neighbourFinding(
       : isUnit(culprit)
         ? culprit.name
         : `processes outside any container (${culprit.processes.join(', ') || culprit.name})`;
-  const evidence = hs.flatMap((h) => victimEvidence(m, h.victim, counters, [h]));
+  const evidence = hs.flatMap((h) => victimEvidence(h.victim, counters, [h]));
   evidence.push(...culpritEvidence(m, culprit), ...stealEvidence(counters));
+  const victims = hs.map((h) => victimOf(h.victim, ['preemption'], counters));
+  const pressure = victims.some((v) => v.reasons.includes('pressure'));
   return {
     signature: s.id,
     kind: 'signature',
+    // The switches show the waits directly; pressure counters or a large share make it certain.
+    confidence: pressure || hs[0].share >= CRITICAL_SHARE ? 'high' : 'medium',
+    basis: pressure ? ['preemption', 'pressure'] : ['preemption'],
     title: `CPU noisy neighbour: ${who} held the CPUs while others waited runnable (share of their wanted CPU time: ${shares})`,
     severity: severityOf(hs[0].share),
     impact: hs[0].share,
@@ -156,7 +163,7 @@ function neighbourFinding(
       culprit.container && culprit.kind === 'container'
         ? { container: culprit.id, name: culprit.name, process: culprit.processes[0] ?? null }
         : null,
-    victims: hs.map((h) => victimOf(h.victim, ['preemption'], counters)),
+    victims,
     sharedStorm: false,
     syscall: null,
     callSite: null,
@@ -190,6 +197,8 @@ function sharedFinding(
   return {
     signature: s.id,
     kind: 'signature',
+    confidence: 'medium',
+    basis: ['preemption'],
     title: `CPUs shared without a winner: ${h.victim.name} waited ${pct(h.share)} of its wanted CPU time for ${h.culprit.name}, which waited ${pct(back.share)} of its own for ${h.victim.name}`,
     severity: 'warning',
     impact: h.share,
@@ -201,7 +210,7 @@ function sharedFinding(
     callSiteNote: 'preemption: CPU time, not a call site',
     kernelPath: [],
     resource: s.resource,
-    evidence: [...victimEvidence(m, h.victim, counters, [h]), ...stealEvidence(counters)],
+    evidence: [...victimEvidence(h.victim, counters, [h]), ...stealEvidence(counters)],
     fix: `Both want more CPU than the host has: give the one whose latency matters a higher cpu.weight or its own cpuset, or add CPUs.`,
     references: s.references,
   };
@@ -216,6 +225,8 @@ function selfFinding(m: PreemptionMatrix, s: Signature, v: PreemptionVictim): Fi
   return {
     signature: s.id,
     kind: 'signature',
+    confidence: 'high',
+    basis: ['preemption'],
     title: `${v.name}'s own threads exceed its CPUs: they waited ${pct(share)} of their wanted CPU time for each other`,
     severity: 'info',
     impact: share,
@@ -227,7 +238,7 @@ function selfFinding(m: PreemptionMatrix, s: Signature, v: PreemptionVictim): Fi
     callSiteNote: 'preemption within one container: CPU time, not a call site',
     kernelPath: [],
     resource: s.resource,
-    evidence: victimEvidence(m, v, undefined, []),
+    evidence: victimEvidence(v, undefined, []),
     fix: `Your own threads exceed your CPUs: size ${v.name}'s busy thread pools to the CPUs it may use, or give it more CPUs; its neighbours are not the cause.`,
     references: s.references,
   };
@@ -242,12 +253,7 @@ function victimOf(v: PreemptionVictim, reasons: string[], counters: CounterSet |
   };
 }
 
-function victimEvidence(
-  m: PreemptionMatrix,
-  v: PreemptionVictim,
-  counters: CounterSet | undefined,
-  hs: Harm[],
-): Evidence[] {
+function victimEvidence(v: PreemptionVictim, counters: CounterSet | undefined, hs: Harm[]): Evidence[] {
   const row = (metric: string, value: number, unit: Evidence['unit']): Evidence => ({
     metric,
     value,
@@ -258,11 +264,6 @@ function victimEvidence(
   const r = v.runnableSeconds || 1;
   const ev = [
     row(`runnable share of ${v.name}'s wanted CPU time (runnable + running)`, v.runnableShare, 'fraction'),
-    row(
-      `tasks waiting runnable on average (runnable seconds per second), ${v.name}`,
-      v.runnableSeconds / m.windowSeconds,
-      'count',
-    ),
     ...hs.map((h) =>
       row(`of ${v.name}'s wanted CPU time, waiting while ${h.culprit.name} ran`, h.share, 'fraction'),
     ),
@@ -318,6 +319,9 @@ export function stealFinding(counters: CounterSet | undefined, m: PreemptionMatr
   return {
     signature: null,
     kind: 'generic',
+    // A kernel counter, like PSI: the closest basis there is.
+    confidence: steal >= CRITICAL_STEAL ? 'high' : 'medium',
+    basis: ['pressure'],
     title: `Hypervisor steal: ${pct(steal)} of this machine's CPU time went to other guests; the neighbour is outside this kernel`,
     severity: steal >= CRITICAL_STEAL ? 'critical' : 'warning',
     impact: steal,

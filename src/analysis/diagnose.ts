@@ -6,25 +6,35 @@
 import type { Profile } from '../model/profile.ts';
 import { type Signature, signatures } from '../signatures/catalog.ts';
 import type { AnalysisResult } from './analyze.ts';
-import { Attributions } from './attribute.ts';
+import type { Attributions } from './attribute.ts';
+import { modeOf } from './attribute.ts';
+import { type BlameBaseline, UNMATCHED } from './blame.ts';
 import { functionNameOf } from './call-site.ts';
-import { ContainerIndex, isContainer, type NameResolver } from './container-index.ts';
-import { containerOf } from './containers.ts';
+import { containerOf, isContainer, type NameResolver } from './containers.ts';
 import { type CounterSet, metricValue } from './counters.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
 import { genericFindings } from './diagnose-generic.ts';
 import { preemptionFindings, stealFinding } from './diagnose-preemption.ts';
-import type { Evidence, Finding, Victim } from './findings.ts';
+import {
+  type Basis,
+  type Evidence,
+  type Finding,
+  type PreemptionMatrix,
+  sortFindings,
+  type Victim,
+  verdictFinding,
+} from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
+import { blameMatrixOf } from './preemption.ts';
+import { labelSamples, type SampleLabels } from './sample-labels.ts';
 import {
   type ContainerMatch,
+  correlation,
   matchSignatures,
   type SignatureMatch,
   topOf,
-  windowOf,
-  windowsOf,
 } from './signature-match.ts';
 
 /** Per-cgroup syscall rates counted around the recording (`crosstalk record`). */
@@ -42,6 +52,8 @@ export interface DiagnoseBaseline {
   counters?: CounterSet;
 }
 
+export { correlation };
+
 export interface DiagnoseOptions {
   baseline?: DiagnoseBaseline;
   counters?: CounterSet;
@@ -50,6 +62,10 @@ export interface DiagnoseOptions {
   catalog?: Signature[];
   nameOf?: NameResolver;
   attributions?: Attributions;
+  /** The profile's sample labels, shared with analyze. Default: computed from `attributions` and `nameOf`. */
+  labels?: SampleLabels;
+  /** Runnable waits by culprit (context switches), for blame by preemption. */
+  preemption?: PreemptionMatrix;
 }
 
 /**
@@ -70,28 +86,23 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const cannot = cannotAnswer(analysis);
   const counters = opts.counters;
   const catalog = opts.catalog ?? signatures();
-  const containers = new ContainerIndex(p, opts.nameOf);
   const out: Finding[] = [...cannot];
   if (counters) out.push(...counterFindings(catalog, counters, analysis));
   const cpu = cpuNeighbourFindings(analysis, catalog, counters, out, opts.baseline);
   out.push(...cpu);
   if (cannot.length > 0) return sortFindings(out);
-  const attributions = opts.attributions ?? new Attributions(p);
-  const windows = windowsOf(p);
+  const labels = opts.labels ?? labelSamples(p, { attributions: opts.attributions, nameOf: opts.nameOf });
   const userNames = userNamesOf(p);
   const matches = matchSignatures(
-    p,
+    labels,
     catalog.filter((s) => s.match.kernelFrames.length > 0),
-    (s) => attributions.of(s),
-    containers,
     userNames,
-    windows,
   );
-  const kernelWindows = kernelByWindow(p, attributions, containers, windows);
+  const kernelWindows = kernelByWindow(labels);
   const total = analysis.input.totalWeight;
   const names = new Map(analysis.containers.map((c) => [c.identity.id, c.identity]));
   const base = opts.baseline ? baselineMatches(opts.baseline, catalog) : null;
-  const blocked = blockedInPaths(p, catalog, attributions, containers, userNames);
+  const blocked = blockedInPaths(labels, catalog, userNames);
   for (const m of matches) {
     const f = signatureFinding(m, {
       total,
@@ -104,10 +115,21 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
     });
     if (f) out.push(f);
   }
-  // Generic findings answer the cases no signature explains; with a signature finding they are noise.
-  // CPU-sharing findings do not explain kernel time: they leave the generic findings in.
-  if (!out.some((f) => f.kind === 'signature' && !cpu.includes(f)))
-    out.push(...genericFindings(p, analysis, attributions, containers, out));
+  // Generic findings answer the cases no kernel-path signature explains; beside one they are noise.
+  // Counter findings (CPU pressure, throttling) name no kernel path and leave them in.
+  if (!out.some((f) => f.kind === 'signature' && (f.kernelPath.length > 0 || f.syscall !== null)))
+    out.push(
+      ...genericFindings(
+        {
+          labels,
+          analysis,
+          offCpu: offCpuProfiles(p),
+          preemption: opts.preemption ?? blameMatrixOf(analysis.offCpu?.preemption ?? null),
+          baseline: opts.baseline ? blameBaseline(opts.baseline) : null,
+        },
+        out,
+      ),
+    );
   if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
 }
@@ -124,7 +146,9 @@ function cpuNeighbourFindings(
   out: Finding[],
   baseline: DiagnoseBaseline | undefined,
 ): Finding[] {
-  const m = analysis.offCpu?.preemption ?? null;
+  // With switches missing (sampled or lost), who held a CPU is a guess: the matrix is shown, no one blamed.
+  const complete = !analysis.limitations.some((l) => l.code === 'switches-incomplete');
+  const m = complete ? (analysis.offCpu?.preemption ?? null) : null;
   const base = baseline?.analysis.offCpu?.preemption;
   const found = m
     ? preemptionFindings(
@@ -176,17 +200,9 @@ interface BaselineMatch {
 /** The baseline's signature matches, with container ids translated to the target's. */
 function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string, BaselineMatch> {
   const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
-  const containers = new ContainerIndex(b.profile, (i) => ({ ...i, id: targetOf.get(i.id) ?? i.id }));
-  const at = new Attributions(b.profile);
+  const labels = labelSamples(b.profile, { nameOf: (i) => ({ ...i, id: targetOf.get(i.id) ?? i.id }) });
   const sigs = catalog.filter((s) => s.match.kernelFrames.length > 0);
-  const ms = matchSignatures(
-    b.profile,
-    sigs,
-    (s) => at.of(s),
-    containers,
-    userNamesOf(b.profile),
-    windowsOf(b.profile),
-  );
+  const ms = matchSignatures(labels, sigs, userNamesOf(b.profile));
   const total = b.analysis.input.totalWeight || 1;
   return new Map(
     ms.map((m) => [
@@ -199,45 +215,28 @@ function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string,
   );
 }
 
-/**
- * Cannot-answer verdicts first (they qualify everything else), then kernel-path signatures by share
- * of host CPU, then counter-only signatures (CPU pressure, throttling: plain sharing or the
- * container's own limit, whose impact is a different unit), then generic findings.
- */
-function sortFindings(f: Finding[]): Finding[] {
-  const rank = (x: Finding) =>
-    x.kind === 'cannot-answer'
-      ? 0
-      : x.kind === 'generic'
-        ? 3
-        : x.kernelPath.length > 0 || x.syscall !== null
-          ? 1
-          : 2;
-  return f.sort((a, b) => rank(a) - rank(b) || b.impact - a.impact);
+/** The baseline labelled with target container ids (unmatched baseline containers keep their own, marked). */
+function blameBaseline(b: DiagnoseBaseline): BlameBaseline {
+  const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
+  const labels = labelSamples(b.profile, {
+    nameOf: (i) => ({ ...i, id: targetOf.get(i.id) ?? `${UNMATCHED}${i.id}` }),
+  });
+  return { labels, analysis: b.analysis, pairing: b.pairing };
 }
 
 function cannotAnswer(a: AnalysisResult): Finding[] {
   const blocking = a.limitations.filter((l) =>
     ['no-samples', 'no-call-graphs', 'no-kernel-symbols'].includes(l.code),
   );
-  return blocking.map((l) => ({
-    signature: null,
-    kind: 'cannot-answer',
-    title: `The data cannot answer which kernel path is contended: ${l.message}`,
-    severity: 'info',
-    impact: 1,
-    antagonist: null,
-    victims: [],
-    sharedStorm: false,
-    syscall: null,
-    callSite: null,
-    callSiteNote: null,
-    kernelPath: [],
-    resource: null,
-    evidence: [],
-    fix: l.message,
-    references: [],
-  }));
+  return blocking.map((l) =>
+    verdictFinding({
+      kind: 'cannot-answer',
+      title: `The data cannot answer which kernel path is contended: ${l.message}`,
+      impact: 1,
+      fix: l.message,
+      confidence: 'high',
+    }),
+  );
 }
 
 /** Function names of the user frames of each stack (memoised), for user-frame signature hints. */
@@ -257,48 +256,21 @@ function userNamesOf(p: Profile): (stack: number) => Set<string> {
   };
 }
 
-function kernelByWindow(
-  p: Profile,
-  at: Attributions,
-  containers: ContainerIndex,
-  w: ReturnType<typeof windowsOf>,
-) {
+/** Kernel time (as analyze counts it) per container id and window. */
+function kernelByWindow(labels: SampleLabels) {
   const out = new Map<string, Float64Array>();
-  const { samples } = p;
+  const { samples } = labels.profile;
   for (let i = 0; i < samples.length; i++) {
-    const a = at.of(samples.stack[i]);
-    if (a.category === 'user' || a.category === 'idle' || a.category === 'no_stack') continue;
-    const id = containers.of(samples.cgroup[i]).id;
+    if (modeOf(labels.categoryOf(i)) !== 'kernel') continue;
+    const id = labels.identity(i).id;
     let arr = out.get(id);
     if (!arr) {
-      arr = new Float64Array(w.count);
+      arr = new Float64Array(labels.windows.count);
       out.set(id, arr);
     }
-    arr[windowOf(w, samples.time[i])] += samples.weight[i];
+    arr[labels.window[i]] += samples.weight[i];
   }
   return out;
-}
-
-export function correlation(x: Float64Array, y: Float64Array): number {
-  const n = x.length;
-  if (n < 3) return 0;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
 }
 
 type Names = Map<string, { id: string; name: string; runtime: string }>;
@@ -326,10 +298,12 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
   const ranked = [...m.byContainer].sort((a, b) => b[1].weight - a[1].weight);
   const candidates = ranked.filter(([id]) => isContainerId(id, names));
   const pool = candidates.length > 0 ? candidates : ranked;
-  const [antId, ant] = base ? mostGrown(pool, total, base) : pool[0];
+  const [antId, ant] = base ? mostGrown(pool, total, base) : causeFirst(pool);
   const storm = pool.filter(([, c]) => c.weight >= STORM_FRACTION * ant.weight);
   const sharedStorm = storm.length >= 2;
   const victims = victimsOf(antId, ant, m, ctx, sharedStorm ? storm.map(([id]) => id) : []);
+  const grew = base !== undefined && ant.weight / total > (base.byContainer.get(antId) ?? 0);
+  const basis = signatureBasis(victims, grew);
   const site = callSiteFields(topOf(new Map([...ant.byCallSite.values()].map((e) => [e.site, e.weight]))));
   const evidence = evidenceOf(s, m, total, pool, names, counters, base, baseline?.counters);
   for (const [id, f] of [...(ctx.blocked ?? [])].sort((a, b) => b[1] - a[1]).slice(0, 4)) {
@@ -358,7 +332,33 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
     evidence,
     fix: s.fix,
     references: s.references,
+    confidence: basis.length > 1 ? 'high' : 'medium',
+    basis,
   };
+}
+
+/** What a signature finding's blame rests on, from its victims' reasons and the baseline. */
+function signatureBasis(victims: Victim[], grew: boolean): Basis[] {
+  const reasons = new Set(victims.flatMap((v) => v.reasons));
+  const basis: Basis[] = ['signature'];
+  if (grew) basis.push('growth-vs-baseline');
+  if (['in-path', 'lock-wait', 'blocked-in-path', 'shared-storm'].some((r) => reasons.has(r)))
+    basis.push('shared-path');
+  if (reasons.has('correlated')) basis.push('time-correlation');
+  if (reasons.has('pressure')) basis.push('pressure');
+  return basis;
+}
+
+/**
+ * Without a baseline: the container with most weight in the signature's cause frames (`needsAnyOf`
+ * frames, e.g. d_alloc_parallel for negative dentries), when any has some; else the most in the
+ * path. A victim whose lookups walk the polluted path can spend more there than the neighbour that
+ * pollutes it; only the neighbour runs the cause.
+ */
+function causeFirst(pool: [string, ContainerMatch][]): [string, ContainerMatch] {
+  let best = pool[0];
+  for (const entry of pool) if (entry[1].need > best[1].need) best = entry;
+  return best[1].need > 0 ? best : pool[0];
 }
 
 /** With a baseline the antagonist is the container whose share in the path grew most. */
@@ -390,24 +390,19 @@ function isContainerId(id: string, names: Names): boolean {
  * CPU) never show in on-CPU samples.
  */
 function blockedInPaths(
-  p: Profile,
+  labels: SampleLabels,
   catalog: Signature[],
-  attributions: Attributions,
-  containers: ContainerIndex,
   userNames: (stack: number) => Set<string>,
 ): Map<string, Map<string, number>> | null {
-  const off = offCpuProfiles(p);
+  const off = offCpuProfiles(labels.profile);
   if (off === null || !(off.windowSeconds > 0)) return null;
   const sigs = catalog.filter((s) => s.match.kernelFrames.length > 0);
-  // The blocked profile shares the stack table: the same attributions and container index apply.
-  const ms = matchSignatures(
-    off.blocked,
-    sigs,
-    (s) => attributions.of(s),
-    containers,
-    userNames,
-    windowsOf(off.blocked),
-  );
+  // The blocked profile shares the string and stack tables: the same attributions and containers apply.
+  const blocked = labelSamples(off.blocked, {
+    attributions: labels.attributions,
+    containers: labels.containers,
+  });
+  const ms = matchSignatures(blocked, sigs, userNames);
   const window = off.windowSeconds * 1e9;
   return new Map(
     ms.map((m) => [m.signature.id, new Map([...m.byContainer].map(([id, c]) => [id, c.weight / window]))]),

@@ -12,10 +12,12 @@
  */
 import type { Profile, SwitchTable } from '../model/profile.ts';
 import { SwitchState } from '../model/profile.ts';
-import { isContainer } from './container-index.ts';
-import type { ContainerIdentity } from './containers.ts';
+import type { StringIndex } from '../model/strings.ts';
+import { type ContainerIdentity, isContainer } from './containers.ts';
+import { type PreemptionMatrix as BlameMatrix, KERNEL_CULPRIT } from './findings.ts';
 import { isKernelThreadComm } from './kernel-entry.ts';
 import { forEachOffCpuInterval, switchRowsByHost } from './off-cpu.ts';
+import { containerKey } from './sample-labels.ts';
 
 /** What kind of thing held the CPU while a task waited. */
 export type CulpritKind = 'foreign' | 'self' | 'kernel' | 'idle' | 'unknown';
@@ -82,9 +84,6 @@ interface CpuTimeline {
   tid: number[];
 }
 
-/** A waiting task's container key qualified by host, as the matrix keys everything. */
-const keyOf = (host: string, id: string) => (host === '' ? id : `${host}\u0000${id}`);
-
 interface Cell {
   seconds: number;
   kind: CulpritKind;
@@ -107,11 +106,12 @@ interface Acc {
  */
 export function preemptionMatrix(
   p: Profile,
-  containerOf: (cgroup: number) => ContainerIdentity,
+  identityOf: (host: StringIndex, cgroup: StringIndex) => ContainerIdentity,
 ): PreemptionMatrix | null {
   const sw = p.switches;
   if (!sw || sw.length === 0) return null;
   const acc = new Map<string, Acc>();
+  const keys = new Map<string, { host: string; id: string }>();
   let window = 0;
   let ambiguous = 0;
   for (const [host, rows] of switchRowsByHost(sw)) {
@@ -120,7 +120,7 @@ export function preemptionMatrix(
     const tasks = tasksOf(p, host);
     const { timelines, ambiguousNs } = cpuTimelines(sw, rows);
     ambiguous += ambiguousNs / 1e9;
-    const holder = holderOf(p, hostName, tasks, containerOf, acc);
+    const holder = holderOf(p, hostName, tasks, (cgroup) => identityOf(host, cgroup), acc, keys);
     for (const t of timelines.values()) {
       for (let k = 0; k < t.tid.length; k++) holder.ran(t.tid[k], (t.end[k] - t.start[k]) / 1e9);
     }
@@ -137,7 +137,7 @@ export function preemptionMatrix(
       }
     });
   }
-  return summarize(acc, window, ambiguous);
+  return summarize(acc, keys, window, ambiguous);
 }
 
 interface Task {
@@ -250,7 +250,14 @@ function holderOf(
   tasks: Map<number, Task>,
   containerOf: (cgroup: number) => ContainerIdentity,
   acc: Map<string, Acc>,
+  keys: Map<string, { host: string; id: string }>,
 ) {
+  /** The matrix's key of a row or column: containerKey, as every per-container map. */
+  const keyOf = (hostName: string, id: string) => {
+    const key = containerKey(hostName, id);
+    keys.set(key, { host: hostName, id });
+    return key;
+  };
   /**
    * Input without cgroups (perf script text): the process is the unit instead, so the matrix
    * still says who waited for whom (`process:<pid>`; not a container).
@@ -258,10 +265,12 @@ function holderOf(
   const unitOf = (tid: number, cgroup: number): { id: string; name: string; container: boolean } => {
     const identity = containerOf(cgroup);
     const t = tasks.get(tid);
-    if (identity.runtime !== 'unknown' || t === undefined || !(t.pid > 0)) {
+    if (identity.runtime !== 'unknown' || t === undefined) {
       return { id: identity.id, name: identity.name, container: isContainer(identity) };
     }
-    return { id: `process:${t.pid}`, name: `${p.strings[t.comm]}[${t.pid}]`, container: false };
+    // Without pids (perf script -F without pid) the thread stands for its process.
+    const pid = t.pid > 0 ? t.pid : tid;
+    return { id: `process:${pid}`, name: `${p.strings[t.comm]}[${pid}]`, container: false };
   };
   const kernelTid = (tid: number) => {
     const t = tasks.get(tid);
@@ -312,7 +321,14 @@ function holderOf(
   };
 }
 
-function summarize(acc: Map<string, Acc>, windowSeconds: number, ambiguousSeconds: number): PreemptionMatrix {
+function summarize(
+  acc: Map<string, Acc>,
+  keys: Map<string, { host: string; id: string }>,
+  windowSeconds: number,
+  ambiguousSeconds: number,
+): PreemptionMatrix {
+  const bareId = (key: string) => keys.get(key)?.id ?? key;
+  const hostOf = (key: string) => keys.get(key)?.host || null;
   const caused = new Map<string, number>();
   const victims: PreemptionVictim[] = [];
   for (const a of acc.values()) {
@@ -364,16 +380,6 @@ function summarize(acc: Map<string, Acc>, windowSeconds: number, ambiguousSecond
   };
 }
 
-function bareId(key: string): string {
-  const k = key.indexOf('\u0000');
-  return k < 0 ? key : key.slice(k + 1);
-}
-
-function hostOf(key: string): string | null {
-  const k = key.indexOf('\u0000');
-  return k < 0 ? null : key.slice(0, k);
-}
-
 /**
  * For blame code: seconds the victim's tasks waited runnable while `culprit` held their CPU, and
  * that as a share of the victim's wanted CPU time (runnable + on-CPU). 0 when the matrix has no
@@ -390,4 +396,24 @@ export function waitedFor(
   const seconds = v?.waits.find((w) => w.culprit === culprit)?.seconds ?? 0;
   const wanted = v ? v.runnableSeconds + v.onCpuSeconds : 0;
   return { seconds, share: wanted > 0 ? seconds / wanted : 0 };
+}
+
+/**
+ * The matrix in the shape generic-finding blame reads (findings.ts BlameMatrix): victim key ->
+ * culprit key -> seconds, kernel threads as KERNEL_CULPRIT; idle and unknown left out.
+ */
+export function blameMatrixOf(m: PreemptionMatrix | null): BlameMatrix | null {
+  if (m === null) return null;
+  const waits = new Map<string, Map<string, number>>();
+  for (const v of m.victims) {
+    const row = new Map<string, number>();
+    for (const w of v.waits) {
+      if (w.kind === 'idle' || w.kind === 'unknown') continue;
+      const culprit = w.kind === 'kernel' ? KERNEL_CULPRIT : containerKey(v.host ?? '', w.culprit);
+      row.set(culprit, (row.get(culprit) ?? 0) + w.seconds);
+    }
+    const victim = v.id === 'kernel' ? KERNEL_CULPRIT : containerKey(v.host ?? '', v.id);
+    waits.set(victim, row);
+  }
+  return { windowSeconds: m.windowSeconds, waits };
 }

@@ -19,7 +19,8 @@ export type WorkloadName =
   | 'spool-writer'
   | 'wal-writer'
   | 'cpu-hog'
-  | 'cpu-server';
+  | 'cpu-server'
+  | 'loopback-rpc';
 
 export interface BuiltWorkloads {
   /** Absolute path of each workload binary. */
@@ -39,6 +40,7 @@ const sources: Record<WorkloadName, string> = {
   'wal-writer': 'wal-writer.c',
   'cpu-hog': 'cpu-hog.c',
   'cpu-server': 'cpu-server.c',
+  'loopback-rpc': 'loopback-rpc.c',
 };
 
 /**
