@@ -27,8 +27,12 @@ const CRITICAL_SHARE = 0.3;
  */
 const MIN_WAIT_PER_SECOND = 0.02;
 /**
- * The culprit must harm the victim at least twice as much (as a share of wanted time) as the victim
- * harms it; below that both wait for each other (plain sharing) and neither is named.
+ * Per task, a fair scheduler makes every runnable task wait for every other on its CPU: a hog's
+ * threads wait behind the victim's about as long (as a share of their wanted time) as the victim
+ * waits behind them. What makes one container the neighbour is that it takes more of the CPUs. So
+ * each direction's share is weighted by the CPU time its culprit took, and the culprit is named
+ * only when its weighted harm is at least twice the victim's in return; below that both wait for
+ * each other (plain sharing) and neither is named.
  */
 const DOMINANCE = 2;
 /** Hypervisor steal above 5% of this VM's CPU time is worth saying; 20% is critical. */
@@ -58,8 +62,13 @@ export function preemptionFindings(
   if (!signature || !(m.windowSeconds > 0)) return [];
   const withBaseline = (fs: Finding[]) => (baseline ? fs.map((f) => addBaselines(f, m, baseline)) : fs);
   const harms = harmsOf(m);
-  const dominant = harms.filter((h) => h.share >= DOMINANCE * reverseShare(m, h));
-  const mutual = harms.filter((h) => !dominant.includes(h));
+  const dominant = harms.filter((h) => weighted(h) >= DOMINANCE * reverseWeighted(m, h));
+  // Neither side dominates: plain sharing. (A pair whose reverse dominates is reported that way.)
+  const mutual = harms.filter(
+    (h) =>
+      !dominant.includes(h) &&
+      !dominant.some((x) => x.victim.id === h.culprit.id && x.culprit.id === h.victim.id),
+  );
   const out: Finding[] = [];
   const byCulprit = new Map<PreemptionCulprit, Harm[]>();
   for (const h of dominant) byCulprit.set(h.culprit, [...(byCulprit.get(h.culprit) ?? []), h]);
@@ -122,9 +131,12 @@ function harmsOf(m: PreemptionMatrix): Harm[] {
 /** Containers, or processes in input without cgroups: what a finding may name. */
 const isUnit = (x: { id: string; container: boolean }) => x.container || x.id.startsWith('process:');
 
-/** How much the victim, in turn, made the culprit wait (share of the culprit's wanted time). */
-function reverseShare(m: PreemptionMatrix, h: Harm): number {
-  return waitedFor(m, h.culprit.id, h.victim.id, h.victim.host).share;
+/** The victim's waiting share behind the culprit, times the CPU-seconds the culprit took. */
+const weighted = (h: Harm) => h.share * h.culprit.onCpuSeconds;
+
+/** The same in return: how much the victim made the culprit wait, times the victim's CPU-seconds. */
+function reverseWeighted(m: PreemptionMatrix, h: Harm): number {
+  return waitedFor(m, h.culprit.id, h.victim.id, h.victim.host).share * h.victim.onCpuSeconds;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
