@@ -20,6 +20,7 @@ import type { ScenarioResult } from '../src/lab/types.ts';
 import { diffSchema } from '../src/report/diff-schema.ts';
 import { type AnalyzeJson, analyzeSchema } from '../src/report/schema.ts';
 import { RunStore } from '../src/store/store.ts';
+import { tallyAccusations } from './support/accusations.ts';
 import { runCli } from './support/cli.ts';
 
 function skipReason(): string | null {
@@ -88,6 +89,7 @@ describe.skipIf(reason !== null)(`cpu-hog, diagnosed blind${reason ? ` (skipped:
   };
 
   function expectHogNamed(findings: Finding[], hog: string, victim: string): void {
+    tallyAccusations(`cpu-hog: ${expect.getState().currentTestName}`, findings, [victim]);
     const accusing = findings.filter((f) => f.antagonist !== null);
     // Never the victim, in any finding.
     expect(accusing.map((f) => f.antagonist!.container)).not.toContain(victim);

@@ -15,6 +15,7 @@ import { type PreemptionMatrix, preemptionMatrix, waitedFor } from '../src/analy
 import { ProfileBuilder } from '../src/model/builder.ts';
 import { FrameKind, type Profile, SwitchState } from '../src/model/profile.ts';
 import { signatures } from '../src/signatures/catalog.ts';
+import { tallyAccusations } from './support/accusations.ts';
 
 const R = SwitchState.runnable;
 const S = SwitchState.sleeping;
@@ -160,11 +161,15 @@ describe('runqueue-contention from preemption: blame rests on who made whom wait
   it('names the container with more busy threads than CPUs, never the one waiting for it', () => {
     const m = matrixOf(profileOf(schedule([api, ...hog(4)], 2, 400)));
     const f = preemptionFindings(m, runqueue, undefined);
+    tallyAccusations('preemption.test: hog vs api', f, [apiId]);
     const neighbour = f.find((x) => x.antagonist !== null)!;
     expect(neighbour.antagonist?.container).toBe(batchId);
     expect(neighbour.victims.map((v) => v.container)).toEqual([apiId]);
     expect(neighbour.victims[0].reasons).toEqual(['preemption']);
     expect(f.every((x) => x.antagonist?.container !== apiId)).toBe(true);
+    // Per task the waits are about even; the hog's CPU time is what makes it the neighbour.
+    expect(waitedFor(m, batchId, apiId).share).toBeGreaterThan(0.1);
+    expect(f.some((x) => x.sharedStorm)).toBe(false);
     // The hog waits mostly for its own threads: told so, with no antagonist.
     const self = f.find((x) => x.title.includes("batch-1's own threads exceed its CPUs"))!;
     expect(self).toMatchObject({ antagonist: null, severity: 'info' });
