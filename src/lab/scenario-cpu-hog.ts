@@ -1,14 +1,5 @@
-/**
- * cpu-hog: a neighbour whose busy threads outnumber the CPUs, in pure user code (no syscalls, no
- * kernel path): every CPU's run queue stays full and a CPU-bound service next to it waits runnable
- * for its turn. No kernel-contention signature covers it; the context switches do (who ran on the
- * victim's CPU while it waited). The fix: the neighbour keeps fewer busy threads than CPUs (or
- * cpu.weight / cpuset / cpu.max give the victim its CPU); "fixed" runs one busy thread.
- */
-import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { namedContainers, type ScenarioDefinition, standardPhases } from './scenario.ts';
+import { makeContainerDirs, namedContainers, type ScenarioDefinition, standardPhases } from './scenario.ts';
 
 export const cpuHogLoad = {
   /** Requests per second of the victim and hash rounds each (about 2 ms on this VM: 0.6 CPU). */
@@ -35,10 +26,7 @@ export const cpuHog: ScenarioDefinition = {
   minContainers: 2,
   containers: (count) => namedContainers('api-1', 'batch', count),
   phases: (count) => standardPhases(count),
-  prepare(workDir, containers) {
-    // Each container's directory holds its stats files.
-    for (const c of containers) mkdirSync(join(workDir, c.name), { recursive: true });
-  },
+  prepare: makeContainerDirs,
   workload(req) {
     if (req.container.role === 'victim')
       return [

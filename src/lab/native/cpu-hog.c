@@ -20,13 +20,7 @@ typedef struct {
 
 /* The hot loop: xorshift rounds, nothing the kernel is asked for. */
 LAB_NOINLINE uint64_t spin_hash_rounds(uint64_t s, long rounds) {
-  for (long i = 0; i < rounds; i++) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    s += (uint64_t)i;
-  }
-  return s;
+  return lab_xorshift_rounds(s, rounds);
 }
 
 static void *hog_thread(void *arg) {

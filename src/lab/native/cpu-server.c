@@ -9,13 +9,7 @@
 
 /* The request's work: xorshift rounds in user space. */
 LAB_NOINLINE uint64_t score_request(uint64_t s, long rounds) {
-  for (long i = 0; i < rounds; i++) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    s += (uint64_t)i;
-  }
-  return s;
+  return lab_xorshift_rounds(s, rounds);
 }
 
 int main(int argc, char **argv) {
