@@ -1,6 +1,6 @@
 /**
  * The cpu-hog lab scenario, diagnosed blind from its recordings: a neighbour with eight busy
- * user-space threads per CPU next to a CPU-bound service. The victim alone and the contended phase
+ * user-space worker processes per CPU next to a CPU-bound service. The victim alone and the contended phase
  * are each recorded system-wide with context switches, with frame-pointer and with DWARF call
  * graphs; `analyze` of the contended run and `diff` of alone vs contended must name the hog as the
  * antagonist of a runqueue-contention finding with the service among its victims, and no finding

@@ -57,8 +57,6 @@ function commonFlags(): string[] {
     '-fno-shrink-wrap',
     '-fno-optimize-sibling-calls',
     '-Wall',
-    // cpu-hog's threads (libpthread is part of libc since glibc 2.34; older ones need the flag).
-    '-pthread',
   ];
   if (process.arch === 'x64' || process.arch === 'arm64') flags.push('-mno-omit-leaf-frame-pointer');
   return flags;
