@@ -11,7 +11,13 @@ import { containerOf } from '../src/analysis/containers.ts';
 import type { CounterSet } from '../src/analysis/counters.ts';
 import { diagnose } from '../src/analysis/diagnose.ts';
 import { preemptionFindings, STEAL_METRIC, stealFinding } from '../src/analysis/diagnose-preemption.ts';
-import { type PreemptionMatrix, preemptionMatrix, waitedFor } from '../src/analysis/preemption.ts';
+import { KERNEL_CULPRIT } from '../src/analysis/findings.ts';
+import {
+  blameMatrixOf,
+  type PreemptionMatrix,
+  preemptionMatrix,
+  waitedFor,
+} from '../src/analysis/preemption.ts';
 import { ProfileBuilder } from '../src/model/builder.ts';
 import { FrameKind, type Profile, SwitchState } from '../src/model/profile.ts';
 import { signatures } from '../src/signatures/catalog.ts';
@@ -118,6 +124,21 @@ describe('preemptionMatrix: who held the CPU while a task waited runnable', () =
     );
     expect(m.victims.find((v) => v.id === 'process:10')).toMatchObject({ name: 'api[10]', container: false });
     expect(waitedFor(m, 'process:10', 'process:20').seconds).toBeCloseTo(0.004, 6);
+  });
+
+  it('gives generic-finding blame its victim -> culprit map (kernel threads as KERNEL_CULPRIT)', () => {
+    const m = matrixOf(
+      profileOf([
+        [0, 0, 10, API, 'api', R, 20],
+        [4, 0, 20, BATCH, 'hog', R, 40],
+        [5, 0, 40, '/', 'ksoftirqd/0', S, 10],
+      ]),
+    );
+    const b = blameMatrixOf(m)!;
+    expect(b.windowSeconds).toBeCloseTo(0.005, 6);
+    expect(b.waits.get(apiId)?.get(batchId)).toBeCloseTo(0.004, 6);
+    expect(b.waits.get(apiId)?.get(KERNEL_CULPRIT)).toBeCloseTo(0.001, 6);
+    expect(blameMatrixOf(null)).toBeNull();
   });
 
   it('is null without switches', () => {
