@@ -238,6 +238,7 @@ describe('latency tables', () => {
       'negative-dentries',
       'fsync-storm',
       'connection-churn',
+      'cpu-hog',
     ]);
   });
 });

@@ -15,6 +15,7 @@ import { type CounterSet, metricValue } from './counters.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
 import { genericFindings } from './diagnose-generic.ts';
+import { preemptionFindings, stealFinding } from './diagnose-preemption.ts';
 import {
   type Basis,
   type Evidence,
@@ -26,6 +27,7 @@ import {
 } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
+import { blameMatrixOf } from './preemption.ts';
 import { labelSamples, type SampleLabels } from './sample-labels.ts';
 import {
   type ContainerMatch,
@@ -86,6 +88,8 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const catalog = opts.catalog ?? signatures();
   const out: Finding[] = [...cannot];
   if (counters) out.push(...counterFindings(catalog, counters, analysis));
+  const cpu = cpuNeighbourFindings(analysis, catalog, counters, out, opts.baseline);
+  out.push(...cpu);
   if (cannot.length > 0) return sortFindings(out);
   const labels = opts.labels ?? labelSamples(p, { attributions: opts.attributions, nameOf: opts.nameOf });
   const userNames = userNamesOf(p);
@@ -120,7 +124,7 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
           labels,
           analysis,
           offCpu: offCpuProfiles(p),
-          preemption: opts.preemption ?? null,
+          preemption: opts.preemption ?? blameMatrixOf(analysis.offCpu?.preemption ?? null),
           baseline: opts.baseline ? blameBaseline(opts.baseline) : null,
         },
         out,
@@ -129,6 +133,41 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
 }
+
+/**
+ * Run-queue contention from the context switches (works without call graphs or kernel symbols),
+ * and hypervisor steal. A counter-only runqueue-contention finding (cpu.pressure, whose
+ * antagonist is a guess) is removed when the switches name a culprit for each of its victims.
+ */
+function cpuNeighbourFindings(
+  analysis: AnalysisResult,
+  catalog: Signature[],
+  counters: CounterSet | undefined,
+  out: Finding[],
+  baseline: DiagnoseBaseline | undefined,
+): Finding[] {
+  // With switches missing (sampled or lost), who held a CPU is a guess: the matrix is shown, no one blamed.
+  const complete = !analysis.limitations.some((l) => l.code === 'switches-incomplete');
+  const m = complete ? (analysis.offCpu?.preemption ?? null) : null;
+  const base = baseline?.analysis.offCpu?.preemption;
+  const found = m
+    ? preemptionFindings(
+        m,
+        catalog.find((s) => s.id === RUNQUEUE),
+        counters,
+        base ? { matrix: base, baselineOf: (id) => baseline?.pairing.baselineOf.get(id) ?? id } : undefined,
+      )
+    : [];
+  const covered = new Set(found.flatMap((f) => f.victims.map((v) => v.container)));
+  for (let i = out.length - 1; i >= 0; i--) {
+    const f = out[i];
+    if (f.signature === RUNQUEUE && f.victims.every((v) => covered.has(v.container))) out.splice(i, 1);
+  }
+  const steal = stealFinding(counters, m);
+  return steal ? [...found, steal] : found;
+}
+
+const RUNQUEUE = 'runqueue-contention';
 
 /** "container X called fadvise64 120k times/s": the call rate behind the antagonist's kernel time. */
 function addRateEvidence(findings: Finding[], rates: SyscallRateRow[]): void {

@@ -167,12 +167,17 @@ export function againstGroundTruth(
       truth: t.antagonists.join(', '),
       matches: antagonistOk,
     },
-    { item: 'syscall', found: f?.syscall ?? '-', truth: t.syscall, matches: f?.syscall === t.syscall },
+    {
+      item: 'syscall',
+      found: f?.syscall ?? '-',
+      truth: t.syscall ?? '-',
+      matches: f !== undefined && f.syscall === t.syscall,
+    },
     {
       item: 'call site',
       found: f?.callSite?.function ?? f?.callSiteNote ?? '-',
-      truth: t.callSite,
-      matches: f?.callSite?.function === t.callSite,
+      truth: t.callSite ?? '-',
+      matches: f !== undefined && (f.callSite?.function ?? null) === t.callSite,
     },
     {
       item: 'victim',

@@ -18,6 +18,8 @@ export type WorkloadName =
   | 'static-server'
   | 'spool-writer'
   | 'wal-writer'
+  | 'cpu-hog'
+  | 'cpu-server'
   | 'loopback-rpc';
 
 export interface BuiltWorkloads {
@@ -36,6 +38,8 @@ const sources: Record<WorkloadName, string> = {
   'static-server': 'static-server.c',
   'spool-writer': 'spool-writer.c',
   'wal-writer': 'wal-writer.c',
+  'cpu-hog': 'cpu-hog.c',
+  'cpu-server': 'cpu-server.c',
   'loopback-rpc': 'loopback-rpc.c',
 };
 
