@@ -8,7 +8,7 @@
  */
 import type { Profile, SampleTable, SwitchTable } from '../model/profile.ts';
 import { SwitchState } from '../model/profile.ts';
-import type { PreemptionMatrix } from './preemption.ts';
+import type { PreemptionMatrix } from './preemption-matrix.ts';
 import type { LabelledContainer } from './sample-labels.ts';
 
 export interface OffCpuProfiles {

@@ -5,9 +5,9 @@ import type { Category } from '../analysis/categories.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { OffCpuContainer, OffCpuSummary } from '../analysis/off-cpu.ts';
 import type { PreemptionMatrix } from '../analysis/preemption.ts';
-import { preemptionGrid } from '../analysis/preemption-grid.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
 import { renderFindings } from './findings-text.ts';
+import { preemptionGrid } from './preemption-grid.ts';
 import { pad, percent, safeText, thousands } from './safe-text.ts';
 
 export interface TerminalOptions {

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /** Sections 2 and 3: containers (user / kernel / idle bars, top syscalls) and kernel time by syscall. */
-import { preemptionGrid } from '../../../analysis/preemption-grid.ts';
+import { preemptionGrid } from '../../preemption-grid.ts';
 import type { AnalyzeJson } from '../../schema.ts';
 import type { ReportData } from '../report-data.ts';
 import { el, section, table } from './dom.ts';
