@@ -72,7 +72,10 @@ async function describeRun(
   const own = new Set(result.containers.map((c) => c.name));
   const foreign = foreignLoadOf(analyzed.result, own);
   const { compared, foreignFindings } = splitForeignFindings(findings, own);
-  const check = againstGroundTruth(result, compared);
+  // The blame is checked: the first of the scenario's findings that names an antagonist (a
+  // CPU-pressure or "nothing shows harm" line before it names no one).
+  const blamed = findings.find((f) => f.antagonist !== null && own.has(f.antagonist.name));
+  const check = againstGroundTruth(result, blamed ?? compared);
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,

@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../formats/errors.ts';
 
-export type WorkloadName = 'query-server' | 'cache-prober' | 'static-server' | 'spool-writer' | 'wal-writer';
+export type WorkloadName =
+  | 'query-server'
+  | 'cache-prober'
+  | 'static-server'
+  | 'spool-writer'
+  | 'wal-writer'
+  | 'loopback-rpc';
 
 export interface BuiltWorkloads {
   /** Absolute path of each workload binary. */
@@ -30,6 +36,7 @@ const sources: Record<WorkloadName, string> = {
   'static-server': 'static-server.c',
   'spool-writer': 'spool-writer.c',
   'wal-writer': 'wal-writer.c',
+  'loopback-rpc': 'loopback-rpc.c',
 };
 
 /**
