@@ -27,6 +27,8 @@ export interface AnalyzeOptions {
   attributions?: Attributions;
   /** Names for container ids (from docker / crictl at record time); default: short ids. */
   nameOf?: (identity: ContainerIdentity) => ContainerIdentity;
+  /** Engines that run on the recorded host but named no containers, one line each. Default none. */
+  engineNotes?: readonly string[];
 }
 
 export interface ShareByCategory {
@@ -197,7 +199,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     containers: containerList,
     syscalls,
     offCpu,
-    limitations: limitationsOf(p, input, syscalls, offCpu),
+    limitations: limitationsOf(p, input, syscalls, offCpu, opts.engineNotes),
   };
 }
 

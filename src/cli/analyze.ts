@@ -110,7 +110,8 @@ export function analyzeLoaded(
 ): { result: AnalysisResult; findings: HostFinding[]; attributions?: Attributions } {
   const { profile } = loaded;
   if (loaded.hosts !== undefined) {
-    const result = analyzeProfile(profile, { topSyscalls, nameOf: loaded.nameOf });
+    const engineNotes = loaded.hosts.flatMap((h) => (h.engineNotes ?? []).map((n) => `${h.name}: ${n}`));
+    const result = analyzeProfile(profile, { topSyscalls, nameOf: loaded.nameOf, engineNotes });
     return { result, findings: diagnoseHosts(loaded, loaded.hosts, topSyscalls) };
   }
   return analyzeOne(profile, loaded, topSyscalls);
@@ -119,11 +120,16 @@ export function analyzeLoaded(
 /** One host's analysis and diagnosis, with its own names, counters and syscall rates. */
 function analyzeOne(
   profile: Profile,
-  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates'>,
+  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates' | 'engineNotes'>,
   topSyscalls: number,
 ): { result: AnalysisResult; findings: Finding[]; attributions: Attributions } {
   const attributions = new Attributions(profile);
-  const result = analyzeProfile(profile, { topSyscalls, attributions, nameOf: from.nameOf });
+  const result = analyzeProfile(profile, {
+    topSyscalls,
+    attributions,
+    nameOf: from.nameOf,
+    engineNotes: from.engineNotes,
+  });
   const findings = diagnose(profile, result, {
     attributions,
     nameOf: from.nameOf,

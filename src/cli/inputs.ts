@@ -8,7 +8,12 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { NameResolver } from '../analysis/container-index.ts';
-import { type ContainerIdentity, containerOf } from '../analysis/containers.ts';
+import {
+  applyNames,
+  type ContainerIdentity,
+  type ContainerName,
+  containerOf,
+} from '../analysis/containers.ts';
 import { type CounterSet, counterSetOf, type SnapshotLike } from '../analysis/counters.ts';
 import type { SyscallRateRow } from '../analysis/diagnose.ts';
 import { UnreadableInputError } from '../formats/errors.ts';
@@ -28,6 +33,8 @@ export interface LoadedInput {
   counters: CounterSet | null;
   nameOf: NameResolver | undefined;
   syscallRates: SyscallRateRow[] | null;
+  /** One line per container engine that runs on the recorded host but did not name its containers. */
+  engineNotes?: string[];
   /**
    * For several inputs: each host's run facts, in input order (the profile holds every host's
    * samples, labelled; model/hosts.ts selectHost takes one host's back). Absent for one input.
@@ -51,6 +58,8 @@ interface CountersFile {
   kernelBefore?: SnapshotLike;
   kernelAfter?: SnapshotLike | null;
   syscallRates?: { cgroups?: SyscallRateRow[] } | null;
+  containerNames?: Record<string, unknown>;
+  containerNameSources?: unknown[];
 }
 
 export type LoadOptions = ImportOptions & { store?: string };
@@ -170,6 +179,7 @@ async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<Lo
     run,
     counters: countersOf(counters),
     nameOf: namesOf(counters),
+    engineNotes: engineNotesOf(counters),
     syscallRates: Array.isArray(counters?.syscallRates?.cgroups) ? counters!.syscallRates!.cgroups! : null,
   };
 }
@@ -209,8 +219,42 @@ function countersOf(c: CountersFile | null): CounterSet | null {
   }
 }
 
+/**
+ * Engines that run on the recorded host but gave no names (no answer in time, refused, output not
+ * understood), before or after the window: their containers show as ids, and the output says why.
+ */
+function engineNotesOf(c: CountersFile | null): string[] {
+  const out = new Set<string>();
+  for (const n of c?.containerNameSources ?? []) {
+    if (typeof n !== 'object' || n === null) continue;
+    const { status, present, note } = n as { status?: unknown; present?: unknown; note?: unknown };
+    const failed =
+      status === 'timeout' || status === 'unparsable' || (status === 'unreachable' && present === true);
+    if (failed && typeof note === 'string') out.add(`${note.slice(0, 300)}: its containers may show as ids`);
+  }
+  return [...out];
+}
+
+/** Engine names kept in counters.json, each checked: an id to a name, image and pod. */
+function engineNamesOf(c: CountersFile | null): Map<string, ContainerName> {
+  const names = new Map<string, ContainerName>();
+  const given = c?.containerNames;
+  if (typeof given !== 'object' || given === null) return names;
+  for (const [id, v] of Object.entries(given)) {
+    if (typeof v !== 'object' || v === null) continue;
+    const { name, image, engine } = v as { name?: unknown; image?: unknown; engine?: unknown };
+    if (typeof name !== 'string') continue;
+    const entry: ContainerName = { name };
+    if (typeof image === 'string') entry.image = image;
+    if (engine === 'docker' || engine === 'podman' || engine === 'crictl') entry.engine = engine;
+    names.set(id, entry);
+  }
+  return names;
+}
+
 /** Names the engines gave containers at record time (they are gone once containers exit). */
 function namesOf(c: CountersFile | null): NameResolver | undefined {
+  const engineNames = engineNamesOf(c);
   const named = new Map<string, ContainerIdentity>();
   for (const map of [c?.cgroupsBefore, c?.cgroupsAfter]) {
     for (const e of map?.cgroups ?? []) {
@@ -219,11 +263,11 @@ function namesOf(c: CountersFile | null): NameResolver | undefined {
         named.set(id.id, id);
     }
   }
-  if (named.size === 0) return undefined;
+  if (named.size === 0 && engineNames.size === 0) return undefined;
   return (identity) => {
     const n = named.get(identity.id);
     return n
       ? { ...identity, name: n.name, image: n.image ?? identity.image, pod: n.pod ?? identity.pod }
-      : identity;
+      : applyNames(identity, engineNames);
   };
 }

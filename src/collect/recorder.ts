@@ -78,6 +78,7 @@ export interface RecordOptions {
 export type RecordProgress =
   | { phase: 'preflight' }
   | { phase: 'snapshot'; when: 'before' | 'after' }
+  | { phase: 'symbols' }
   | { phase: 'starting' }
   | { phase: 'recording'; elapsedSeconds: number; durationSeconds: number }
   | { phase: 'stopping'; interrupted: boolean }
@@ -263,5 +264,6 @@ function countersOf(session: Session): RunCounters | null {
     kernelAfter: c.kernelAfter ?? null,
     syscallRates: c.syscallRates ?? null,
     containerNameSources: c.containerNameSources ?? ([] as SourceNote[]),
+    containerNames: c.containerNames ?? {},
   };
 }

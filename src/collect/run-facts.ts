@@ -3,12 +3,14 @@
  * `crosstalk runs`), RunCounters into counters.json (the snapshots, cgroup maps and syscall rates).
  */
 
+import type { ContainerName } from '../analysis/containers.ts';
 import type { CgroupMap } from './cgroup-map.ts';
 import type { SourceNote } from './container-names.ts';
 import type { HostFacts } from './host-facts.ts';
 import type { KernelStateSnapshot } from './kernel-state.ts';
 import type { PerfExit } from './perf-recording.ts';
 import type { CallGraphMode, PreflightProblem } from './preflight.ts';
+import type { SymbolCacheFacts } from './symbol-cache.ts';
 import type { SyscallRates } from './syscall-rates.ts';
 
 export const COUNTERS_SCHEMA = 'crosstalk.counters/1';
@@ -72,6 +74,8 @@ export interface RecordingFacts {
   /** crosstalk's and perf's own pids: their samples are the observer, not the observed. */
   recorderPids: number[];
   files: { name: string; bytes: number }[];
+  /** The sampled binaries kept in the run's build-id cache (absent in runs recorded before it existed). */
+  symbols?: SymbolCacheFacts | null;
 }
 
 export interface RunCounters {
@@ -82,4 +86,9 @@ export interface RunCounters {
   kernelAfter: KernelStateSnapshot | null;
   syscallRates: SyscallRates | null;
   containerNameSources: SourceNote[];
+  /**
+   * Every id the engines named before, after and during the window (events), keyed by full id:
+   * analysis names cgroups from it that neither map caught (a `--rm` container of the window).
+   */
+  containerNames?: Record<string, ContainerName>;
 }

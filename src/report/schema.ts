@@ -207,6 +207,7 @@ export const analyzeSchema = z.object({
         'call-sites-lost',
         'call-graph-unknown',
         'switches-incomplete',
+        'engine-unanswered',
         'truncated',
       ]),
       message: z.string(),
