@@ -4,6 +4,7 @@
  * done blind, and the finding printed next to the ground truth the lab knows; plus the report.
  */
 import { join } from 'node:path';
+import type { ContainerIdentity } from '../analysis/containers.ts';
 import type { Finding } from '../analysis/findings.ts';
 import { type RunInfo, recordRun } from '../collect/recorder.ts';
 import type { ScenarioResult } from '../lab/types.ts';
@@ -72,6 +73,7 @@ async function describeRun(
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   const check = againstGroundTruth(result, findings[0]);
+  if (result.engine !== null) check.push(engineNamesCheck(result, analysis.containers));
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
@@ -96,8 +98,29 @@ async function describeRun(
   };
 }
 
+/**
+ * On an engine: every engine container with samples in the recording carries the engine's name,
+ * the short-lived `--rm` one of the window included (named from the engine's events).
+ */
+export function engineNamesCheck(
+  result: ScenarioResult<unknown>,
+  containers: readonly { identity: ContainerIdentity }[],
+): GroundTruthCheck {
+  const engine = result.engine ?? '';
+  const ours = containers.map((c) => c.identity).filter((i) => i.runtime === engine);
+  const unnamed = ours.filter((i) => i.name === i.shortId);
+  const named = ours.filter((i) => i.name !== i.shortId).map((i) => i.name);
+  const batch = named.find((n) => n.endsWith('-batch'));
+  return {
+    item: 'names',
+    found: `${named.length} of ${ours.length} ${engine} containers named${batch ? ` (incl. ${batch})` : ''}`,
+    truth: `every ${engine} container named`,
+    matches: ours.length > 0 && unnamed.length === 0,
+  };
+}
+
 export interface GroundTruthCheck {
-  item: 'antagonist' | 'syscall' | 'call site' | 'victim';
+  item: 'antagonist' | 'syscall' | 'call site' | 'victim' | 'names';
   found: string;
   truth: string;
   matches: boolean;
