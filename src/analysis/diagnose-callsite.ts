@@ -21,7 +21,10 @@ export function callSiteFields(site: CallSite | null): {
         note: `the stack ends in ${site.wrapper ?? 'the syscall wrapper'}: no caller was unwound`,
       };
     case 'unknown':
-      return { callSite: null, note: `the calling frame in ${site.module} has no symbol: ${whyNoSymbol(site.module)}` };
+      return {
+        callSite: null,
+        note: `the calling frame in ${site.module} has no symbol: ${whyNoSymbol(site.module)}`,
+      };
   }
 }
 

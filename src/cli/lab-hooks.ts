@@ -8,15 +8,17 @@ import type { ContainerIdentity } from '../analysis/containers.ts';
 import type { Finding } from '../analysis/findings.ts';
 import { type RunInfo, recordRun } from '../collect/recorder.ts';
 import type { ScenarioResult } from '../lab/types.ts';
+import { analyzeLoaded } from '../pipeline/analyze.ts';
+import { loadInput } from '../pipeline/load.ts';
+import { analysisReport } from '../pipeline/report.ts';
 import { renderFindings } from '../report/findings-text.ts';
 import { writeHtmlReport } from '../report/html/html-report.ts';
 import { findingJson } from '../report/json.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
-import { analyzeLoaded } from './analyze.ts';
 import { REPORT_HTML } from './doctor.ts';
 import { oneLine } from './errors.ts';
+import { useColor } from './flags.ts';
 import { writeHtml } from './html.ts';
-import { loadInput } from './inputs.ts';
 import type { LabDescription, LabFlags, LabHooks } from './lab.ts';
 
 export type LabRecording = { run: RunInfo } | { failed: string };
@@ -57,23 +59,18 @@ async function describeRun(
   flags: LabFlags,
 ): Promise<LabDescription> {
   const loaded = await loadInput(run.dir, { store: flags.store });
-  const { result: analysis, findings, attributions } = analyzeLoaded(loaded);
-  const html = {
-    kind: 'analysis',
-    profile: loaded.profile,
-    result: analysis,
-    findings,
-    counters: loaded.counters,
-    attributions,
+  const analyzed = analyzeLoaded(loaded);
+  const { findings } = analyzed;
+  const html = analysisReport(loaded, analyzed, {
     lab: result,
     title: `crosstalk lab run ${result.scenario}`,
-  } as const;
+  });
   const report = join(run.dir, REPORT_HTML);
   await writeHtmlReport(report, html);
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
-  const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  const color = useColor({});
   const check = againstGroundTruth(result, findings[0]);
-  if (result.engine !== null) check.push(engineNamesCheck(result, analysis.containers));
+  if (result.engine !== null) check.push(engineNamesCheck(result, analyzed.result.containers));
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
