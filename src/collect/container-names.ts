@@ -329,21 +329,39 @@ export function parseDockerApiList(body: string): EngineListing | string {
   for (const row of rows) {
     const id = textField(row, 'Id');
     const list = objectField(row, 'Names');
-    const labels = objectField(row, 'Labels');
     const first = Array.isArray(list) && typeof list[0] === 'string' ? list[0].replace(/^\//, '') : '';
-    const name = textField(labels, 'io.kubernetes.container.name') ?? (first !== '' ? first : undefined);
-    if (id === undefined || !HEX64.test(id) || name === undefined || name.length > MAX_FIELD) {
-      ignored++;
-      continue;
+    const labels = new Map<string, string>();
+    for (const key of KUBELET_LABELS) {
+      const v = textField(objectField(row, 'Labels'), key);
+      if (v !== undefined) labels.set(key, v);
     }
-    const entry = withImage({ name }, textField(row, 'Image'));
-    const podName = textField(labels, 'io.kubernetes.pod.name');
-    const namespace = textField(labels, 'io.kubernetes.pod.namespace');
-    if (podName !== undefined)
-      entry.pod = namespace === undefined ? { name: podName } : { name: podName, namespace };
-    names.set(id, entry);
+    const entry = dockerEntry(labels, first, textField(row, 'Image'));
+    if (id === undefined || !HEX64.test(id) || entry === undefined) ignored++;
+    else names.set(id, entry);
   }
   return { names, ignored };
+}
+
+const KUBELET_LABELS = [
+  'io.kubernetes.container.name',
+  'io.kubernetes.pod.name',
+  'io.kubernetes.pod.namespace',
+];
+
+/** A docker container's entry: its kubelet name and pod when cri-dockerd ran it, else its own name. */
+function dockerEntry(
+  labels: ReadonlyMap<string, string>,
+  name: string | undefined,
+  image: string | undefined,
+): ContainerName | undefined {
+  const shown = labels.get('io.kubernetes.container.name') ?? name;
+  if (!shown || shown.length > MAX_FIELD) return undefined;
+  const entry = withImage({ name: shown }, image);
+  const podName = labels.get('io.kubernetes.pod.name');
+  const namespace = labels.get('io.kubernetes.pod.namespace');
+  if (podName !== undefined)
+    entry.pod = namespace === undefined ? { name: podName } : { name: podName, namespace };
+  return entry;
 }
 
 /*
@@ -389,19 +407,10 @@ export function parseDockerPs(stdout: string): EngineListing {
     if (line.trim() === '') continue;
     const row = parseJson(line);
     const id = textField(row, 'ID');
-    const labels = dockerLabels(textField(row, 'Labels'));
-    const name =
-      labels.get('io.kubernetes.container.name') ?? textField(row, 'Names')?.split(',')[0].replace(/^\//, '');
-    if (id === undefined || !HEX64.test(id) || !name) {
-      ignored++;
-      continue;
-    }
-    const entry = withImage({ name }, textField(row, 'Image'));
-    const podName = labels.get('io.kubernetes.pod.name');
-    const namespace = labels.get('io.kubernetes.pod.namespace');
-    if (podName !== undefined)
-      entry.pod = namespace === undefined ? { name: podName } : { name: podName, namespace };
-    names.set(id, entry);
+    const name = textField(row, 'Names')?.split(',')[0].replace(/^\//, '');
+    const entry = dockerEntry(dockerLabels(textField(row, 'Labels')), name, textField(row, 'Image'));
+    if (id === undefined || !HEX64.test(id) || entry === undefined) ignored++;
+    else names.set(id, entry);
   }
   return { names, ignored };
 }
