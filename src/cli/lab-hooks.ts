@@ -37,6 +37,9 @@ export function labHooks(): LabHooks<LabRecording> {
           // the lab's concern; their evidence (who is blocked in the path) is.
           offCpu: true,
           stop: ctx.signal,
+          onProgress: (p) => {
+            if (p.phase === 'recording') ctx.recordingStarted();
+          },
         });
         return { run };
       } catch (e) {

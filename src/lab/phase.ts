@@ -211,9 +211,13 @@ export async function runHeldPhase<T>(
   try {
     await delay(startAt + env.warmupSeconds * 1000 - Date.now(), env.signal);
     const began = Date.now();
-    const ctx = contendedContext(env, running);
+    let windowOpen = () => {};
+    const opened = new Promise<void>((r) => {
+      windowOpen = r;
+    });
+    const ctx = contendedContext(env, running, () => windowOpen());
     const hooked = hook(ctx);
-    if (env.engine) batch = await startBatch(env);
+    if (env.engine) batch = await startBatch(env, opened);
     try {
       [value] = await abortable(
         Promise.all([hooked, delay(env.durationSeconds * 1000, env.signal)]),
@@ -236,10 +240,13 @@ export async function runHeldPhase<T>(
 
 /**
  * With an engine: a `--rm` container started a moment into the recorded window that runs for
- * about a second and is gone before the window ends, so only the engine's events name it.
+ * about a second and is gone before the window ends, so only the engine's events name it. The
+ * window opens when the hook says so (recordRun's preflight takes 1-2 s first), or after the
+ * phase's duration at the latest.
  */
-async function startBatch(env: PhaseEnv): Promise<RunningContainer> {
-  await delay(200, env.signal);
+async function startBatch(env: PhaseEnv, windowOpened: Promise<void>): Promise<RunningContainer> {
+  await abortable(Promise.race([windowOpened, delay(env.durationSeconds * 1000, env.signal)]), env.signal);
+  await delay(300, env.signal);
   const m: Member = {
     container: BATCH_CONTAINER,
     variant: 'fixed',
@@ -248,9 +255,14 @@ async function startBatch(env: PhaseEnv): Promise<RunningContainer> {
   return start(env, launchOf(env, m, 0, BATCH_SECONDS));
 }
 
-function contendedContext(env: PhaseEnv, running: RunningContainer[]): ContendedContext {
+function contendedContext(
+  env: PhaseEnv,
+  running: RunningContainer[],
+  recordingStarted: () => void,
+): ContendedContext {
   const mount = join(env.run.cgroupRoot, '..');
   return {
+    recordingStarted,
     runName: env.run.name,
     durationSeconds: env.durationSeconds,
     signal: env.signal,

@@ -113,6 +113,11 @@ export interface ContendedContext {
   durationSeconds: number;
   /** Aborted when the lab run is interrupted; stop recording then. */
   signal: AbortSignal;
+  /**
+   * The hook calls this when its recording window opens; on an engine the lab then starts the
+   * short-lived `--rm` container, so it lives inside the window (optional for hooks).
+   */
+  recordingStarted: () => void;
 }
 
 export interface ContendedResult<T> {
