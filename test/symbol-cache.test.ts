@@ -6,12 +6,14 @@ import type { CommandResult } from '../src/collect/container-names.ts';
 import { elfBuildId, keepSampledBinaries, parseBuildIdList } from '../src/collect/symbol-cache.ts';
 
 describe('perf buildid-list --with-hits', () => {
-  it('keeps files with a build id; JIT maps, memfd and deleted files are not files to keep', () => {
+  it('keeps files with a build id, once per build id; JIT maps, memfd and deleted files are not files to keep', () => {
     // perf 6.1 output, trimmed (captured beside a Docker container running the lab query server).
     const text = [
       '7dd4ff0789e05e14285320129149da2555ca0bfc [kernel.kallsyms]',
       'dcb0cfffee6007722077ef5e6d9dd6f24d2ca212 /crosstalk/bin/query-server',
       '93ac61ec5a8eb1396f9fbd350e3169a558528a40 /lib/x86_64-linux-gnu/libc.so.6',
+      'dcb0cfffee6007722077ef5e6d9dd6f24d2ca212 /crosstalk/bin/query-server',
+      '93ac61ec5a8eb1396f9fbd350e3169a558528a40 /usr/lib/x86_64-linux-gnu/libc.so.6',
       '                                         /memfd:sealed-91173221a7ea (deleted)',
       '                                         /tmp/perf-29291.map',
     ].join('\n');

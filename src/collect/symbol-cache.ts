@@ -73,13 +73,15 @@ interface SampledBinary {
  * JIT maps, memfd and deleted files have no build id (blank) and are not files to keep.
  */
 export function parseBuildIdList(text: string): SampledBinary[] {
-  const out: SampledBinary[] = [];
+  const out = new Map<string, SampledBinary>();
   for (const line of text.split('\n')) {
     const m = /^([0-9a-f]{40}|[0-9a-f]{32}) (\/\S.*)$/.exec(line);
     if (m === null || m[2].endsWith(' (deleted)') || m[2].startsWith('/memfd:')) continue;
-    out.push({ buildId: m[1], path: m[2] });
+    // perf lists a binary once per mount namespace that mapped it; perf finds it by build id, so
+    // one copy serves all (the lab's four containers list /crosstalk/bin/query-server four times).
+    if (!out.has(m[1])) out.set(m[1], { buildId: m[1], path: m[2] });
   }
-  return out;
+  return [...out.values()];
 }
 
 /** Copies the sampled binaries into `RUN/build-id`; never throws (a failure is a skipped entry). */
