@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { ContainerIdentity } from '../analysis/containers.ts';
 import type { Finding } from '../analysis/findings.ts';
+import { type ForeignLoad, foreignLoadOf } from '../analysis/foreign-load.ts';
 import { type RunInfo, recordRun } from '../collect/recorder.ts';
 import type { ScenarioResult } from '../lab/types.ts';
 import { analyzeLoaded } from '../pipeline/analyze.ts';
@@ -72,11 +73,15 @@ async function describeRun(
   await writeHtmlReport(report, html);
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
   const color = useColor({});
-  const check = againstGroundTruth(result, findings[0]);
+  const own = ownNames(result);
+  const foreign = foreignLoadOf(analyzed.result, own);
+  const { compared, foreignFindings } = splitForeignFindings(findings, own);
+  const check = againstGroundTruth(result, compared);
   if (result.engine !== null) check.push(engineNamesCheck(result, analyzed.result.containers));
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
+      ...foreignLines(foreign, foreignFindings),
       '',
       ...renderFindings(findings.slice(0, 2), color),
       '',
@@ -94,6 +99,7 @@ async function describeRun(
       report,
       findings: findings.map(findingJson),
       groundTruthCheck: check,
+      foreignLoad: foreign,
     },
   };
 }
@@ -117,6 +123,48 @@ export function engineNamesCheck(
     truth: `every ${engine} container named`,
     matches: ours.length > 0 && unnamed.length === 0,
   };
+}
+
+/**
+ * A finding that blames a container outside the scenario is about other load on the host, not
+ * about the scenario: it is shown, said to be foreign, and left out of the ground-truth comparison,
+ * which takes the first finding that does not.
+ */
+export function splitForeignFindings(
+  findings: readonly Finding[],
+  own: ReadonlySet<string>,
+): { compared: Finding | undefined; foreignFindings: Finding[] } {
+  const isForeign = (f: Finding) => f.antagonist !== null && !own.has(f.antagonist.name);
+  return { compared: findings.find((f) => !isForeign(f)), foreignFindings: findings.filter(isForeign) };
+}
+
+/** One line for other load on the host, one per finding that blames it. */
+function foreignLines(load: ForeignLoad[], blamed: Finding[]): string[] {
+  const lines: string[] = [];
+  if (load.length > 0) {
+    const who = (name: string) => (name === 'host' ? 'processes outside any container' : oneLine(name));
+    const list = load.map((l) => `${who(l.name)} ${(100 * l.busyShare).toFixed(0)}%`).join(', ');
+    lines.push(
+      `foreign load: ${list} of the host's CPU time during the recording came from outside the scenario; latencies and findings are measured beside it`,
+    );
+  }
+  for (const f of blamed)
+    lines.push(
+      `foreign finding, not compared with the ground truth: ${f.severity.toUpperCase()} ${oneLine(f.title).slice(0, 80)} (blames ${oneLine(f.antagonist?.name ?? '')}, not part of the scenario)`,
+    );
+  return lines;
+}
+
+/**
+ * The scenario's own containers as the analysis names them: the engine's names on an engine,
+ * with the short-lived batch container, else the lab's.
+ */
+function ownNames(result: ScenarioResult<unknown>): Set<string> {
+  const own = new Set(result.containers.map((c) => c.engineName ?? c.name));
+  const first = result.containers[0];
+  if (first?.engineName !== undefined)
+    own.add(`${first.engineName.slice(0, first.engineName.length - first.name.length)}batch`);
+  return own;
 }
 
 export interface GroundTruthCheck {
