@@ -71,7 +71,9 @@ export class LabEngine {
 
   /** Checks the engine answers, then builds the image from the compiled workloads. */
   buildImage(bins: BuiltWorkloads): void {
-    const version = this.run(['version', '--format', '{{.Server.Version}}'], 15_000);
+    // Rootful podman has no server to ask: `podman version` answering is enough.
+    const asked = this.engine === 'docker' ? ['version', '--format', '{{.Server.Version}}'] : ['version'];
+    const version = this.run(asked, 15_000);
     if (version.status !== 0)
       throw new LabEngineError(`${this.engine} engine not reachable: ${firstLine(version.stderr)}`);
     const root = join(this.workDir, '.image', 'rootfs');
