@@ -6,7 +6,8 @@
  * and timeline outputs start here (with the same generator, the same profile every run).
  */
 import { ProfileBuilder } from '../../src/model/builder.ts';
-import { FrameKind, type Profile } from '../../src/model/profile.ts';
+import type { Profile } from '../../src/model/profile.ts';
+import { frameOf } from './profile-text.ts';
 
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
 export const LOGGER_ID = 'a1'.repeat(32);
@@ -95,13 +96,6 @@ export function contendedHost(opts: ContendedHostOptions = {}): Profile {
   }
   b.meta.events = [{ name: 'cpu-clock:ppp', samples: n }];
   return b.finish();
-}
-
-function frameOf(b: ProfileBuilder, spec: string): number {
-  if (spec.endsWith('_[k]'))
-    return b.frame(spec.slice(0, -4), '[kernel.kallsyms]', FrameKind.kernel, false, null);
-  const at = spec.indexOf('@');
-  return b.frame(spec.slice(0, at), spec.slice(at + 1), FrameKind.user, false, null);
 }
 
 /** Engine names for the synthetic containers, as a run's counters.json would give them. */

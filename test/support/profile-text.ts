@@ -44,7 +44,8 @@ export function profileFromText(
   return b.finish();
 }
 
-function frameOf(b: ProfileBuilder, spec: string): number {
+/** The frame of one spec (`name`, `name@module`, `name_[k]`, `name@module_[i]`). */
+export function frameOf(b: ProfileBuilder, spec: string): number {
   if (spec.endsWith('_[k]'))
     return b.frame(spec.slice(0, -4), '[kernel.kallsyms]', FrameKind.kernel, false, null);
   const inlined = spec.endsWith('_[i]');
