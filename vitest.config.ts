@@ -17,6 +17,7 @@ const systemTests = [
   'test/html-browser.test.ts',
   'test/html-hostile.test.ts',
   'test/interrupt-loop.test.ts',
+  'test/lab-docker-e2e.test.ts',
   'test/lab-e2e.test.ts',
   'test/native-decoder-conformance.test.ts',
   'test/off-cpu.test.ts',

@@ -36,7 +36,10 @@ function recordedRunner(answers: Record<string, CommandResult>): CommandRunner &
   return Object.assign(run, { asked });
 }
 
-const DOCKER_PS = 'docker ps -a --no-trunc --format {{json .}}';
+const DOCKER_PS =
+  'docker ps -a --no-trunc --format {"ID":{{json .ID}},"Names":{{json .Names}},"Image":{{json .Image}},"Labels":{{json .Labels}}}';
+/** No engine socket: the CLIs are asked (the API path is tested with recorded answers below). */
+const noSocket = async () => ({ kind: 'no-socket' }) as const;
 const CRICTL_PS = 'crictl ps -a -o json';
 const CRICTL_PODS = 'crictl pods -o json';
 const PODMAN_PS = 'podman ps -a --format json';
@@ -162,7 +165,7 @@ describe('resolveContainerNames with recorded output', () => {
       [CRICTL_PODS]: exited(fixture('crictl-pods.json')),
       [PODMAN_PS]: exited(fixture('podman-ps.json')),
     });
-    const { names, notes } = await resolveContainerNames({ runner });
+    const { names, notes } = await resolveContainerNames({ api: noSocket, runner });
     expect(runner.asked.sort()).toEqual([CRICTL_PODS, CRICTL_PS, DOCKER_PS, PODMAN_PS].sort());
     expect(notes.map((n) => [n.source, n.status, n.entries])).toEqual([
       ['docker', 'ok', 4],
@@ -179,7 +182,7 @@ describe('resolveContainerNames with recorded output', () => {
       [CRICTL_PS]: exited(fixture('crictl-ps.json')),
       [CRICTL_PODS]: exited(fixture('crictl-pods.json')),
     });
-    const { names } = await resolveContainerNames({ runner, sources: ['crictl'] });
+    const { names } = await resolveContainerNames({ api: noSocket, runner, sources: ['crictl'] });
     const pod =
       '/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podb3479825_6b91_483b_b928_8faf601f5261.slice';
     const c = containerOf(
@@ -206,14 +209,14 @@ describe('resolveContainerNames with recorded output', () => {
       [CRICTL_PODS]: { kind: 'timeout' },
       [PODMAN_PS]: exited('Error: something\n'),
     });
-    const { names, notes } = await resolveContainerNames({ runner, timeoutMs: 2000 });
+    const { names, notes } = await resolveContainerNames({ api: noSocket, runner, timeoutMs: 2000 });
     expect(names.size).toBe(0);
     expect(notes.map((n) => n.note)).toEqual([
       'docker: client present, engine not reachable (Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?)',
       'crictl: client present, no answer within 2000 ms',
       'podman: output not understood (not a JSON array)',
     ]);
-    const none = await resolveContainerNames({ runner: recordedRunner({}) });
+    const none = await resolveContainerNames({ api: noSocket, runner: recordedRunner({}) });
     expect(none.notes.map((n) => n.note)).toEqual([
       'docker: not installed (not on PATH)',
       'crictl: not installed (not on PATH)',
@@ -226,7 +229,7 @@ describe('resolveContainerNames with recorded output', () => {
       [CRICTL_PS]: exited(fixture('crictl-ps.json')),
       [CRICTL_PODS]: exited('', 1, 'rpc error: code = Unimplemented'),
     });
-    const { names, notes } = await resolveContainerNames({ runner, sources: ['crictl'] });
+    const { names, notes } = await resolveContainerNames({ api: noSocket, runner, sources: ['crictl'] });
     expect(names.get('13fc386c4126901c23e52cbf0d8fffce9a84f8aad48782aa1c0693e22548d8bd')?.pod?.name).toBe(
       'web-7d9f8',
     );
@@ -237,7 +240,7 @@ describe('resolveContainerNames with recorded output', () => {
 
   it('stderr in notes loses control characters and length', async () => {
     const runner = recordedRunner({ [DOCKER_PS]: exited('', 1, `\u001b[31m${'e'.repeat(400)}\n`) });
-    const { notes } = await resolveContainerNames({ runner, sources: ['docker'] });
+    const { notes } = await resolveContainerNames({ api: noSocket, runner, sources: ['docker'] });
     expect(notes[0].note).not.toContain('\u001b');
     expect(notes[0].note.length).toBeLessThan(250);
   });

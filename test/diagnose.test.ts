@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
 import { Attributions } from '../src/analysis/attribute.ts';
 import { correlation, diagnose } from '../src/analysis/diagnose.ts';
+import { renderFindings } from '../src/report/findings-text.ts';
 import { profileFromText } from './support/profile-text.ts';
 
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
@@ -72,6 +73,12 @@ ${dock('c')} q:30 main@/srv/q;Work@/srv/q 15
     expect(findings[0].sharedStorm).toBe(true);
     expect(findings[0].victims).toHaveLength(2);
     expect(findings[0].victims.every((v) => v.reasons.includes('shared-storm'))).toBe(true);
+    // Every driver is listed as a driver, the antagonist first, in the terminal too.
+    const drivers = findings[0].drivers ?? [];
+    expect(drivers).toHaveLength(3);
+    expect(drivers[0].container).toBe(findings[0].antagonist?.container);
+    const names = drivers.map((d) => d.name);
+    expect(renderFindings(findings, false).join('\n')).toContain(`drivers     ${names.join(', ')}`);
   });
 
   it('reports the lost call site on frame-pointer stacks instead of a wrong function', () => {

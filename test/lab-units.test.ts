@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Finding } from '../src/analysis/findings.ts';
-import { againstGroundTruth, splitForeignFindings } from '../src/cli/lab-hooks.ts';
+import { againstGroundTruth, engineNamesCheck, splitForeignFindings } from '../src/cli/lab-hooks.ts';
 import { assertInsideLab, findCgroup2Mount, labCgroupDirName } from '../src/lab/cgroupfs.ts';
 import { alignRows, fixVerdict, phaseTable, scalingTable } from '../src/lab/latency-table.ts';
 import {
@@ -317,5 +317,49 @@ describe('the blind diagnosis against the ground truth', () => {
     expect(victimCheck(result('query-1', all), finding('query-2', [['query-3', ['in-path']]], false))).toBe(
       false,
     );
+  });
+});
+
+describe('engine runs: every engine container named', () => {
+  const result = { engine: 'docker' } as unknown as ScenarioResult;
+  const id = (n: string) => n.repeat(64);
+  const docker = (hex: string, name: string) => ({
+    identity: {
+      id: id(hex),
+      shortId: id(hex).slice(0, 12),
+      name,
+      runtime: 'docker' as const,
+      kind: 'container' as const,
+      cgroup: `/docker/${id(hex)}`,
+    },
+  });
+
+  it('matches when every docker container carries its name, the batch one included', () => {
+    const row = engineNamesCheck(result, [
+      docker('a', 'ctlab-aa2d80-query-1'),
+      docker('b', 'ctlab-aa2d80-batch'),
+      {
+        identity: {
+          id: '/system.slice',
+          name: 'system.slice',
+          runtime: 'systemd',
+          kind: 'other',
+          cgroup: '/system.slice',
+        },
+      },
+    ]);
+    expect(row).toEqual({
+      item: 'names',
+      found: '2 of 2 docker containers named (incl. ctlab-aa2d80-batch)',
+      truth: 'every docker container named',
+      matches: true,
+    });
+  });
+
+  it('differs when one shows as its short id, or when none was seen', () => {
+    expect(
+      engineNamesCheck(result, [docker('a', 'ctlab-aa2d80-query-1'), docker('c', 'cccccccccccc')]).matches,
+    ).toBe(false);
+    expect(engineNamesCheck(result, []).matches).toBe(false);
   });
 });

@@ -31,6 +31,8 @@ export interface AnalyzeOptions {
   nameOf?: NameResolver;
   /** The profile's sample labels (sample-labels.ts), shared with diagnosis and reports. Default: computed from `attributions` and `nameOf`. */
   labels?: SampleLabels;
+  /** Engines that run on the recorded host but named no containers, one line each. Default none. */
+  engineNotes?: readonly string[];
 }
 
 export interface ShareByCategory {
@@ -160,7 +162,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     containers: containerList,
     syscalls,
     offCpu,
-    limitations: limitationsOf(p, input, syscalls, offCpu),
+    limitations: limitationsOf(p, input, syscalls, offCpu, opts.engineNotes),
   };
 }
 

@@ -10,6 +10,16 @@ const wrapperModule =
 /** Wrapper functions outside those libraries (Go's syscall package, statically linked libc). */
 const wrapperFunction =
   /^(?:syscall|__syscall\w*|__internal_syscall\w*|__GI_\w+|__libc_\w+|(?:syscall|internal\/runtime\/syscall|runtime\/internal\/syscall|golang\.org\/x\/sys\/unix)\.(?:Syscall\w*|RawSyscall\w*|syscall\w*|rawSyscall\w*|rawVforkSyscall))$/;
+/**
+ * glibc and musl syscall wrappers by their exported names, for statically linked programs, where
+ * the wrapper sits in the program's own module: `posix_fadvise (workload)`. A C program cannot
+ * define a function with one of these names without replacing libc's, so the name is enough.
+ * Like libc's shared copy, the static one has no frame pointer: frame-pointer unwinding skips its
+ * caller. Optional `__` / `__libc_` prefixes and glibc's `64`, `_nocancel` and `_l64` suffixes.
+ */
+const staticWrapper =
+  /^(?:__)?(?:libc_)?(?:read|write|pread|pwrite|readv|writev|preadv|pwritev|open|openat|close|creat|stat|fstat|lstat|fstatat|newfstatat|statx|statfs|fstatfs|fsync|fdatasync|sync_file_range|syncfs|posix_fadvise|fadvise|fallocate|posix_fallocate|ftruncate|truncate|lseek|mmap|munmap|mprotect|madvise|msync|ioctl|fcntl|getdents|unlink|unlinkat|mkdir|mkdirat|rmdir|rename|renameat2?|access|faccessat|nanosleep|clock_nanosleep|poll|ppoll|select|pselect|epoll_wait|epoll_pwait|send|sendto|sendmsg|recv|recvfrom|recvmsg|accept4?|connect|futex|sched_yield)(?:64)?(?:_nocancel|_l64)?$/;
+
 /** Functions that start a process or thread: never the code that issued a syscall. */
 const processEntry =
   /^(?:_start|__libc_start_main\w*|__libc_start_call_main|start_thread|clone3?|__clone3?|thread_start|runtime\.goexit\w*|runtime\.main|runtime\.rt0_go)$/;
@@ -31,7 +41,12 @@ export type CallSite =
   | { status: 'unknown'; module: string; wrapper: string | null };
 
 export function isWrapperFrame(f: UserFrame): boolean {
-  return wrapperModule.test(f.module) || wrapperFunction.test(f.name);
+  return wrapperModule.test(f.module) || wrapperFunction.test(f.name) || staticWrapper.test(f.name);
+}
+
+/** A C library wrapper (shared or linked into the program): it keeps no frame pointer. */
+function isLibcWrapper(f: UserFrame): boolean {
+  return wrapperModule.test(f.module) || staticWrapper.test(f.name) || /^__(?:GI_|libc_)/.test(f.name);
 }
 
 /**
@@ -47,7 +62,7 @@ export function callSiteOf(userLeafFirst: readonly UserFrame[], mode: CallGraphM
     isWrapperFrame(userLeafFirst[i]) &&
     !processEntry.test(userLeafFirst[i].name)
   ) {
-    if (wrapperModule.test(userLeafFirst[i].module)) skippedLibc = true;
+    if (isLibcWrapper(userLeafFirst[i])) skippedLibc = true;
     // The outermost wrapper frame names the API the application called (fwrite, not __GI___libc_write).
     wrapper = userLeafFirst[i].name;
     i++;

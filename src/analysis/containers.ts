@@ -69,6 +69,8 @@ export interface ContainerName {
   image?: string;
   /** `namespace` is set for Kubernetes pods; podman pods have none. */
   pod?: { name: string; namespace?: string };
+  /** The engine that named it (runs recorded before this field existed have none). */
+  engine?: 'docker' | 'crictl' | 'podman';
 }
 
 /** Keyed by full 64-hex container id, pod sandbox id, or dashed pod uid. */
@@ -330,6 +332,10 @@ function systemdUnit(path: string, p: SplitPath, at: number, kind: ContainerKind
  * keeps its short id under the pod's name.
  */
 export function applyNames(identity: ContainerIdentity, names: ContainerNames): ContainerIdentity {
+  if (identity.runtime === 'cgroup' || identity.runtime === 'systemd') {
+    const known = knownEngineId(identity.cgroup, names);
+    if (known !== null) return applyNames(known, names);
+  }
   const own = names.get(identity.monitorOf ?? identity.id);
   const podEntry = identity.pod === undefined ? undefined : names.get(identity.pod.uid);
   const podName = own?.pod ?? podEntry?.pod;
@@ -346,6 +352,35 @@ export function applyNames(identity: ContainerIdentity, names: ContainerNames): 
     identity.monitorOf === undefined ? qualified : `${qualified} (${monitorWord(identity)})`,
   );
   return named;
+}
+
+const ENGINE_RUNTIME: Record<NonNullable<ContainerName['engine']>, ContainerRuntime> = {
+  docker: 'docker',
+  podman: 'podman',
+  crictl: 'kubernetes',
+};
+
+/**
+ * A cgroup outside the engines' naming conventions whose path holds a 64-hex component an engine
+ * named: `--cgroup-parent /tenant-a` makes `/tenant-a/<id>`, nested engines `/outer/<id>/...`.
+ * The outermost known id wins, as in matchContainer.
+ */
+function knownEngineId(path: string, names: ContainerNames): ContainerIdentity | null {
+  const p = splitPath(path);
+  for (let at = 0; at < p.parts.length; at++) {
+    const id = hex64.exec(p.parts[at])?.[1];
+    const known = id === undefined ? undefined : names.get(id);
+    if (id === undefined || known === undefined) continue;
+    return {
+      id,
+      shortId: id.slice(0, 12),
+      name: id.slice(0, 12),
+      runtime: known.engine === undefined ? 'cgroup' : ENGINE_RUNTIME[known.engine],
+      kind: 'container',
+      cgroup: path.slice(0, p.ends[at]),
+    };
+  }
+  return null;
 }
 
 function qualify(pod: { name: string; namespace?: string }, leaf: string): string {

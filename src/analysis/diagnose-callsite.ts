@@ -23,7 +23,22 @@ export function callSiteFields(site: CallSite | null): {
     case 'unknown':
       return {
         callSite: null,
-        note: `the calling frame in ${site.module} has no symbol (stripped binary or JIT without a perf map)`,
+        note: `the calling frame in ${site.module} has no symbol: ${whyNoSymbol(site.module)}`,
       };
   }
+}
+
+/**
+ * Why a frame has no symbol, as far as the module perf named tells: code outside any file is JIT
+ * (or anonymous memory) without a perf map; a JIT map that lacks the address; else the file was
+ * unreadable when the profile was decoded or has no symbols. DWARF unwinding would not help: the
+ * frame was unwound, only its name is missing.
+ */
+function whyNoSymbol(module: string): string {
+  if (module === '' || module === '[unknown]' || module.startsWith('//anon') || module.startsWith('[anon'))
+    return 'JIT or anonymous code without a perf map (/tmp/perf-PID.map); a DWARF call graph would not help';
+  if (/^\/tmp\/perf-\d+\.map$/.test(module)) return 'JIT code whose perf map has no entry for this address';
+  if (module.startsWith('/memfd:') || module.endsWith(' (deleted)'))
+    return 'the code was in a deleted or memory-only file, which no later analysis can read';
+  return "the binary was not readable when the profile was decoded (its container gone, and not kept in the run's build-id cache) or it is stripped; a DWARF call graph would not help";
 }

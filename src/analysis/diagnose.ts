@@ -324,6 +324,7 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
     antagonist: { container: antId, name: names.get(antId)?.name ?? antId, process: topOf(ant.byProcess) },
     victims,
     sharedStorm,
+    drivers: sharedStorm ? storm.map(([id]) => ({ container: id, name: names.get(id)?.name ?? id })) : [],
     syscall: topOf(ant.bySyscall),
     callSite: site.callSite,
     callSiteNote: site.note,

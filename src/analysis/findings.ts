@@ -73,6 +73,8 @@ export type Finding = {
   victims: Victim[];
   /** Every container with the problem drives it: each is both victim and antagonist. */
   sharedStorm: boolean;
+  /** In a shared storm, every driver, the antagonist first (absent or empty otherwise). */
+  drivers?: { container: string; name: string }[];
   syscall: string | null;
   callSite: { function: string; module: string } | null;
   callSiteNote: string | null;

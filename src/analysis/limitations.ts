@@ -15,6 +15,7 @@ export type LimitationCode =
   | 'call-sites-lost'
   | 'call-graph-unknown'
   | 'switches-incomplete'
+  | 'engine-unanswered'
   | 'truncated';
 
 export interface Limitation {
@@ -50,8 +51,9 @@ export function limitationsOf(
   input: AnalysisInput,
   syscalls: SyscallSummary[],
   offCpu: OffCpuSummary | null = null,
+  engineNotes: readonly string[] = [],
 ): Limitation[] {
-  const out: Limitation[] = [];
+  const out: Limitation[] = engineNotes.map((message) => ({ code: 'engine-unanswered', message }));
   const switches = switchesIncomplete(offCpu);
   if (input.samples === 0) {
     out.push({ code: 'no-samples', message: 'the input holds no samples of the chosen event' });

@@ -4,6 +4,7 @@
  * done blind, and the finding printed next to the ground truth the lab knows; plus the report.
  */
 import { join } from 'node:path';
+import type { ContainerIdentity } from '../analysis/containers.ts';
 import type { Finding } from '../analysis/findings.ts';
 import { type ForeignLoad, foreignLoadOf } from '../analysis/foreign-load.ts';
 import { type RunInfo, recordRun } from '../collect/recorder.ts';
@@ -37,6 +38,9 @@ export function labHooks(): LabHooks<LabRecording> {
           // the lab's concern; their evidence (who is blocked in the path) is.
           offCpu: true,
           stop: ctx.signal,
+          onProgress: (p) => {
+            if (p.phase === 'recording') ctx.recordingStarted();
+          },
         });
         return { run };
       } catch (e) {
@@ -69,13 +73,14 @@ async function describeRun(
   await writeHtmlReport(report, html);
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
   const color = useColor({});
-  const own = new Set(result.containers.map((c) => c.name));
+  const own = ownNames(result);
   const foreign = foreignLoadOf(analyzed.result, own);
   const { compared, foreignFindings } = splitForeignFindings(findings, own);
   // The blame is checked: the first of the scenario's findings that names an antagonist (a
   // CPU-pressure or "nothing shows harm" line before it names no one).
   const blamed = findings.find((f) => f.antagonist !== null && own.has(f.antagonist.name));
   const check = againstGroundTruth(result, blamed ?? compared);
+  if (result.engine !== null) check.push(engineNamesCheck(result, analyzed.result.containers));
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
@@ -99,6 +104,27 @@ async function describeRun(
       groundTruthCheck: check,
       foreignLoad: foreign,
     },
+  };
+}
+
+/**
+ * On an engine: every engine container with samples in the recording carries the engine's name,
+ * the short-lived `--rm` one of the window included (named from the engine's events).
+ */
+export function engineNamesCheck(
+  result: ScenarioResult<unknown>,
+  containers: readonly { identity: ContainerIdentity }[],
+): GroundTruthCheck {
+  const engine = result.engine ?? '';
+  const ours = containers.map((c) => c.identity).filter((i) => i.runtime === engine);
+  const unnamed = ours.filter((i) => i.name === i.shortId);
+  const named = ours.filter((i) => i.name !== i.shortId).map((i) => i.name);
+  const batch = named.find((n) => n.endsWith('-batch'));
+  return {
+    item: 'names',
+    found: `${named.length} of ${ours.length} ${engine} containers named${batch ? ` (incl. ${batch})` : ''}`,
+    truth: `every ${engine} container named`,
+    matches: ours.length > 0 && unnamed.length === 0,
   };
 }
 
@@ -132,8 +158,20 @@ function foreignLines(load: ForeignLoad[], blamed: Finding[]): string[] {
   return lines;
 }
 
+/**
+ * The scenario's own containers as the analysis names them: the engine's names on an engine,
+ * with the short-lived batch container, else the lab's.
+ */
+function ownNames(result: ScenarioResult<unknown>): Set<string> {
+  const own = new Set(result.containers.map((c) => c.engineName ?? c.name));
+  const first = result.containers[0];
+  if (first?.engineName !== undefined)
+    own.add(`${first.engineName.slice(0, first.engineName.length - first.name.length)}batch`);
+  return own;
+}
+
 export interface GroundTruthCheck {
-  item: 'antagonist' | 'syscall' | 'call site' | 'victim';
+  item: 'antagonist' | 'syscall' | 'call site' | 'victim' | 'names';
   found: string;
   truth: string;
   matches: boolean;

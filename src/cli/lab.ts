@@ -5,6 +5,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
+import { LabEngineError } from '../lab/engine.ts';
 import {
   effectLines,
   evidenceLines,
@@ -64,6 +65,12 @@ interface RunFlags extends LabFlags {
   duration?: number;
   runs?: number;
   json?: boolean;
+  engine?: 'docker' | 'podman';
+}
+
+function engineName(v: string): 'docker' | 'podman' {
+  if (v === 'docker' || v === 'podman') return v;
+  throw new InvalidArgumentError('expected docker or podman');
 }
 
 function positiveNumber(v: string): number {
@@ -90,6 +97,7 @@ function toCliError(e: unknown): unknown {
   }
   if (e instanceof LabBusyError) return new CliError(e.message, ExitCode.unavailable);
   if (e instanceof LabWorkloadError) return new CliError(e.message, ExitCode.unavailable);
+  if (e instanceof LabEngineError) return new CliError(e.message, ExitCode.unavailable);
   return e;
 }
 
@@ -126,6 +134,7 @@ async function runAndPrint<T>(
       durationSeconds: flags.duration,
       runs: flags.runs,
       waitSeconds: flags.wait,
+      engine: flags.engine,
       onContended: hooks.onContended ? (ctx) => hooks.onContended!(ctx, flags) : undefined,
       onProgress: quiet ? undefined : (m) => process.stderr.write(`crosstalk lab: ${m}\n`),
     });
@@ -170,6 +179,11 @@ function withRunOutputOptions(command: Command): Command {
       '--wait <seconds>',
       'wait this long for another lab run to finish (default: refuse at once)',
       positiveNumber,
+    )
+    .option(
+      '--engine <name>',
+      'run the containers on docker or podman (image built offline; default: built-in cgroup containers)',
+      engineName,
     );
 }
 

@@ -176,6 +176,7 @@ const PHASE_TEXT: Record<Exclude<RecordProgress['phase'], 'recording' | 'checkin
   starting: 'starting perf',
   stopping: 'stopping perf (it writes its file)',
   syscalls: 'counting syscalls per cgroup',
+  symbols: 'keeping the sampled binaries for symbols',
 };
 
 /** One status line on stderr, redrawn in place; silent when stderr is not a terminal. */

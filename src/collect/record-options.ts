@@ -53,6 +53,7 @@ export type RecordProgress =
   | { phase: 'starting' }
   | { phase: 'recording'; elapsedSeconds: number; durationSeconds: number }
   | { phase: 'stopping'; interrupted: boolean }
+  | { phase: 'symbols' }
   | { phase: 'syscalls' }
   | { phase: 'checking'; fraction: number };
 

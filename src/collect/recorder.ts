@@ -206,5 +206,6 @@ function countersOf(session: Session): RunCounters | null {
     kernelAfter: c.kernelAfter ?? null,
     syscallRates: c.syscallRates ?? null,
     containerNameSources: c.containerNameSources ?? ([] as SourceNote[]),
+    containerNames: c.containerNames ?? {},
   };
 }

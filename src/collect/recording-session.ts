@@ -10,13 +10,14 @@ import { readPerfData } from '../formats/perf-data/reader.ts';
 import { FILE_MODE } from '../store/atomic-file.ts';
 import { PERF_DATA_FILE, SYSCALLS_DATA_FILE } from '../store/metadata.ts';
 import { mapCgroups } from './cgroup-map.ts';
-import { resolveContainerNames } from './container-names.ts';
+import { resolveContainerNames, resolveEventNames } from './container-names.ts';
 import { readHostFacts } from './host-facts.ts';
 import { snapshotKernelState } from './kernel-state.ts';
 import { exitText, type PerfExit, PerfRecording, perfRecordArgs } from './perf-recording.ts';
 import { callGraphArgs, type PreflightReport } from './preflight.ts';
 import type { RecordOptions, RecordProgress, Settings } from './record-options.ts';
 import type { ProfileCheck, RecordingFacts, RunCounters } from './run-facts.ts';
+import { keepSampledBinaries, type MappingProcess, type SymbolCacheFacts } from './symbol-cache.ts';
 import {
   readSyscallRates,
   SYSCALL_SAMPLE_PERIOD,
@@ -47,6 +48,7 @@ export class Session {
   /** Set just before crosstalk signals perf: a perf exit before it is unexpected. */
   stopRequested = false;
   startFailure: string | null = null;
+  symbols: SymbolCacheFacts | null = null;
   host: RecordingFacts['host'] | null = null;
   private names: Map<string, ContainerName> = new Map();
   private startedMs = 0;
@@ -77,6 +79,7 @@ export class Session {
         await this.stopPerf(progress);
       }
       if (!this.aborted) await this.snapshotAfter(progress);
+      if (this.startedAt !== null && !this.aborted) await this.keepSymbols(progress);
       if (this.startedAt !== null && !this.aborted && !this.interrupted) await this.countSyscalls(progress);
       const check = this.aborted || this.startedAt === null ? null : await this.checkProfile(progress);
       const rates = await this.decodeSyscalls(progress);
@@ -95,11 +98,12 @@ export class Session {
     const h = this.pre.hierarchies;
     const [host, names] = await Promise.all([
       readHostFacts(h, this.pre.perfVersion),
-      resolveContainerNames({ env: this.s.env }),
+      resolveContainerNames({ env: this.s.env, when: 'before' }),
     ]);
     this.host = host;
     this.names = names.names;
     this.counters.containerNameSources = names.notes;
+    this.counters.containerNames = Object.fromEntries(this.names);
     this.counters.cgroupsBefore = await mapCgroups(h, { names: this.names });
     this.counters.kernelBefore = await snapshotKernelState(h, this.counters.cgroupsBefore);
     return host;
@@ -108,8 +112,50 @@ export class Session {
   private async snapshotAfter(progress: (p: RecordProgress) => void): Promise<void> {
     progress({ phase: 'snapshot', when: 'after' });
     const h = this.pre.hierarchies;
+    await this.namesAfter();
     this.counters.cgroupsAfter = await mapCgroups(h, { names: this.names });
     this.counters.kernelAfter = await snapshotKernelState(h, this.counters.cgroupsAfter);
+  }
+
+  /**
+   * Copies the sampled binaries into the run's build-id cache while their processes still exist,
+   * so symbols resolve after the containers are removed (symbol-cache.ts).
+   */
+  private async keepSymbols(progress: (p: RecordProgress) => void): Promise<void> {
+    progress({ phase: 'symbols' });
+    const processes: MappingProcess[] = [];
+    for (const c of this.counters.cgroupsAfter?.cgroups ?? []) {
+      const inContainer = c.container.kind === 'container' || c.container.kind === 'pod';
+      if (inContainer && c.processes.length > 0) processes.push({ pid: c.processes[0].pid, inContainer });
+    }
+    this.symbols = await keepSampledBinaries({
+      perfPath: this.pre.perfPath!,
+      perfData: this.profileFile,
+      runDir: this.dir,
+      processes,
+      env: this.s.env,
+    });
+  }
+
+  /**
+   * Names asked again after the window, and from the engines' events of the window: containers
+   * started after the first listing, and `--rm` containers that came and went inside the window.
+   */
+  private async namesAfter(): Promise<void> {
+    const since = this.startedAt === null ? Date.now() / 1000 : Date.parse(this.startedAt) / 1000;
+    const [after, events] = await Promise.all([
+      resolveContainerNames({ env: this.s.env, when: 'after' }),
+      resolveEventNames(since - 1, Date.now() / 1000 + 1, { env: this.s.env }),
+    ]);
+    for (const found of [after, events]) {
+      for (const [id, name] of found.names) if (!this.names.has(id)) this.names.set(id, name);
+    }
+    this.counters.containerNameSources = [
+      ...(this.counters.containerNameSources ?? []),
+      ...after.notes,
+      ...events.notes.filter((n) => n.status !== 'absent'),
+    ];
+    this.counters.containerNames = Object.fromEntries(this.names);
   }
 
   get profileCommand(): string[] {
@@ -338,6 +384,7 @@ export class Session {
         (p): p is number => p !== undefined,
       ),
       files: await fileSizes(this.dir, [PERF_DATA_FILE, SYSCALLS_DATA_FILE]),
+      symbols: this.symbols,
     };
   }
 }

@@ -6,6 +6,7 @@
  * those (the recorder writes them through the store's types, so the compiler checks it).
  */
 
+import type { ContainerName } from '../analysis/containers.ts';
 import type { COUNTERS_SCHEMA } from '../store/counters-file.ts';
 import type { CgroupMap } from './cgroup-map.ts';
 import type { SourceNote } from './container-names.ts';
@@ -13,6 +14,7 @@ import type { HostFacts } from './host-facts.ts';
 import type { KernelStateSnapshot } from './kernel-state.ts';
 import type { PerfExit } from './perf-recording.ts';
 import type { CallGraphMode, PreflightProblem } from './preflight.ts';
+import type { SymbolCacheFacts } from './symbol-cache.ts';
 import type { SyscallRates } from './syscall-rates.ts';
 
 export interface RecordingOptionsUsed {
@@ -77,6 +79,8 @@ export interface RecordingFacts {
   /** crosstalk's and perf's own pids: their samples are the observer, not the observed. */
   recorderPids: number[];
   files: { name: string; bytes: number }[];
+  /** The sampled binaries kept in the run's build-id cache (absent in runs recorded before it existed). */
+  symbols?: SymbolCacheFacts | null;
 }
 
 export interface RunCounters {
@@ -87,4 +91,9 @@ export interface RunCounters {
   kernelAfter: KernelStateSnapshot | null;
   syscallRates: SyscallRates | null;
   containerNameSources: SourceNote[];
+  /**
+   * Every id the engines named before, after and during the window (events), keyed by full id:
+   * analysis names cgroups from it that neither map caught (a `--rm` container of the window).
+   */
+  containerNames?: Record<string, ContainerName>;
 }

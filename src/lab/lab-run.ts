@@ -31,6 +31,11 @@ export interface LabRun {
   /** What sweeping stale runs at the start removed, one line each. */
   readonly staleRemoved: string[];
   closed: boolean;
+  /**
+   * Synchronous steps run first when the run closes (an engine's containers and image); one
+   * that throws keeps the run open, so a later close tries again.
+   */
+  onClose?: () => void;
 }
 
 const active = new Set<LabRun>();
@@ -109,6 +114,7 @@ export function closeRun(run: LabRun): void {
       errors.push((e as Error).message);
     }
   };
+  if (run.onClose) attempt(run.onClose);
   attempt(() => removeCgroupTree(run.cgroupRoot, run.cgroupDir));
   attempt(() => removeLabDirIfEmpty(run.cgroupRoot));
   attempt(() => rmSync(run.workDir, { recursive: true, force: true }));

@@ -13,6 +13,7 @@ import {
   startContainer,
   stopContainer,
 } from './container.ts';
+import type { LabEngine } from './engine.ts';
 import { LabInterruptedError } from './interrupt.ts';
 import { containerCgroup, type LabRun } from './lab-run.ts';
 import type { BuiltWorkloads } from './native-build.ts';
@@ -33,10 +34,35 @@ export interface PhaseEnv {
   durationSeconds: number;
   warmupSeconds: number;
   signal: AbortSignal;
+  /** A real container engine; absent: the built-in cgroup containers. */
+  engine?: LabEngine;
 }
 
+/** The short-lived container an engine run starts inside the recorded window (`--rm`, ~1 s). */
+export const BATCH_CONTAINER: ScenarioContainer = { name: 'batch', role: 'neighbour' };
+/** Seconds the batch container runs. */
+const BATCH_SECONDS = 1;
+
 /** Time for sh + unshare + exec of every container before the common start instant. */
-const launchLeadMs = 500;
+const LAUNCH_LEAD_MS = 500;
+/**
+ * With an engine, `docker run` of every container: 0.3 s each here on an idle host, ~2 s for four
+ * at once on 2 busy CPUs.
+ */
+const ENGINE_LAUNCH_LEAD_MS = 3000;
+
+function launchLead(env: PhaseEnv): number {
+  return env.engine ? ENGINE_LAUNCH_LEAD_MS : LAUNCH_LEAD_MS;
+}
+
+function start(env: PhaseEnv, launch: ContainerLaunch): RunningContainer {
+  return env.engine ? env.engine.start(launch) : startContainer(launch, env.ns);
+}
+
+function stop(env: PhaseEnv, r: RunningContainer): void {
+  if (env.engine) env.engine.stop(r.launch.name);
+  else stopContainer(r);
+}
 /** Neighbours keep running this long after the victim's window. */
 const tailSeconds = 0.5;
 
@@ -115,7 +141,9 @@ async function awaitExit(env: PhaseEnv, running: RunningContainer[], timeoutMs: 
       if (x.code === 0) return;
       const name = running[i].launch.name;
       const why =
-        x.code === enterFailedCode ? 'could not enter its cgroup' : `exited with ${x.code ?? x.signal}`;
+        x.code === enterFailedCode && !env.engine
+          ? 'could not enter its cgroup'
+          : `exited with ${x.code ?? x.signal}`;
       throw new LabWorkloadError(`lab container ${name} ${why}${x.stderr ? `: ${x.stderr}` : ''}`);
     });
   } finally {
@@ -134,17 +162,17 @@ function collect(ms: Member[]): { victim: WorkloadStats; neighbours: WorkloadSta
 export async function runPhase(env: PhaseEnv, plan: PhasePlan, runNo: number): Promise<PhaseRun> {
   const ms = members(env, plan, `stats-${plan.key}-${runNo}.json`);
   const before = readEvidence(env);
-  const startAt = Date.now() + launchLeadMs;
+  const startAt = Date.now() + launchLead(env);
   const neighbourSeconds = env.warmupSeconds + env.durationSeconds + tailSeconds;
   const running = ms.map((m, i) =>
     i === 0
-      ? startContainer(launchOf(env, m, startAt + env.warmupSeconds * 1000, env.durationSeconds), env.ns)
-      : startContainer(launchOf(env, m, startAt, neighbourSeconds), env.ns),
+      ? start(env, launchOf(env, m, startAt + env.warmupSeconds * 1000, env.durationSeconds))
+      : start(env, launchOf(env, m, startAt, neighbourSeconds)),
   );
   try {
-    await awaitExit(env, running, launchLeadMs + (neighbourSeconds + 30) * 1000);
+    await awaitExit(env, running, launchLead(env) + (neighbourSeconds + 30) * 1000);
   } catch (e) {
-    for (const r of running) stopContainer(r);
+    for (const r of running) stop(env, r);
     throw e;
   }
   const after = readEvidence(env);
@@ -175,15 +203,21 @@ export async function runHeldPhase<T>(
 }> {
   const ms = members(env, plan, 'stats-contended.json');
   const before = readEvidence(env);
-  const startAt = Date.now() + launchLeadMs;
-  const running = ms.map((m) => startContainer(launchOf(env, m, startAt, 0), env.ns));
+  const startAt = Date.now() + launchLead(env);
+  const running = ms.map((m) => start(env, launchOf(env, m, startAt, 0)));
   let value: T;
   let seconds: number;
+  let batch: RunningContainer | null = null;
   try {
     await delay(startAt + env.warmupSeconds * 1000 - Date.now(), env.signal);
     const began = Date.now();
-    const ctx = contendedContext(env, running);
+    let windowOpen = () => {};
+    const opened = new Promise<void>((r) => {
+      windowOpen = r;
+    });
+    const ctx = contendedContext(env, running, () => windowOpen());
     const hooked = hook(ctx);
+    if (env.engine) batch = await startBatch(env, opened);
     try {
       [value] = await abortable(
         Promise.all([hooked, delay(env.durationSeconds * 1000, env.signal)]),
@@ -196,22 +230,55 @@ export async function runHeldPhase<T>(
     }
     seconds = (Date.now() - began) / 1000;
   } finally {
-    for (const r of running) stopContainer(r);
+    for (const r of running) stop(env, r);
   }
-  await awaitExit(env, running, 30_000);
+  await awaitExit(env, batch === null ? running : [...running, batch], 30_000);
   const after = readEvidence(env);
   env.def.afterPhase?.(env.run.workDir, env.containers);
   return { value, seconds, ...collect(ms), evidence: pairEvidence(before, after) };
 }
 
-function contendedContext(env: PhaseEnv, running: RunningContainer[]): ContendedContext {
+/**
+ * With an engine: a `--rm` container started a moment into the recorded window that runs for
+ * about a second and is gone before the window ends, so only the engine's events name it. The
+ * window opens when the hook says so (recordRun's preflight takes 1-2 s first), or after the
+ * phase's duration at the latest.
+ */
+async function startBatch(env: PhaseEnv, windowOpened: Promise<void>): Promise<RunningContainer> {
+  await abortable(Promise.race([windowOpened, delay(env.durationSeconds * 1000, env.signal)]), env.signal);
+  await delay(300, env.signal);
+  const m: Member = {
+    container: BATCH_CONTAINER,
+    variant: 'fixed',
+    statsPath: join(env.run.workDir, BATCH_CONTAINER.name, 'stats-batch.json'),
+  };
+  return start(env, launchOf(env, m, 0, BATCH_SECONDS));
+}
+
+function contendedContext(
+  env: PhaseEnv,
+  running: RunningContainer[],
+  recordingStarted: () => void,
+): ContendedContext {
   const mount = join(env.run.cgroupRoot, '..');
   return {
+    recordingStarted,
     runName: env.run.name,
     durationSeconds: env.durationSeconds,
     signal: env.signal,
     containers: running.map((r) => {
       const c = env.containers.find((x) => x.name === r.launch.name)!;
+      if (env.engine) {
+        const info = env.engine.inspect(c.name);
+        const path = info?.cgroupPath ?? '';
+        return {
+          name: env.engine.nameOf(c.name),
+          role: c.role,
+          cgroup: path === '' ? '' : join(mount, path),
+          cgroupPath: path,
+          pids: path === '' ? [] : cgroupPids(join(mount, path)),
+        };
+      }
       return {
         name: c.name,
         role: c.role,

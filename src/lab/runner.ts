@@ -7,16 +7,18 @@ import { statfsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { cgroupSupport } from './cgroupfs.ts';
 import { type NamespaceSupport, probeNamespaces } from './container.ts';
+import { type EngineName, LabEngine } from './engine.ts';
 import { guardInterrupts, type InterruptGuard, LabInterruptedError, reraise } from './interrupt.ts';
 import { closeRun, containerCgroup, defaultWorkRoot, type LabRun, openRun } from './lab-run.ts';
 import { type BuiltWorkloads, buildWorkloads } from './native-build.ts';
-import { type PhaseEnv, runHeldPhase, runPhase } from './phase.ts';
+import { BATCH_CONTAINER, type PhaseEnv, runHeldPhase, runPhase } from './phase.ts';
 import type { PhasePlan, ScenarioDefinition } from './scenario.ts';
 import { findScenario, listScenarios } from './scenarios.ts';
 import { summarizeLatency } from './stats.ts';
 import type {
   ContendedContext,
   ContendedResult,
+  GroundTruth,
   LabContainer,
   PhaseResult,
   PhaseRun,
@@ -61,6 +63,10 @@ export interface RunScenarioOptions<T> {
   cacheRoot?: string;
   /** Lock and state files (default /run/crosstalk-lab). */
   stateDir?: string;
+  /** Run the containers on this engine (default: the built-in cgroup containers). */
+  engine?: EngineName;
+  /** Environment of the engine's CLI (DOCKER_HOST, CONTAINER_HOST). Default process.env. */
+  engineEnv?: NodeJS.ProcessEnv;
 }
 
 interface Settings {
@@ -139,12 +145,39 @@ async function measure(env: PhaseEnv, plans: PhasePlan[], s: Settings, progress:
   return plans.map((p) => phaseResult(p, byKey.get(p.key)!));
 }
 
-function labContainers(run: LabRun, def: ScenarioDefinition, count: number): LabContainer[] {
+function labContainers(
+  run: LabRun,
+  def: ScenarioDefinition,
+  count: number,
+  engine: LabEngine | undefined,
+): LabContainer[] {
   const mount = join(run.cgroupRoot, '..');
   return def.containers(count).map((c) => {
     const cgroup = containerCgroup(run, c.name);
-    return { name: c.name, role: c.role, cgroup, cgroupPath: `/${relative(mount, cgroup)}` };
+    const entry: LabContainer = {
+      name: c.name,
+      role: c.role,
+      cgroup,
+      cgroupPath: `/${relative(mount, cgroup)}`,
+    };
+    if (engine) entry.engineName = engine.nameOf(c.name);
+    return entry;
   });
+}
+
+function engineNote(engine: LabEngine, containers: LabContainer[]): string {
+  const names = containers.map((c) => c.engineName).join(', ');
+  return `${engine.engine}: containers ${names} (image ${engine.image}, --rm); a short-lived container ${engine.nameOf(BATCH_CONTAINER.name)} ran ~1 s inside the recorded window; all were removed before the analysis, the image at the end`;
+}
+
+/** On an engine the diagnosis sees the engine's names (`ctlab-<run>-query-1`): so does the truth. */
+function engineGroundTruth(truth: GroundTruth, engine: LabEngine | undefined): GroundTruth {
+  if (!engine) return truth;
+  return {
+    ...truth,
+    victim: engine.nameOf(truth.victim),
+    antagonists: truth.antagonists.map((a) => engine.nameOf(a)),
+  };
 }
 
 export { listScenarios };
@@ -157,6 +190,7 @@ interface RunContext {
   ns: NamespaceSupport;
   signal: AbortSignal;
   progress: (msg: string) => void;
+  engine?: LabEngine;
 }
 
 async function contendedPhase<T>(
@@ -181,18 +215,19 @@ async function measureRun<T>(
     (n): n is string => n !== null,
   );
   for (const n of notes) c.progress(n);
-  const containers = labContainers(run, def, s.containers);
+  const containers = labContainers(run, def, s.containers, c.engine);
   const env: PhaseEnv = {
     ...c,
     containers: def.containers(s.containers),
     durationSeconds: s.durationSeconds,
     warmupSeconds: s.warmupSeconds,
   };
-  def.prepare(run.workDir, env.containers);
+  def.prepare(run.workDir, c.engine ? [...env.containers, BATCH_CONTAINER] : env.containers);
   const plans = def.phases(s.containers);
   const phases = await measure(env, plans, s, c.progress);
   if (onAlone) await contendedPhase(env, plans[0], onAlone, c.progress);
   const contended = onContended ? await contendedPhase(env, plans[2], onContended, c.progress) : null;
+  if (c.engine) notes.push(engineNote(c.engine, containers));
   const idle = idleWakeNote(phases[0], phases[1]);
   if (idle !== null) notes.push(idle);
   const result: ScenarioResult<T> = {
@@ -208,7 +243,8 @@ async function measureRun<T>(
     phases: { alone: phases[0], fixed: phases[1], unfixed: phases[2] },
     extraPhases: phases.slice(3),
     scaling: def.scaling?.(phases) ?? null,
-    groundTruth: def.groundTruth(env.containers, c.bins),
+    engine: c.engine?.engine ?? null,
+    groundTruth: engineGroundTruth(def.groundTruth(env.containers, c.bins), c.engine),
     contended,
     notes,
   };
@@ -267,7 +303,8 @@ export async function runScenario<T = unknown>(
       signal: guard.signal,
       onProgress: progress,
     });
-    const context = { def, settings, run, bins, ns, signal: guard.signal, progress };
+    const engine = opts.engine ? openEngine(opts.engine, run, bins, opts.engineEnv, progress) : undefined;
+    const context = { def, settings, run, bins, ns, signal: guard.signal, progress, engine };
     return await measureRun(context, opts.onContended, opts.onAlone);
   } catch (e) {
     throw interruptedOr(guard, e);
@@ -277,6 +314,21 @@ export async function runScenario<T = unknown>(
     const sig = guard.received();
     if (sig !== null && (opts.onSignal ?? 'exit') === 'exit') reraise(sig);
   }
+}
+
+/** The engine's image, built now; its containers and image go when the run closes, on every path. */
+function openEngine(
+  name: EngineName,
+  run: LabRun,
+  bins: BuiltWorkloads,
+  env: NodeJS.ProcessEnv | undefined,
+  progress: (msg: string) => void,
+): LabEngine {
+  const engine = new LabEngine(name, run.name, run.workDir, env);
+  run.onClose = () => engine.cleanup();
+  progress(`${name}: building image ${engine.image} from the workloads (docker import, no registry)`);
+  engine.buildImage(bins);
+  return engine;
 }
 
 function interruptedOr(guard: InterruptGuard, e: unknown): unknown {

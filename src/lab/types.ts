@@ -104,6 +104,8 @@ export interface LabContainer {
   cgroup: string;
   /** The same path relative to the v2 mount, as perf prints it: `/crosstalk-lab/<run>/<name>`. */
   cgroupPath: string;
+  /** On a real engine: the container's name there (`ctlab-<run>-<name>`); its cgroup is the engine's. */
+  engineName?: string;
 }
 
 /** Handed to `onContended` while the unfixed containers run. */
@@ -114,6 +116,11 @@ export interface ContendedContext {
   durationSeconds: number;
   /** Aborted when the lab run is interrupted; stop recording then. */
   signal: AbortSignal;
+  /**
+   * The hook calls this when its recording window opens; on an engine the lab then starts the
+   * short-lived `--rm` container, so it lives inside the window (optional for hooks).
+   */
+  recordingStarted: () => void;
 }
 
 export interface ContendedResult<T> {
@@ -149,6 +156,9 @@ export interface ScenarioResult<T = unknown> {
   /** Further phases a scenario measures (fadvise-logger: the victim alone without the fix). */
   extraPhases: PhaseResult[];
   scaling: ScalingRow[] | null;
+  /** The engine the containers ran on, or null for the built-in cgroup containers. */
+  engine: 'docker' | 'podman' | null;
+  /** With an engine, the names are the engine's (`ctlab-<run>-query-1`). */
   groundTruth: GroundTruth;
   contended: ContendedResult<T> | null;
   /** Stale runs swept, namespace fallback, filesystem warnings: one line each. */

@@ -22,7 +22,8 @@ export function analyzeLoaded(loaded: LoadedInput, topSyscalls = 25): Analyzed {
   const { profile } = loaded;
   if (loaded.hosts !== undefined) {
     const labels = labelSamples(profile, { nameOf: loaded.nameOf });
-    const result = analyzeProfile(profile, { topSyscalls, labels });
+    const engineNotes = loaded.hosts.flatMap((h) => (h.engineNotes ?? []).map((n) => `${h.name}: ${n}`));
+    const result = analyzeProfile(profile, { topSyscalls, labels, engineNotes });
     return { result, findings: diagnoseHosts(loaded, loaded.hosts, topSyscalls), labels };
   }
   return analyzeOne(profile, loaded, topSyscalls);
@@ -31,11 +32,11 @@ export function analyzeLoaded(loaded: LoadedInput, topSyscalls = 25): Analyzed {
 /** One host's analysis and diagnosis, with its own names, counters and syscall rates. */
 function analyzeOne(
   profile: Profile,
-  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates'>,
+  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates' | 'engineNotes'>,
   topSyscalls: number,
 ): { result: AnalysisResult; findings: Finding[]; labels: SampleLabels } {
   const labels = labelSamples(profile, { nameOf: from.nameOf });
-  const result = analyzeProfile(profile, { topSyscalls, labels });
+  const result = analyzeProfile(profile, { topSyscalls, labels, engineNotes: from.engineNotes });
   const findings = diagnose(profile, result, {
     labels,
     counters: from.counters ?? undefined,

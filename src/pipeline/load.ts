@@ -26,6 +26,8 @@ export interface LoadedInput {
   counters: CounterSet | null;
   nameOf: NameResolver | undefined;
   syscallRates: SyscallRateRow[] | null;
+  /** One line per container engine that runs on the recorded host but did not name its containers. */
+  engineNotes?: string[];
   /**
    * For several inputs: each host's run facts, in input order (the profile holds every host's
    * samples, labelled; model/hosts.ts selectHost takes one host's back). Absent for one input.

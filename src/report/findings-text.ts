@@ -37,7 +37,7 @@ export function renderFindings(findings: Finding[], color = false): string[] {
       const site = f.callSite ? ` from ${safeText(f.callSite.function, 100)}` : '';
       line(
         f.sharedStorm ? 'drivers' : 'antagonist',
-        `${safeText(f.antagonist.name, 60)}${proc}${via}${site}`,
+        `${driverNames(f, (n) => safeText(n, 60)) ?? safeText(f.antagonist.name, 60)}${proc}${via}${site}`,
       );
     }
     if (f.kind !== 'cannot-answer') line('confidence', confidenceText(f));
@@ -68,4 +68,10 @@ export function confidenceText(f: Pick<Finding, 'confidence' | 'basis'>): string
 function shortPath(frames: string[]): string {
   if (frames.length <= 7) return frames.join(' > ');
   return `${frames.slice(0, 2).join(' > ')} > … > ${frames.slice(-5).join(' > ')}`;
+}
+
+/** Every driver of a shared storm, the antagonist first; null when the finding has one driver. */
+export function driverNames(f: Finding, text: (name: string) => string): string | null {
+  const drivers = f.drivers ?? [];
+  return f.sharedStorm && drivers.length > 1 ? drivers.map((d) => text(d.name)).join(', ') : null;
 }

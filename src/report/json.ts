@@ -143,6 +143,7 @@ export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
     victims: f.victims.map((v) => v.container),
     victimDetails: f.victims,
     sharedStorm: f.sharedStorm,
+    drivers: f.drivers ?? [],
     syscall: f.syscall,
     callSite: f.callSite,
     callSiteNote: f.callSiteNote,

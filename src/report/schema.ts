@@ -91,6 +91,9 @@ export const findingSchema = z.object({
   sharedStorm: z
     .boolean()
     .describe('every container with the problem drives it: each is both victim and antagonist'),
+  drivers: z
+    .array(z.object({ container: z.string(), name: z.string() }))
+    .describe('in a shared storm, every driver, the antagonist first; empty otherwise'),
   syscall: z.string().nullable(),
   callSite: z.object({ function: z.string(), module: z.string() }).nullable(),
   callSiteNote: z
@@ -307,6 +310,7 @@ export const analyzeSchema = z.object({
         'call-sites-lost',
         'call-graph-unknown',
         'switches-incomplete',
+        'engine-unanswered',
         'truncated',
       ]),
       message: z.string(),

@@ -57,6 +57,23 @@ const syscallRates = z.object({
   ),
 });
 
+/** What an engine called an id (analysis/containers.ts ContainerName); absent in older runs. */
+const containerName = z.object({
+  name: z.string(),
+  image: z.string().optional(),
+  engine: z.enum(['docker', 'crictl', 'podman']).optional(),
+  pod: z.object({ name: z.string(), namespace: z.string().optional() }).optional(),
+});
+
+/** How each engine answered (collect/container-names.ts SourceNote). */
+const nameSource = z.object({
+  source: z.string(),
+  status: z.string(),
+  note: z.string(),
+  present: z.boolean().optional(),
+  when: z.string().optional(),
+});
+
 const countersFile = z.object({
   schema: z.literal(COUNTERS_SCHEMA),
   cgroupsBefore: cgroupMap,
@@ -64,6 +81,8 @@ const countersFile = z.object({
   kernelBefore: snapshot,
   kernelAfter: snapshot.nullable(),
   syscallRates: syscallRates.nullable(),
+  containerNameSources: z.array(nameSource).optional(),
+  containerNames: z.record(z.string(), containerName).optional(),
 });
 
 /** The parts of counters.json crosstalk reads back (the file holds more; see RunCounters). */

@@ -3,6 +3,8 @@
  * its stderr (bounded) and its exit. No shell: arguments go to spawn as an array.
  */
 import { spawn } from 'node:child_process';
+import { lstatSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ToolError } from '../errors.ts';
 import { SampleType } from './sample-layout.ts';
@@ -54,6 +56,22 @@ export function perfScriptFields(sampleTypes: number[]): string {
  * times as SECS.NNNNNNNNN, exact to the nanosecond, which the cgroup join by (tid, time) needs.
  * `inline: false` adds `--no-inline` (see PerfDataImportOptions.inline for why DWARF needs it).
  */
+/**
+ * The build-id cache a recording kept beside its perf.data (`RUN/build-id`, collect/symbol-cache.ts),
+ * or null. Used only when it is a real directory owned by root or by this user: perf reads
+ * binaries from it, so one planted by another local user is not trusted.
+ */
+export function runBuildIdDir(perfData: string): string | null {
+  const dir = join(dirname(perfData), 'build-id');
+  try {
+    const st = lstatSync(dir);
+    if (!st.isDirectory() || (st.uid !== 0 && st.uid !== process.getuid?.())) return null;
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
 export function startPerfScript(
   perfPath: string,
   input: string,
@@ -63,6 +81,8 @@ export function startPerfScript(
 ): PerfScriptRun {
   const args = ['script', '-f', '-i', input, '-F', fields, '--ns'];
   if (!inline) args.push('--no-inline');
+  const cache = runBuildIdDir(shownAs);
+  if (cache !== null) args.unshift('--buildid-dir', cache);
   const child = spawn(perfPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.setEncoding('utf8');

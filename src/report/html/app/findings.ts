@@ -49,7 +49,15 @@ function findingCard(f: Finding): HTMLElement {
   if (f.antagonist) {
     const proc = f.antagonist.process ? ` (process ${f.antagonist.process})` : '';
     rows.push(
-      ...row(f.sharedStorm ? 'drivers' : 'antagonist', el('span', { class: 'who' }, f.antagonist.name), proc),
+      ...row(
+        f.sharedStorm ? 'drivers' : 'antagonist',
+        el(
+          'span',
+          { class: 'who' },
+          f.sharedStorm && f.drivers.length > 1 ? f.drivers.map((d) => d.name).join(', ') : f.antagonist.name,
+        ),
+        proc,
+      ),
     );
   }
   if (f.kind !== 'cannot-answer')

@@ -1,0 +1,229 @@
+/**
+ * Symbols that outlive containers: at the end of a recording, the binaries perf sampled are copied
+ * into the run's own build-id cache, `RUN/build-id/` in perf's layout (`<path>/<build id>/elf` plus
+ * `.build-id/<xx>/<rest>` links), by `perf buildid-cache --target-ns PID -a PATH` while a process
+ * that maps them still exists: perf enters that process's mount namespace, so a binary inside a
+ * container is read from the container's filesystem. Analysis later runs `perf --buildid-dir
+ * RUN/build-id script`, and perf finds each binary by its build id after the container and its
+ * image are gone.
+ *
+ * Measured here (perf 6.1, a 2 s system-wide recording next to a Docker container): `perf
+ * --buildid-dir DIR record` without -N also caches the container's binary, but copies every binary
+ * the host ran: 202 MB (node 97 MB, containerd 47 MB, libpython 22 MB) in one recording. So perf
+ * records with -N and this module copies what was sampled, container binaries first, within a
+ * budget. `perf buildid-list --with-hits` took 0.34 s, one `buildid-cache -a` 0.02 s.
+ */
+import { lstat, open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type CommandRunner, spawnCommand } from './container-names.ts';
+
+/** The run's build-id cache directory, beside perf.data. */
+export const BUILD_ID_DIR = 'build-id';
+
+/**
+ * Default budget, bytes: the lab's binaries and their libc are ~3 MB; one big host binary (node,
+ * 97 MB) alone would pass it and is skipped with a note rather than copied into every run.
+ */
+export const SYMBOL_BUDGET_BYTES = 64 * 1024 * 1024;
+
+export interface KeptBinary {
+  path: string;
+  buildId: string;
+  bytes: number;
+  /** `container`: read through a containerised process's mount namespace; `host`: the host's. */
+  from: 'container' | 'host';
+}
+
+export interface SymbolCacheFacts {
+  /** Relative to the run directory (perf's `--buildid-dir` layout). */
+  dir: string;
+  budgetBytes: number;
+  bytes: number;
+  kept: KeptBinary[];
+  /** Sampled binaries not kept, with the reason (`no live process maps it`, `over the budget`...). */
+  skipped: { path: string; buildId: string; reason: string }[];
+}
+
+/** A process that may map sampled binaries; container processes are tried first. */
+export interface MappingProcess {
+  pid: number;
+  inContainer: boolean;
+}
+
+export interface KeepOptions {
+  perfPath: string;
+  perfData: string;
+  runDir: string;
+  processes: readonly MappingProcess[];
+  budgetBytes?: number;
+  env?: NodeJS.ProcessEnv;
+  runner?: CommandRunner;
+}
+
+interface SampledBinary {
+  buildId: string;
+  path: string;
+}
+
+/*
+ * `perf buildid-list --with-hits -i perf.data` (perf 6.1), one DSO with samples per line:
+ *   7dd4ff0789e05e14285320129149da2555ca0bfc [kernel.kallsyms]
+ *   dcb0cfffee6007722077ef5e6d9dd6f24d2ca212 /crosstalk/bin/query-server
+ *                                            /tmp/perf-29291.map
+ * JIT maps, memfd and deleted files have no build id (blank) and are not files to keep.
+ */
+export function parseBuildIdList(text: string): SampledBinary[] {
+  const out = new Map<string, SampledBinary>();
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]{40}|[0-9a-f]{32}) (\/\S.*)$/.exec(line);
+    if (m === null || m[2].endsWith(' (deleted)') || m[2].startsWith('/memfd:')) continue;
+    // perf lists a binary once per mount namespace that mapped it; perf finds it by build id, so
+    // one copy serves all (the lab's four containers list /crosstalk/bin/query-server four times).
+    if (!out.has(m[1])) out.set(m[1], { buildId: m[1], path: m[2] });
+  }
+  return [...out.values()];
+}
+
+/** Copies the sampled binaries into `RUN/build-id`; never throws (a failure is a skipped entry). */
+export async function keepSampledBinaries(opts: KeepOptions): Promise<SymbolCacheFacts> {
+  const run = opts.runner ?? spawnCommand;
+  const env = opts.env ?? process.env;
+  const budget = opts.budgetBytes ?? SYMBOL_BUDGET_BYTES;
+  const dir = join(opts.runDir, BUILD_ID_DIR);
+  const facts: SymbolCacheFacts = { dir: BUILD_ID_DIR, budgetBytes: budget, bytes: 0, kept: [], skipped: [] };
+  const list = await run(opts.perfPath, ['buildid-list', '--with-hits', '-i', opts.perfData], {
+    timeoutMs: 60_000,
+    env,
+  });
+  if (list.kind !== 'exited' || list.code !== 0) {
+    facts.skipped.push({ path: opts.perfData, buildId: '', reason: 'perf buildid-list failed' });
+    return facts;
+  }
+  const found = await Promise.all(parseBuildIdList(list.stdout).map((b) => locate(b, opts.processes)));
+  // Container binaries first (they vanish with the container), then the smallest host binaries.
+  found.sort((a, b) => rank(a) - rank(b) || (a.where?.bytes ?? 0) - (b.where?.bytes ?? 0));
+  for (const { binary, where, reason } of found) {
+    if (where === null) {
+      facts.skipped.push({ ...binary, reason });
+      continue;
+    }
+    if (facts.bytes + where.bytes > budget) {
+      facts.skipped.push({ ...binary, reason: `over the budget of ${budget} bytes` });
+      continue;
+    }
+    const args = ['--buildid-dir', dir, 'buildid-cache', '-a', binary.path];
+    if (where.pid !== null) args.splice(3, 0, '--target-ns', String(where.pid));
+    const r = await run(opts.perfPath, args, { timeoutMs: 30_000, env });
+    if (r.kind !== 'exited' || r.code !== 0) {
+      facts.skipped.push({ ...binary, reason: 'perf buildid-cache failed' });
+      continue;
+    }
+    facts.bytes += where.bytes;
+    facts.kept.push({ ...binary, bytes: where.bytes, from: where.pid === null ? 'host' : 'container' });
+  }
+  return facts;
+}
+
+interface Located {
+  binary: SampledBinary;
+  /** pid null: the host's own mount namespace. */
+  where: { pid: number | null; bytes: number } | null;
+  reason: string;
+}
+
+function rank(l: Located): number {
+  return l.where === null ? 2 : l.where.pid === null ? 1 : 0;
+}
+
+/**
+ * The first process whose filesystem holds the binary with the sampled build id: container
+ * processes first, then the host. A path with a symbolic link in it is not followed (through
+ * /proc/PID/root an absolute link would resolve on the host, where a container user could point
+ * it at any file).
+ */
+async function locate(binary: SampledBinary, processes: readonly MappingProcess[]): Promise<Located> {
+  const roots: { pid: number | null; root: string }[] = [
+    ...processes.filter((p) => p.inContainer).map((p) => ({ pid: p.pid, root: `/proc/${p.pid}/root` })),
+    { pid: null, root: '' },
+  ];
+  let reason = 'binary gone: no live process or host path has it';
+  for (const { pid, root } of roots) {
+    const file = `${root}${binary.path}`;
+    if (!(await noLinks(root, binary.path))) continue;
+    const id = await elfBuildId(file);
+    if (id === null) continue;
+    if (id !== binary.buildId) {
+      reason = 'the file at that path now has another build id';
+      continue;
+    }
+    const bytes = (await stat(file)).size;
+    return { binary, where: { pid, bytes }, reason: '' };
+  }
+  return { binary, where: null, reason };
+}
+
+async function noLinks(root: string, path: string): Promise<boolean> {
+  let at = root;
+  for (const part of path.split('/').filter((p) => p !== '')) {
+    at = `${at}/${part}`;
+    const st = await lstat(at).catch(() => null);
+    if (st === null || st.isSymbolicLink()) return false;
+  }
+  return true;
+}
+
+const PT_NOTE = 4;
+const NT_GNU_BUILD_ID = 3;
+/** Program headers and notes are read up to this size; a build-id note is 36 bytes. */
+const MAX_NOTES = 64 * 1024;
+
+/** The GNU build id of a 64-bit little-endian ELF file, or null (not ELF, no note, unreadable). */
+export async function elfBuildId(file: string): Promise<string | null> {
+  const fh = await open(file, 'r').catch(() => null);
+  if (fh === null) return null;
+  try {
+    const head = Buffer.alloc(64);
+    await fh.read(head, 0, 64, 0);
+    if (head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return null;
+    const phoff = Number(head.readBigUInt64LE(32));
+    const phentsize = head.readUInt16LE(54);
+    const phnum = head.readUInt16LE(56);
+    if (phentsize < 56 || phentsize * phnum > MAX_NOTES) return null;
+    const ph = Buffer.alloc(phentsize * phnum);
+    await fh.read(ph, 0, ph.length, phoff);
+    for (let i = 0; i < phnum; i++) {
+      const at = i * phentsize;
+      if (ph.readUInt32LE(at) !== PT_NOTE) continue;
+      const size = Math.min(Number(ph.readBigUInt64LE(at + 32)), MAX_NOTES);
+      const notes = Buffer.alloc(size);
+      await fh.read(notes, 0, size, Number(ph.readBigUInt64LE(at + 8)));
+      const id = buildIdNote(notes);
+      if (id !== null) return id;
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    await fh.close();
+  }
+}
+
+function buildIdNote(notes: Buffer): string | null {
+  let at = 0;
+  while (at + 12 <= notes.length) {
+    const namesz = notes.readUInt32LE(at);
+    const descsz = notes.readUInt32LE(at + 4);
+    const type = notes.readUInt32LE(at + 8);
+    const name = at + 12;
+    const desc = name + align4(namesz);
+    if (desc + descsz > notes.length) return null;
+    if (type === NT_GNU_BUILD_ID && notes.toString('latin1', name, name + namesz) === 'GNU\0')
+      return notes.toString('hex', desc, desc + descsz);
+    at = desc + align4(descsz);
+  }
+  return null;
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
