@@ -10,6 +10,7 @@ import { type ContainerIdentity, containerOf } from './containers.ts';
 import { isIdleComm, isKernelThreadComm } from './kernel-entry.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
 import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
+import type { LatencySummary } from './syscall-latency.ts';
 import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
 
 export interface AnalyzeOptions {
@@ -91,6 +92,8 @@ export interface AnalysisResult {
   containers: ContainerSummary[];
   syscalls: SyscallSummary[];
   limitations: Limitation[];
+  /** Per-container syscall latency and errors (eBPF), set from the run beside the profile. */
+  syscallLatency?: LatencySummary | null;
 }
 
 /** cpu-clock and task-clock periods are nanoseconds; other events count occurrences. */

@@ -4,6 +4,7 @@ import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import { Attributions } from '../analysis/attribute.ts';
 import { diagnose } from '../analysis/diagnose.ts';
 import type { Finding } from '../analysis/findings.ts';
+import { victimSide } from '../analysis/victim-harm.ts';
 import { hostsOf, selectHost } from '../model/hosts.ts';
 import type { CallGraphMode, Profile } from '../model/profile.ts';
 import { analyzeJsonText, type HostFinding } from '../report/json.ts';
@@ -119,16 +120,22 @@ export function analyzeLoaded(
 /** One host's analysis and diagnosis, with its own names, counters and syscall rates. */
 function analyzeOne(
   profile: Profile,
-  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates'>,
+  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates' | 'latency'>,
   topSyscalls: number,
 ): { result: AnalysisResult; findings: Finding[]; attributions: Attributions } {
   const attributions = new Attributions(profile);
   const result = analyzeProfile(profile, { topSyscalls, attributions, nameOf: from.nameOf });
-  const findings = diagnose(profile, result, {
+  result.syscallLatency = from.latency;
+  const diagnosed = diagnose(profile, result, {
     attributions,
     nameOf: from.nameOf,
     counters: from.counters ?? undefined,
     syscallRates: from.syscallRates ?? undefined,
+  });
+  const findings = victimSide(diagnosed, {
+    latency: from.latency,
+    counters: from.counters,
+    hasBaseline: false,
   });
   return { result, findings, attributions };
 }

@@ -12,6 +12,8 @@ import { DiffError, type DiffResult, diffAnalyses, type Normalization } from '..
 import { diffFolded, diffProfile } from '../analysis/diff-profile.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { ExplicitMatch } from '../analysis/match-containers.ts';
+import { diffLatency } from '../analysis/syscall-latency.ts';
+import { victimSide } from '../analysis/victim-harm.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
 import { jsonText } from '../report/json.ts';
@@ -99,7 +101,8 @@ export function registerDiff(program: Command): void {
         } as const;
         await writeHtml(flags.html, input, flags.force);
       }
-      if (flags.json) process.stdout.write(jsonText(diffJson(d, findings)));
+      const latency = { baseline: baseResult.syscallLatency, target: targetResult.syscallLatency };
+      if (flags.json) process.stdout.write(jsonText(diffJson(d, findings, latency)));
       else {
         const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
         process.stdout.write(renderDiff(d, findings, { color }));
@@ -125,7 +128,7 @@ export function diffLoaded(
     if (e instanceof DiffError) throw new CliError(e.message, ExitCode.badInput);
     throw e;
   }
-  const findings = diagnose(target.profile, targetResult, {
+  const diagnosed = diagnose(target.profile, targetResult, {
     attributions: ta,
     nameOf: target.nameOf,
     counters: target.counters ?? undefined,
@@ -136,6 +139,18 @@ export function diffLoaded(
       pairing: d.pairing,
       counters: base.counters ?? undefined,
     },
+  });
+  baseResult.syscallLatency = base.latency;
+  targetResult.syscallLatency = target.latency;
+  const latencyChange =
+    base.latency && target.latency ? diffLatency(base.latency, target.latency, d.pairing.baselineOf) : null;
+  d.syscallLatency = latencyChange;
+  const findings = victimSide(diagnosed, {
+    latency: target.latency,
+    latencyChange,
+    offCpuChange: d.offCpu?.containers ?? null,
+    counters: target.counters,
+    hasBaseline: true,
   });
   return { diff: d, findings, target: targetResult, baseline: baseResult };
 }

@@ -73,7 +73,8 @@ export function registerDoctor(program: Command): void {
         const base = await loadInput(flags.baseline, { store: flags.store });
         const r = diffLoaded(base, loaded);
         findings = r.findings;
-        doc = jsonText(diffJson(r.diff, findings));
+        const latency = { baseline: r.baseline.syscallLatency, target: r.target.syscallLatency };
+        doc = jsonText(diffJson(r.diff, findings, latency));
         text = renderDiff(r.diff, findings, { color });
         const profile = diffProfile(base.profile, loaded.profile, r.diff.pairing);
         html = { kind: 'diff', profile, target: r.target, baseline: r.baseline, findings, diff: r.diff };

@@ -11,13 +11,15 @@ import type { NameResolver } from '../analysis/container-index.ts';
 import { type ContainerIdentity, containerOf } from '../analysis/containers.ts';
 import { type CounterSet, counterSetOf, type SnapshotLike } from '../analysis/counters.ts';
 import type { SyscallRateRow } from '../analysis/diagnose.ts';
-import { UnreadableInputError } from '../formats/errors.ts';
+import { type LatencySummary, summarizeLatency } from '../analysis/syscall-latency.ts';
+import { InputError, UnreadableInputError } from '../formats/errors.ts';
 import { importMany } from '../formats/import-many.ts';
 import { type ImportOptions, importProfile } from '../formats/input.ts';
 import { mergeHosts } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
 import { COUNTERS_FILE, METADATA_FILE, PERF_DATA_FILE } from '../store/metadata.ts';
 import { RunStore, type RunSummary, storeLocation, summarizeRun } from '../store/store.ts';
+import { parseSyscallLatencyFile, SYSCALL_LATENCY_FILE } from '../store/syscall-latency-file.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { storeErrorToCli } from './runs.ts';
@@ -28,6 +30,8 @@ export interface LoadedInput {
   counters: CounterSet | null;
   nameOf: NameResolver | undefined;
   syscallRates: SyscallRateRow[] | null;
+  /** Per-container syscall latency and errors (syscall-latency.json), when the run has it. */
+  latency: LatencySummary | null;
   /**
    * For several inputs: each host's run facts, in input order (the profile holds every host's
    * samples, labelled; model/hosts.ts selectHost takes one host's back). Absent for one input.
@@ -84,7 +88,15 @@ export async function loadInputs(refs: HostRef[], opts: LoadOptions): Promise<Lo
     name: names[k],
     source: p.meta.source,
   }));
-  return { profile, run: null, counters: null, nameOf: combinedNames(hosts), syscallRates: null, hosts };
+  return {
+    profile,
+    run: null,
+    counters: null,
+    nameOf: combinedNames(hosts),
+    syscallRates: null,
+    latency: null,
+    hosts,
+  };
 }
 
 /** `--host NAME=INPUT` values and plain input arguments, in that order. */
@@ -155,7 +167,8 @@ async function resolveInput(ref: string, store: string | undefined): Promise<Res
 
 /** A run's warnings, counters, names and rates around its imported profile. */
 async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<LoadedInput> {
-  if (run === null) return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null };
+  if (run === null)
+    return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null, latency: null };
   profile.meta.source = run.dir;
   const reason = run.metadata?.recording?.incompleteReason ?? run.metadata?.failure ?? run.problem;
   if (run.state === 'incomplete' || run.state === 'abandoned' || run.state === 'unreadable') {
@@ -165,13 +178,31 @@ async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<Lo
     );
   }
   const counters = await readCounters(run.dir);
+  const nameOf = namesOf(counters);
   return {
     profile,
     run,
     counters: countersOf(counters),
-    nameOf: namesOf(counters),
+    nameOf,
+    latency: await readLatency(run.dir, nameOf),
     syscallRates: Array.isArray(counters?.syscallRates?.cgroups) ? counters!.syscallRates!.cgroups! : null,
   };
+}
+
+/**
+ * syscall-latency.json, summarised per container; null when the run has none (recorded before
+ * it existed, or with --no-syscall-latency). A file that does not validate is an error naming it.
+ */
+async function readLatency(dir: string, nameOf: NameResolver | undefined): Promise<LatencySummary | null> {
+  const file = join(dir, SYSCALL_LATENCY_FILE);
+  const text = await readFile(file, 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    return summarizeLatency(parseSyscallLatencyFile(text, file), containerOf, nameOf);
+  } catch (e) {
+    if (e instanceof InputError) throw new CliError(e.message, ExitCode.badInput);
+    throw e;
+  }
 }
 
 /** The run `ref` names, or null when it names a plain file. */

@@ -18,6 +18,7 @@ import {
   type RunInfo,
   recordRun,
 } from '../collect/recorder.ts';
+import { DEFAULT_MAX_CALLS_PER_CPU_SECOND } from '../collect/syscall-latency.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
 import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -30,6 +31,9 @@ export interface RecordFlags {
   label?: string;
   store?: string;
   syscallRates: boolean;
+  /** --no-syscall-latency sets it false. */
+  syscallLatency?: boolean;
+  latencyBudget?: string;
   /** undefined: decided on the host (RECORD_DEFAULTS.offCpu, 'auto'). */
   offCpu?: boolean;
   json?: boolean;
@@ -53,6 +57,15 @@ export function withRecordingOptions(cmd: Command): Command {
     .option(
       '--no-syscall-rates',
       'skip counting syscalls per container (done for 1-3 s after the profile window; costs ~170 ns per syscall while it runs)',
+    )
+    .option(
+      '--no-syscall-latency',
+      'skip measuring syscall latency and errors per container with eBPF (bpftrace) during the window',
+    )
+    .option(
+      '--latency-budget <calls>',
+      `stop the eBPF latency tracer early once it traced this many calls per CPU per second (each costs ~1 us here)`,
+      String(DEFAULT_MAX_CALLS_PER_CPU_SECOND),
     )
     .option(
       '--off-cpu',
@@ -108,8 +121,25 @@ export async function recordFromFlags(flags: RecordFlags, print = true): Promise
 }
 
 export function parseRecordFlags(
-  flags: Pick<RecordFlags, 'duration' | 'frequency' | 'callGraph' | 'label' | 'syscallRates' | 'offCpu'>,
+  flags: Pick<
+    RecordFlags,
+    | 'duration'
+    | 'frequency'
+    | 'callGraph'
+    | 'label'
+    | 'syscallRates'
+    | 'offCpu'
+    | 'syscallLatency'
+    | 'latencyBudget'
+  >,
 ) {
+  const budget = Number(flags.latencyBudget ?? DEFAULT_MAX_CALLS_PER_CPU_SECOND);
+  if (!Number.isFinite(budget) || budget <= 0) {
+    throw new CliError(
+      `--latency-budget: expected a positive number of calls per CPU per second, got ${JSON.stringify(flags.latencyBudget)}`,
+      ExitCode.usage,
+    );
+  }
   const durationSeconds = Number(flags.duration);
   if (!Number.isFinite(durationSeconds) || durationSeconds <= 0 || durationSeconds > 86400) {
     throw new CliError(
@@ -137,6 +167,8 @@ export function parseRecordFlags(
     callGraph: callGraph as CallGraphMode,
     label: flags.label,
     syscallRates: flags.syscallRates,
+    syscallLatency: flags.syscallLatency !== false,
+    syscallLatencyBudget: budget,
     offCpu: flags.offCpu ?? RECORD_DEFAULTS.offCpu,
   };
 }

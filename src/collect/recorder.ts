@@ -34,6 +34,7 @@ import {
 } from './preflight.ts';
 import { Session } from './recording-session.ts';
 import { COUNTERS_SCHEMA, type RecordingFacts, type RunCounters } from './run-facts.ts';
+import { DEFAULT_MAX_CALLS_PER_CPU_SECOND } from './syscall-latency.ts';
 
 /** Defaults of `crosstalk record`; see the README for why fp and 99 Hz. */
 export const RECORD_DEFAULTS = {
@@ -59,6 +60,13 @@ export interface RecordOptions {
   store: RunStore;
   /** Run the per-container syscall counter. Default true. */
   syscallRates?: boolean;
+  /**
+   * Trace every syscall's latency and errors per container with eBPF (bpftrace) during the
+   * window. Default true; skipped with a note where eBPF is unavailable.
+   */
+  syscallLatency?: boolean;
+  /** Tracing budget: traced calls per CPU per second before the tracer stops early. Default 30000. */
+  syscallLatencyBudget?: number;
   /**
    * Record every context switch with its call chain, for off-CPU time. Default 'auto': when the
    * host's switch rate keeps the cost under 5% of its CPU time (off-cpu-policy.ts).
@@ -117,6 +125,8 @@ export interface Settings {
   callGraph: CallGraphMode;
   dwarfStackBytes: number;
   syscallRates: boolean;
+  syscallLatency: boolean;
+  syscallLatencyBudget: number;
   /** Resolved before recording (decideOffCpu). */
   offCpu: boolean;
   /** Length of the syscall-counting window after the profile. */
@@ -140,10 +150,14 @@ function settingsOf(opts: RecordOptions): Omit<Settings, 'offCpu'> {
     callGraph: opts.callGraph ?? RECORD_DEFAULTS.callGraph,
     dwarfStackBytes: opts.dwarfStackBytes ?? RECORD_DEFAULTS.dwarfStackBytes,
     syscallRates: opts.syscallRates ?? true,
+    syscallLatency: opts.syscallLatency ?? true,
+    syscallLatencyBudget: opts.syscallLatencyBudget ?? DEFAULT_MAX_CALLS_PER_CPU_SECOND,
     syscallSeconds: syscallWindowSeconds(opts.durationSeconds ?? RECORD_DEFAULTS.durationSeconds),
     env: opts.env ?? process.env,
   };
   if (!(s.durationSeconds > 0)) throw new RangeError(`duration must be positive, got ${s.durationSeconds}`);
+  if (!(s.syscallLatencyBudget > 0))
+    throw new RangeError(`syscall latency budget must be positive, got ${s.syscallLatencyBudget}`);
   if (!(Number.isInteger(s.frequency) && s.frequency > 0))
     throw new RangeError(`frequency must be a positive integer, got ${s.frequency}`);
   if (opts.label !== undefined && !LABEL.test(opts.label)) throw new RangeError(invalidLabel(opts.label));
