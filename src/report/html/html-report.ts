@@ -10,7 +10,7 @@ import type { DiffResult } from '../../analysis/diff.ts';
 import type { Finding } from '../../analysis/findings.ts';
 import type { ScenarioResult } from '../../lab/types.ts';
 import type { Profile } from '../../model/profile.ts';
-import { analyzeJson, type HostFinding } from '../json.ts';
+import { analyzeJson, type HostFinding, latencyJson } from '../json.ts';
 import { reportAppAssets } from './app-assets.ts';
 import { buildFlameTree, type FlameTreeOptions } from './flame-tree.ts';
 import { counterRows, diffSummary, labSummary, metadataRows } from './metadata.ts';
@@ -116,6 +116,7 @@ export function buildReportData(input: HtmlReportInput): ReportData {
     ),
     counters: counterRows(input.counters, (id) => nameOf.get(id) ?? id),
     lab: labSummary(input.lab),
+    latencyBaseline: input.kind === 'diff' ? latencyJson(input.baseline.syscallLatency) : null,
   };
 }
 

@@ -1,0 +1,76 @@
+// The eBPF syscall latency counter for real: bpftrace on this kernel, a workload in its own cgroup
+// that makes exactly N failed newfstatat calls (ENOENT); the counts crosstalk stores for that
+// cgroup must say exactly N ENOENT. Needs root, bpftrace, cgroup v2 and a C compiler; skips
+// with the reason otherwise. Hold /tmp/crosstalk-system.lock (it attaches to every syscall).
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { containerOf } from '../src/analysis/containers.ts';
+import { summarizeLatency } from '../src/analysis/syscall-latency.ts';
+import { cgroupHierarchies } from '../src/collect/cgroup-fs.ts';
+import {
+  cgroupPathsById,
+  latencyFileOf,
+  SyscallLatencyTracer,
+  syscallLatencyUnavailable,
+} from '../src/collect/syscall-latency.ts';
+import { syscallNames } from '../src/collect/syscall-rates.ts';
+import { parseSyscallLatencyFile } from '../src/store/syscall-latency-file.ts';
+import { compileFixture, TestCgroups } from './record-cgroups.ts';
+
+const N = 5000;
+const h = await cgroupHierarchies();
+const missing = await syscallLatencyUnavailable(h);
+const hasCc = spawnSync('cc', ['--version']).status === 0;
+const skip = missing.reason !== '' ? missing.reason : hasCc ? '' : 'needs a C compiler (cc)';
+if (skip) console.warn(`syscall-latency-e2e skipped: ${skip}`);
+
+describe.skipIf(skip !== '')('eBPF syscall latency and errors per cgroup', () => {
+  let cgroups: TestCgroups | null = null;
+  let dir = '';
+  afterAll(async () => {
+    await cgroups?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it(`counts exactly ${N} ENOENT from a workload that makes ${N} failed stats`, async () => {
+    dir = await mkdtemp(join(tmpdir(), 'crosstalk-enoent-'));
+    const bin = compileFixture('enoent-stats', dir);
+    cgroups = await TestCgroups.create('crosstalk-test-enoent');
+    expect(cgroups).not.toBeNull();
+    const tracer = new SyscallLatencyTracer({ bpftrace: missing.bpftrace!, cpus: availableParallelism() });
+    await tracer.attached(30_000);
+    const c = await cgroups!.start('prober', [bin, String(N), dir]);
+    const code = await new Promise<number | null>((resolve) => c.process.on('exit', resolve));
+    expect(code).toBe(0);
+    tracer.stop();
+    const r = await tracer.exited;
+    const [names, paths] = await Promise.all([syscallNames(), cgroupPathsById(h)]);
+    const written = latencyFileOf(
+      r,
+      tracer.maxCallsPerCpuSecond,
+      names.nameOf,
+      (id) => paths.get(id) ?? null,
+    );
+    // Through the reader, as analysis gets it.
+    const file = parseSyscallLatencyFile(JSON.stringify(written), 'syscall-latency.json');
+    expect(file.status).toBe('recorded');
+    const mine = file.cgroups.find((g) => g.path === c.path);
+    expect(mine, `no counts for ${c.path}`).toBeDefined();
+    const stat = mine!.syscalls.find((s) => s.name === 'newfstatat');
+    expect(stat?.errors).toEqual([{ errno: 2, count: N }]);
+    // The dynamic loader may add a few successful fstat-like calls of its own.
+    expect(stat!.calls).toBeGreaterThanOrEqual(N);
+    expect(stat!.calls).toBeLessThan(N + 50);
+    expect(stat!.histogram.reduce((a, [, n]) => a + n, 0)).toBe(stat!.calls);
+    const summary = summarizeLatency(file, containerOf);
+    const row = summary.containers
+      .flatMap((x) => x.syscalls)
+      .find((s) => s.syscall === 'newfstatat' && s.errors[0]?.count === N);
+    expect(row?.errors[0].name).toBe('ENOENT');
+    expect(row!.p50Us).toBeGreaterThan(0);
+    expect(row!.p99Us).toBeGreaterThanOrEqual(row!.p50Us);
+  }, 60_000);
+});
