@@ -22,6 +22,7 @@ const systemTests = [
   'test/record-interrupt.test.ts',
   'test/shell-safety-e2e.test.ts',
   'test/syscall-latency-e2e.test.ts',
+  'test/victim-latency-lab.test.ts',
 ];
 
 // Signature files are imported as text, as the esbuild bundle does with loader "text".

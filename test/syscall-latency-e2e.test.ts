@@ -58,7 +58,9 @@ describe.skipIf(skip !== '')('eBPF syscall latency and errors per cgroup', () =>
     const file = parseSyscallLatencyFile(JSON.stringify(written), 'syscall-latency.json');
     expect(file.status).toBe('recorded');
     const mine = file.cgroups.find((g) => g.path === c.path);
-    expect(mine, `no counts for ${c.path}`).toBeDefined();
+    const seen = file.cgroups.map((g) => `${g.id}=${g.path}:${g.syscalls.reduce((a, s) => a + s.calls, 0)}`);
+    const ino = [...paths].find(([, p]) => p === c.path)?.[0];
+    expect(mine, `no counts for ${c.path} (inode ${ino}); counted: ${seen.join(' ')}`).toBeDefined();
     const stat = mine!.syscalls.find((s) => s.name === 'newfstatat');
     expect(stat?.errors).toEqual([{ errno: 2, count: N }]);
     // The dynamic loader may add a few successful fstat-like calls of its own.

@@ -303,7 +303,9 @@ describe('victim harm', () => {
     const [f] = applyVictimSide([finding()], { latency: target, hasBaseline: false });
     expect(f.severity).toBe('critical');
     expect(f.severityBasis).toBe('antagonist-share');
-    expect(f.victims[0].harm?.summary).toMatch(/^newfstatat p50 [23]\.\d us p99 3\.\d us at 10\.0k calls\/s$/);
+    expect(f.victims[0].harm?.summary).toMatch(
+      /^newfstatat p50 [23]\.\d us p99 3\.\d us at 10\.0k calls\/s$/,
+    );
     expect(f.victims[0].harm?.degraded).toBeNull();
     // The ENOENT storm behind the negative dentries is evidence.
     expect(f.evidence.find((e) => e.unit === 'calls/s')).toMatchObject({
