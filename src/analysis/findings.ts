@@ -68,6 +68,9 @@ export type Finding = {
   severityBasis?: 'measured-harm' | 'antagonist-share';
 };
 
+/** A finding, with the host it was made on when several hosts were analysed together. */
+export type HostFinding = Finding & { host?: string };
+
 export const severityRank: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
 
 export function worstSeverity(findings: Finding[]): Severity | 'none' {

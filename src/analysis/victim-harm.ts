@@ -223,7 +223,7 @@ function offCpuText(off: OffCpuContainerDelta, parts: string[]): boolean {
   return degraded;
 }
 
-export function fmtUs(us: number): string {
+function fmtUs(us: number): string {
   if (us >= 1000) return `${(us / 1000).toFixed(us >= 10_000 ? 0 : 1)} ms`;
   return `${us >= 100 ? Math.round(us) : us.toFixed(1)} us`;
 }

@@ -10,19 +10,17 @@ import {
   type PreflightProblem,
   type ProblemKind,
 } from '../collect/preflight.ts';
+import { RECORD_DEFAULTS, type RecordProgress } from '../collect/record-options.ts';
 import {
   PreflightFailedError,
-  RECORD_DEFAULTS,
   RecordingCancelledError,
-  type RecordProgress,
   type RunInfo,
   recordRun,
 } from '../collect/recorder.ts';
 import { DEFAULT_MAX_CALLS_PER_CPU_SECOND } from '../collect/syscall-latency.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
-import { CliError, oneLine } from './errors.ts';
+import { CliError, oneLine, storeErrorToCli } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
-import { storeErrorToCli } from './runs.ts';
 
 export interface RecordFlags {
   duration: string;

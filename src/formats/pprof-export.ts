@@ -30,17 +30,16 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format';
-import { FrameKind, type Profile } from '../model/profile.ts';
-import { UNKNOWN_PID } from './perf-script/header.ts';
+import { FrameKind, type Profile, UNKNOWN_PID } from '../model/profile.ts';
 
 /** What an exporter needs from analysis, per sample (src/analysis/sample-labels.ts provides it). */
 export interface SampleLabeler {
-  container(i: number): {
+  identity(i: number): {
     id: string;
     name: string;
     pod?: { uid: string; name?: string; namespace?: string };
   };
-  category(i: number): string;
+  categoryOf(i: number): string;
   syscall(i: number): string | null;
 }
 
@@ -158,12 +157,12 @@ class PprofWriter {
     if (cgroup !== '') str('cgroup', cgroup);
     const labels = this.opts.labels;
     if (labels === undefined) return out;
-    const c = labels.container(i);
+    const c = labels.identity(i);
     str('container', c.id);
     str('container_name', c.name);
     if (c.pod) str('pod', c.pod.name ?? c.pod.uid);
     if (c.pod?.namespace) str('namespace', c.pod.namespace);
-    str('category', labels.category(i));
+    str('category', labels.categoryOf(i));
     const syscall = labels.syscall(i);
     if (syscall !== null) str('syscall', syscall);
     return out;

@@ -1,5 +1,5 @@
 /** The `diff --json` document. */
-import type { AnalysisInput } from '../analysis/analyze.ts';
+import type { AnalysisInput } from '../analysis/analysis-input.ts';
 import type { Delta, DiffResult } from '../analysis/diff.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { LatencySummary, SyscallLatencyRow } from '../analysis/syscall-latency.ts';

@@ -1,10 +1,10 @@
 /** The `--json` document of `analyze`: the analysis result in the shape schema.ts defines. */
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
-import type { Finding, VictimHarm } from '../analysis/findings.ts';
+import type { HostFinding, VictimHarm } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
 import type { LatencySummary } from '../analysis/syscall-latency.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
-import { UNKNOWN_PID } from '../formats/perf-script/header.ts';
+import { UNKNOWN_PID } from '../model/profile.ts';
 import { ANALYZE_SCHEMA_VERSION, type AnalyzeJson } from './schema.ts';
 
 export const TOOL_VERSION = '0.1.0';
@@ -91,7 +91,6 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
 }
 
 /** A finding of one host's diagnosis in a multi-host analysis carries that host. */
-export type HostFinding = Finding & { host?: string };
 
 function roundOffCpu(c: OffCpuContainer): OffCpuContainer {
   const ms = (x: number) => Math.round(x * 1e6) / 1e6;

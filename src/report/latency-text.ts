@@ -7,8 +7,13 @@ import type {
   LatencySummary,
   SyscallLatencyRow,
 } from '../analysis/syscall-latency.ts';
-import { fmtUs } from '../analysis/victim-harm.ts';
 import { pad, safeText } from './safe-text.ts';
+
+/** Microseconds for a table cell: `3.1 us`, `264 us`, `5.2 ms`. */
+function fmtUs(us: number): string {
+  if (us >= 1000) return `${(us / 1000).toFixed(us >= 10_000 ? 0 : 1)} ms`;
+  return `${us >= 100 ? Math.round(us) : us.toFixed(1)} us`;
+}
 
 /** A heading for the latency tables: what measured them, or why nothing was. */
 function header(l: LatencySummary): string {
