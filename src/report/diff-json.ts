@@ -104,5 +104,6 @@ export function diffJson(
       })),
     },
     syscallLatency: latencyDiffJson(d, latency.baseline, latency.target),
+    comparisonWarnings: d.warnings,
   };
 }

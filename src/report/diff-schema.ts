@@ -125,6 +125,12 @@ export const diffSchema = z.object({
     .describe(
       'the victim side: per-container syscall latency and errors in each run and their change; null when neither run measured it',
     ),
+  comparisonWarnings: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'what the comparison itself cannot answer, e.g. call sites of runs unwound differently (frame pointers vs DWARF): then callSites holds only sites both runs name',
+    ),
 });
 
 export type DiffJson = z.infer<typeof diffSchema>;
