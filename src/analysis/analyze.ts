@@ -4,7 +4,6 @@
  * Shares are fractions of the total weight (sum of periods) of all samples of the chosen event.
  */
 import type { Profile } from '../model/profile.ts';
-import { weightUnitOf } from '../model/units.ts';
 import { type AnalysisInput, inputOf } from './analysis-input.ts';
 import type { Attributions } from './attribute.ts';
 import { type Category, categories, modeOf } from './categories.ts';
