@@ -263,6 +263,8 @@ describe('the blind diagnosis against the ground truth', () => {
     evidence: [],
     fix: '',
     references: [],
+    confidence: 'high',
+    basis: ['signature'],
   });
   const victimCheck = (r: ScenarioResult, f: Finding) =>
     againstGroundTruth(r, f).find((c) => c.item === 'victim')!.matches;

@@ -213,6 +213,8 @@ function finding(over: Partial<Finding> = {}): Finding {
     evidence: [],
     fix: 'fix it',
     references: [],
+    confidence: 'high',
+    basis: ['signature'],
     ...over,
   };
 }

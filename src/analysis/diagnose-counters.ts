@@ -77,5 +77,7 @@ function counterFinding(
     })),
     fix: s.fix,
     references: s.references,
+    confidence: s.neighbour ? 'medium' : 'high',
+    basis: ['pressure'],
   };
 }

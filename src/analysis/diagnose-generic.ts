@@ -92,6 +92,8 @@ export function genericFindings(
       ],
       fix: `No known signature matches. Check what drives ${syscall} in ${c?.identity.name ?? id}${where}; the kernel path shows where the time goes.`,
       references: [],
+      confidence: 'low',
+      basis: [],
     });
   }
   return out;

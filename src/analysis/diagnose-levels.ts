@@ -67,6 +67,9 @@ export function levelFindings(
       ],
       fix: `${sig.fix} Without a live source, the level itself is the problem: drop the negative dentries now (echo 2 > /proc/sys/vm/drop_caches) or remove the directory that was probed (rmdir prunes its dentries).`,
       references: sig.references,
+      // A level names no culprit for sure: the ENOENT storm is a likely source, not proof.
+      confidence: source ? 'low' : 'medium',
+      basis: source ? ['signature'] : [],
     },
   ];
 }

@@ -14,7 +14,14 @@ import { type CounterSet, metricValue } from './counters.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
 import { genericFindings } from './diagnose-generic.ts';
-import type { Evidence, Finding, Victim } from './findings.ts';
+import {
+  type Basis,
+  type Evidence,
+  type Finding,
+  type PreemptionMatrix,
+  sortFindings,
+  type Victim,
+} from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
 import { labelSamples, type SampleLabels } from './sample-labels.ts';
@@ -45,6 +52,8 @@ export interface DiagnoseOptions {
   attributions?: Attributions;
   /** The profile's sample labels, shared with analyze. Default: computed from `attributions` and `nameOf`. */
   labels?: SampleLabels;
+  /** Runnable waits by culprit (context switches), for blame by preemption. */
+  preemption?: PreemptionMatrix;
 }
 
 /**
@@ -144,23 +153,6 @@ function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string,
   );
 }
 
-/**
- * Cannot-answer verdicts first (they qualify everything else), then kernel-path signatures by share
- * of host CPU, then counter-only signatures (CPU pressure, throttling: plain sharing or the
- * container's own limit, whose impact is a different unit), then generic findings.
- */
-function sortFindings(f: Finding[]): Finding[] {
-  const rank = (x: Finding) =>
-    x.kind === 'cannot-answer'
-      ? 0
-      : x.kind === 'generic'
-        ? 3
-        : x.kernelPath.length > 0 || x.syscall !== null
-          ? 1
-          : 2;
-  return f.sort((a, b) => rank(a) - rank(b) || b.impact - a.impact);
-}
-
 function cannotAnswer(a: AnalysisResult): Finding[] {
   const blocking = a.limitations.filter((l) =>
     ['no-samples', 'no-call-graphs', 'no-kernel-symbols'].includes(l.code),
@@ -182,6 +174,8 @@ function cannotAnswer(a: AnalysisResult): Finding[] {
     evidence: [],
     fix: l.message,
     references: [],
+    confidence: 'high',
+    basis: [],
   }));
 }
 
@@ -270,6 +264,8 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
   const storm = pool.filter(([, c]) => c.weight >= STORM_FRACTION * ant.weight);
   const sharedStorm = storm.length >= 2;
   const victims = victimsOf(antId, ant, m, ctx, sharedStorm ? storm.map(([id]) => id) : []);
+  const grew = base !== undefined && ant.weight / total > (base.byContainer.get(antId) ?? 0);
+  const basis = signatureBasis(victims, grew);
   const site = callSiteFields(topOf(new Map([...ant.byCallSite.values()].map((e) => [e.site, e.weight]))));
   const evidence = evidenceOf(s, m, total, pool, names, counters, base, baseline?.counters);
   for (const [id, f] of [...(ctx.blocked ?? [])].sort((a, b) => b[1] - a[1]).slice(0, 4)) {
@@ -298,7 +294,21 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
     evidence,
     fix: s.fix,
     references: s.references,
+    confidence: basis.length > 1 ? 'high' : 'medium',
+    basis,
   };
+}
+
+/** What a signature finding's blame rests on, from its victims' reasons and the baseline. */
+function signatureBasis(victims: Victim[], grew: boolean): Basis[] {
+  const reasons = new Set(victims.flatMap((v) => v.reasons));
+  const basis: Basis[] = ['signature'];
+  if (grew) basis.push('growth-vs-baseline');
+  if (['in-path', 'lock-wait', 'blocked-in-path', 'shared-storm'].some((r) => reasons.has(r)))
+    basis.push('shared-path');
+  if (reasons.has('correlated')) basis.push('time-correlation');
+  if (reasons.has('pressure')) basis.push('pressure');
+  return basis;
 }
 
 /** With a baseline the antagonist is the container whose share in the path grew most. */

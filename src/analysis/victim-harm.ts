@@ -14,7 +14,14 @@ import { signatures } from '../signatures/catalog.ts';
 import type { CounterSet } from './counters.ts';
 import { levelFindings } from './diagnose-levels.ts';
 import type { OffCpuContainerDelta } from './diff.ts';
-import type { Evidence, Finding, Severity, Victim, VictimHarm } from './findings.ts';
+import {
+  type Evidence,
+  type Finding,
+  type Severity,
+  sortFindings,
+  type Victim,
+  type VictimHarm,
+} from './findings.ts';
 import {
   type ContainerLatencyChange,
   type LatencySummary,
@@ -82,7 +89,8 @@ export function victimSide(
   input: VictimSideInput & { counters?: CounterSet | null },
 ): Finding[] {
   const levels = levelFindings(signatures(), input.counters ?? undefined, findings, input.latency);
-  return applyVictimSide([...findings, ...levels], input);
+  // Severities may have changed with the measured harm: order again (severity, confidence, impact).
+  return sortFindings(applyVictimSide([...findings, ...levels], input));
 }
 
 export function applyVictimSide(findings: Finding[], input: VictimSideInput): Finding[] {

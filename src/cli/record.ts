@@ -62,7 +62,7 @@ export function withRecordingOptions(cmd: Command): Command {
     )
     .option(
       '--latency-budget <calls>',
-      `stop the eBPF latency tracer early once it traced this many calls per CPU per second (each costs ~1 us here)`,
+      'stop the eBPF latency tracer once it has traced this many calls per CPU per second of the window so far (each traced call costs 1.5-5 us on a 2-vCPU VM)',
       String(DEFAULT_MAX_CALLS_PER_CPU_SECOND),
     )
     .option(

@@ -30,11 +30,14 @@ import { type CgroupHierarchies, walkCgroups } from './cgroup-fs.ts';
 import { findOnPath } from './perf-tool.ts';
 
 /**
- * Default budget: traced calls per CPU per second. At the measured ~1 us per traced call on this
- * 2-vCPU VM (bench/syscall-latency-overhead.mjs) 50k calls/CPU/s is at most ~5% of each CPU;
- * a host above it is traced until the budget for the window so far is spent.
+ * Default budget: traced calls per CPU per second. Measured per syscall on this 2-vCPU VM
+ * (bench/syscall-latency-overhead.mjs, dd copying one byte per read/write): attaching any eBPF
+ * program to raw_syscalls enter/exit costs +870 ns (quiet host) to +1.4 us (busy host) per
+ * syscall, this program +1.5 us (quiet) to +5.3 us (busy) in all. 20k calls per CPU per second
+ * at ~1.5 us is ~3% of each CPU; a host above it is traced until the budget for the window so far
+ * is spent (at least the first second), then the tracer stops and the file says so.
  */
-export const DEFAULT_MAX_CALLS_PER_CPU_SECOND = 50_000;
+export const DEFAULT_MAX_CALLS_PER_CPU_SECOND = 20_000;
 /** bpftrace's per-map key limit: 65536 (cgroup, syscall, bucket) keys; its default of 4096 fills on busy hosts. */
 const MAP_KEYS_MAX = 65536;
 /** bpftrace's stdout kept, bytes: the maps of 65536 keys fit in a few MB. */

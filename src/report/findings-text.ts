@@ -38,6 +38,7 @@ export function renderFindings(findings: Finding[], color = false): string[] {
         `${safeText(f.antagonist.name, 60)}${proc}${via}${site}`,
       );
     }
+    if (f.kind !== 'cannot-answer') line('confidence', confidenceText(f));
     if (f.sharedStorm) {
       line(
         '',
@@ -65,6 +66,11 @@ export function renderFindings(findings: Finding[], color = false): string[] {
 function victimText(v: Finding['victims'][number]): string {
   const harm = v.harm?.summary ? `; ${safeText(v.harm.summary, 160)}` : '';
   return `${safeText(v.name, 60)} (${v.reasons.join(', ')}${harm})`;
+}
+
+/** "high: signature, shared-path", or "low: no evidence of harm to another container". */
+export function confidenceText(f: Pick<Finding, 'confidence' | 'basis'>): string {
+  return `${f.confidence}: ${f.basis.length > 0 ? f.basis.join(', ') : 'no evidence of harm to another container'}`;
 }
 
 function shortPath(frames: string[]): string {

@@ -133,6 +133,8 @@ export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
     })),
     fix: f.fix,
     references: f.references,
+    confidence: f.confidence,
+    basis: f.basis,
   };
 }
 

@@ -157,6 +157,25 @@ export const findingSchema = z.object({
   ),
   fix: z.string(),
   references: z.array(z.string()),
+  confidence: z
+    .enum(['high', 'medium', 'low'])
+    .describe(
+      'how far the blame can be trusted: high = a signature or growth against a baseline with harm shown, medium = one kind of harm evidence, low = weak or no evidence',
+    ),
+  basis: z
+    .array(
+      z.enum([
+        'signature',
+        'growth-vs-baseline',
+        'shared-path',
+        'time-correlation',
+        'preemption',
+        'pressure',
+      ]),
+    )
+    .describe(
+      'what the blame rests on: a matched signature, growth of the antagonist in the path against a baseline, other containers in the same kernel path (on-CPU or blocked), time-window correlation of their kernel/runnable/blocked time with the antagonist, preemption (they waited runnable while it ran), pressure counters; empty when no one is blamed',
+    ),
 });
 
 const offCpuContainer = z.object({

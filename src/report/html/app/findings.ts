@@ -54,6 +54,13 @@ function findingCard(f: Finding): HTMLElement {
       ...row(f.sharedStorm ? 'drivers' : 'antagonist', el('span', { class: 'who' }, f.antagonist.name), proc),
     );
   }
+  if (f.kind !== 'cannot-answer')
+    rows.push(
+      ...row(
+        'confidence',
+        `${f.confidence}: ${f.basis.length > 0 ? f.basis.join(', ') : 'no evidence of harm to another container'}`,
+      ),
+    );
   if (f.sharedStorm) {
     rows.push(...row('', 'Every container with this path drives it: each is both victim and antagonist.'));
   }
