@@ -1,0 +1,59 @@
+// Neighbours and no harm: a victim (dd, one-byte reads and writes) recorded alone, then beside two
+// neighbours that only sleep in a loop, both with `record` (perf + the eBPF latency tracer) into a
+// temporary store; `diff` of the two must not claim a victim in any finding, and the victim's
+// syscall latency must have been measured in both runs (so the check had the data to decide).
+// Needs root, perf, bpftrace and cgroup v2; skips with the reason otherwise. Hold
+// /tmp/crosstalk-system.lock.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cgroupHierarchies } from '../src/collect/cgroup-fs.ts';
+import { findOnPath } from '../src/collect/perf-tool.ts';
+import { recordRun } from '../src/collect/recorder.ts';
+import { syscallLatencyUnavailable } from '../src/collect/syscall-latency.ts';
+import { diffLoaded } from '../src/pipeline/diff.ts';
+import { loadInput } from '../src/pipeline/load.ts';
+import { RunStore } from '../src/store/store.ts';
+import { SYSCALL_HEAVY, TestCgroups } from './record-cgroups.ts';
+
+const missing = await syscallLatencyUnavailable(await cgroupHierarchies());
+const perf = await findOnPath('perf');
+const skip = missing.reason || (perf ? '' : 'needs perf (linux-perf)');
+if (skip) console.warn(`victim-no-harm-e2e skipped: ${skip}`);
+
+const SLEEPER = ['sh', '-c', 'while :; do sleep 0.05; done'];
+
+describe.skipIf(skip !== '')('neighbours that do no harm', () => {
+  let store = '';
+  let cgroups: TestCgroups | null = null;
+  afterAll(async () => {
+    await cgroups?.cleanup();
+    if (store) await rm(store, { recursive: true, force: true });
+  });
+
+  it('no finding of the diff claims a victim', async () => {
+    store = await mkdtemp(join(tmpdir(), 'crosstalk-noharm-'));
+    cgroups = await TestCgroups.create('crosstalk-test-noharm');
+    expect(cgroups).not.toBeNull();
+    const runs = new RunStore(store);
+    // Generous budget: dd alone exceeds the default within a second; this test wants the window.
+    const opts = { store: runs, durationSeconds: 3, offCpu: true as const, syscallLatencyBudget: 1e12 };
+    const victim = await cgroups!.start('victim', SYSCALL_HEAVY);
+    const base = await recordRun({ ...opts, label: 'alone' });
+    await cgroups!.start('sleeper-1', SLEEPER);
+    await cgroups!.start('sleeper-2', SLEEPER);
+    const target = await recordRun({ ...opts, label: 'neighbours' });
+    const [b, t] = await Promise.all([loadInput(base.dir, { store }), loadInput(target.dir, { store })]);
+    const d = diffLoaded(b, t);
+    const measured = (l: typeof b.latency) =>
+      l?.containers.find((c) => c.name === 'victim')?.syscalls.find((s) => s.syscall === 'read');
+    expect(measured(b.latency), 'the victim measured alone').toBeDefined();
+    expect(measured(t.latency), 'the victim measured beside the sleepers').toBeDefined();
+    const claimed = d.findings.flatMap((f) =>
+      f.victims.map((v) => `${f.title}: ${v.name} (${v.harm?.summary})`),
+    );
+    expect(claimed).toEqual([]);
+    expect(victim.process.exitCode).toBeNull();
+  }, 120_000);
+});
