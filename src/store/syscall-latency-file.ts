@@ -5,7 +5,7 @@
  * Validated with zod where it is read: a corrupt file is an error naming it, never "no data".
  */
 import { z } from 'zod';
-import { InputError } from '../formats/errors.ts';
+import { parseJsonText, validated } from './json-file.ts';
 
 export const SYSCALL_LATENCY_SCHEMA = 'crosstalk.syscall-latency/1';
 export const SYSCALL_LATENCY_FILE = 'syscall-latency.json';
@@ -79,22 +79,11 @@ export function bucketOf(ns: number): number {
 }
 
 export function parseSyscallLatencyFile(text: string, file: string): SyscallLatencyFile {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new InputError(file, null, 'JSON syscall latency counts', 'text that is not JSON');
-  }
-  const r = syscallLatencyFileSchema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const at = issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    throw new InputError(
-      file,
-      null,
-      `syscall latency counts (${SYSCALL_LATENCY_SCHEMA})`,
-      `${issue.message}${at}`,
-    );
-  }
-  return r.data;
+  const value = parseJsonText(text, file, 'JSON syscall latency counts');
+  return validated(
+    value,
+    syscallLatencyFileSchema,
+    file,
+    `syscall latency counts (${SYSCALL_LATENCY_SCHEMA})`,
+  );
 }
