@@ -41,7 +41,13 @@ describe.skipIf(skip !== '')('eBPF syscall latency and errors per cgroup', () =>
     dir = await mkdtemp(join(tmpdir(), 'crosstalk-enoent-'));
     const bin = compileFixture('enoent-stats', dir);
     await mkdir(cgdir);
-    const tracer = new SyscallLatencyTracer({ bpftrace: missing.bpftrace!, cpus: availableParallelism() });
+    // No budget: on a busy host the default stops the tracer after its first second, and this
+    // test is about counting every call of the workload.
+    const tracer = new SyscallLatencyTracer({
+      bpftrace: missing.bpftrace!,
+      cpus: availableParallelism(),
+      maxCallsPerCpuSecond: 1e12,
+    });
     await tracer.attached(30_000);
     // The shell moves itself into the cgroup, then becomes the workload.
     const child = spawn(
@@ -66,6 +72,7 @@ describe.skipIf(skip !== '')('eBPF syscall latency and errors per cgroup', () =>
     // Through the reader, as analysis gets it.
     const file = parseSyscallLatencyFile(JSON.stringify(written), 'syscall-latency.json');
     expect(file.status).toBe('recorded');
+    expect(file.budget.exhausted).toBe(false);
     const mine = file.cgroups.find((g) => g.path === c.path);
     const seen = file.cgroups.map((g) => `${g.id}=${g.path}:${g.syscalls.reduce((a, s) => a + s.calls, 0)}`);
     const ino = [...paths].find(([, p]) => p === c.path)?.[0];
