@@ -35,7 +35,7 @@ import { findOnPath } from './perf-tool.ts';
  * program to raw_syscalls enter/exit costs +870 ns (quiet host) to +1.4 us (busy host) per
  * syscall, this program +1.5 us (quiet) to +5.3 us (busy) in all. 20k calls per CPU per second
  * at ~1.5 us is ~3% of each CPU; a host above it is traced until the budget for the window so far
- * is spent (at least the first second), then the tracer stops and the file says so.
+ * (at least one second's) is spent, then the tracer stops and the file says so.
  */
 export const DEFAULT_MAX_CALLS_PER_CPU_SECOND = 20_000;
 /** bpftrace's per-map key limit: 65536 (cgroup, syscall, bucket) keys; its default of 4096 fills on busy hosts. */
