@@ -14,7 +14,8 @@ const { values: args } = parseArgs({
 const ROUNDS = Number(args.rounds);
 const BYTES = Number(args.bytes);
 
-const EMPTY = 'tracepoint:raw_syscalls:sys_enter { } tracepoint:raw_syscalls:sys_exit { }';
+const READY = 'crosstalk-latency-ready';
+const EMPTY = `BEGIN { printf("${READY}\\n"); } tracepoint:raw_syscalls:sys_enter { } tracepoint:raw_syscalls:sys_exit { }`;
 const PROGRAMS = {
   'tracepoint only (empty programs)': EMPTY,
   'crosstalk latency program': syscallLatencyProgram(),
@@ -36,7 +37,8 @@ async function withTracer(program) {
   });
   await new Promise((resolve, reject) => {
     p.stdout.on('data', (b) => {
-      if (String(b).includes('attached_probes')) resolve();
+      // The BEGIN probe prints it once every probe is attached.
+      if (String(b).includes(READY)) resolve();
     });
     p.on('close', () => reject(new Error('bpftrace exited before attaching')));
   });

@@ -40,6 +40,12 @@ import { findOnPath } from './perf-tool.ts';
 export const DEFAULT_MAX_CALLS_PER_CPU_SECOND = 20_000;
 /** bpftrace's per-map key limit: 65536 (cgroup, syscall, bucket) keys; its default of 4096 fills on busy hosts. */
 const MAP_KEYS_MAX = 65536;
+/**
+ * Printed by the BEGIN probe, which bpftrace fires once every probe is attached. Its
+ * `attached_probes` line comes before the attaching: a workload started on it is missed (a
+ * 20 ms workload was, entirely, in test/syscall-latency-e2e.test.ts).
+ */
+const READY = 'crosstalk-latency-ready';
 /** bpftrace's stdout kept, bytes: the maps of 65536 keys fit in a few MB. */
 const MAX_STDOUT = 64 * 1024 * 1024;
 const MECHANISM = 'bpftrace tracepoint:raw_syscalls sys_enter/sys_exit, in-kernel aggregation';
@@ -52,7 +58,8 @@ const MECHANISM = 'bpftrace tracepoint:raw_syscalls sys_enter/sys_exit, in-kerne
  * IS_ERR_VALUE range).
  */
 export function syscallLatencyProgram(): string {
-  return `tracepoint:raw_syscalls:sys_enter { @start[tid] = nsecs; }
+  return `BEGIN { printf("${READY}\\n"); }
+tracepoint:raw_syscalls:sys_enter { @start[tid] = nsecs; }
 tracepoint:raw_syscalls:sys_exit {
   $t = @start[tid];
   if ($t != 0) {
@@ -331,7 +338,7 @@ export class SyscallLatencyTracer {
 
   private onStdout(b: Buffer): void {
     if (this.stdout.length < MAX_STDOUT) this.stdout += b.toString('utf8');
-    if (this.startedAt === null && this.stdout.includes('"attached_probes"')) {
+    if (this.startedAt === null && this.stdout.includes(READY)) {
       this.startedMs = performance.now();
       this.startedAt = new Date().toISOString();
       this.attachedResolve?.();
@@ -351,7 +358,7 @@ export class SyscallLatencyTracer {
     }
   }
 
-  /** Resolves when the probes are attached; rejects if bpftrace exits or times out first. */
+  /** Resolves when every probe is attached (the BEGIN probe ran); rejects if bpftrace exits or times out first. */
   async attached(timeoutMs: number): Promise<void> {
     if (this.startedAt !== null) return;
     let timer: NodeJS.Timeout | undefined;
