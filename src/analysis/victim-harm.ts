@@ -99,7 +99,8 @@ export function applyVictimSide(findings: Finding[], input: VictimSideInput): Fi
 
 function withVictimSide(f: Finding, input: VictimSideInput): Finding {
   const victims = f.victims.map((v) => ({ ...v, harm: harmOf(v, f.syscall, input) }));
-  const evidence = [...f.evidence, ...errorEvidence(f, input.latency)];
+  // The failing calls go right after the headline evidence: a terminal shows the first six.
+  const evidence = [...f.evidence.slice(0, 1), ...errorEvidence(f, input.latency), ...f.evidence.slice(1)];
   if (!input.hasBaseline || victims.every((v) => v.harm.degraded === null)) {
     return { ...f, victims, evidence, severityBasis: 'antagonist-share' };
   }
