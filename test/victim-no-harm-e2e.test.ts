@@ -1,7 +1,8 @@
 // Neighbours and no harm: a victim (dd, one-byte reads and writes) recorded alone, then beside two
 // neighbours that only sleep in a loop, both with `record` (perf + the eBPF latency tracer) into a
-// temporary store. In the `diff` of the two, no finding blames a sleeper, and every victim a
-// finding still names carries measured degradation against the baseline (a container whose
+// temporary store. In the `diff` of the two, no finding claims harm from a sleeper (one that names
+// a sleeper has no victim and is info), and every victim a finding names carries measured
+// degradation against the baseline (a container whose
 // latency, runnable and blocked time did not degrade is never called a victim). The victim's
 // latency must have been measured in both runs, so the rule had the data to decide. (The host is
 // shared: its own load can slow the victim between the two recordings; that is measured harm, and
@@ -37,7 +38,7 @@ describe.skipIf(skip !== '')('neighbours that do no harm', () => {
     if (store) await rm(store, { recursive: true, force: true });
   });
 
-  it('no finding blames the sleepers; a victim is named only with measured degradation', async () => {
+  it('no finding claims harm from the sleepers; a victim is named only with measured degradation', async () => {
     store = await mkdtemp(join(tmpdir(), 'crosstalk-noharm-'));
     cgroups = await TestCgroups.create('crosstalk-test-noharm');
     expect(cgroups).not.toBeNull();
@@ -60,7 +61,12 @@ describe.skipIf(skip !== '')('neighbours that do no harm', () => {
       console.log(
         `${f.severity} ${f.title}: antagonist ${f.antagonist?.name ?? '-'}; victims ${named || '-'}`,
       );
-      expect(f.antagonist?.name ?? '', f.title).not.toMatch(/^sleeper-/);
+      // A finding may still name a sleeper as the busiest container (counter findings do), but
+      // then it claims no harm: no victim, severity info.
+      if (/^sleeper-/.test(f.antagonist?.name ?? '')) {
+        expect(f.victims, f.title).toEqual([]);
+        expect(f.severity, f.title).toBe('info');
+      }
       for (const v of f.victims) expect(v.harm?.degraded, `${f.title}: ${v.name}`).toBe(true);
     }
     expect(victim.process.exitCode).toBeNull();
