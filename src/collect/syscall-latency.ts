@@ -32,9 +32,9 @@ import { findOnPath } from './perf-tool.ts';
 /**
  * Default budget: traced calls per CPU per second. Measured per syscall on this 2-vCPU VM
  * (bench/syscall-latency-overhead.mjs, dd copying one byte per read/write): attaching any eBPF
- * program to raw_syscalls enter/exit costs +870 ns (quiet host) to +1.4 us (busy host) per
- * syscall, this program +1.5 us (quiet) to +5.3 us (busy) in all. 20k calls per CPU per second
- * at ~1.5 us is ~3% of each CPU; a host above it is traced until the budget for the window so far
+ * program to raw_syscalls enter/exit costs +770 ns (quiet host) to +1.4 us (busy host) per
+ * syscall, this program +1.7 us (quiet) to +5.3 us (busy) in all. 20k calls per CPU per second
+ * at ~1.7 us is ~3.4% of each CPU; a host above it is traced until the budget for the window so far
  * (at least one second's) is spent, then the tracer stops and the file says so.
  */
 export const DEFAULT_MAX_CALLS_PER_CPU_SECOND = 20_000;
