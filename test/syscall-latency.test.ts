@@ -294,6 +294,35 @@ describe('victim harm', () => {
     expect(f.severity).toBe('warning');
   });
 
+  it('off-CPU growth of a container new in the target, or blocked time in sleeps, is no harm', () => {
+    const sleeper = { id: victimId('static-1'), name: 'static-1' };
+    const off = (syscall: string) => ({
+      ...sleeper,
+      blocked: { baseline: 0, target: 1.9, delta: 1.9 },
+      runnable: { baseline: 0, target: 0, delta: 0 },
+      syscalls: [{ name: syscall, change: { baseline: 0, target: 1.9, delta: 1.9 } }],
+    });
+    const run = (syscall: string, matched: Set<string>) =>
+      applyVictimSide([finding()], {
+        latency: null,
+        offCpuChange: [off(syscall)],
+        matched,
+        hasBaseline: true,
+      })[0];
+    // New in the target: not a victim of the change, and the evidence says why.
+    const fresh = run('read', new Set());
+    expect(fresh.victims).toEqual([]);
+    expect(
+      fresh.evidence.some(
+        (e) => e.metric === 'not a victim of the change: static-1 is new since the baseline',
+      ),
+    ).toBe(true);
+    // Matched, but the growth is sleeping in nanosleep: idle, not harm.
+    expect(run('nanosleep', new Set([sleeper.id])).victims[0].harm?.degraded).toBeNull();
+    // Matched and blocked in a read: degraded.
+    expect(run('read', new Set([sleeper.id])).victims[0].harm?.summary).toBe('blocked +1.90 tasks');
+  });
+
   it('without a baseline: levels, severity kept and marked as estimated from the antagonist share', () => {
     const target = summarizeLatency(
       countsOf([

@@ -78,6 +78,11 @@ export interface VictimSideInput {
   offCpuChange?: OffCpuContainerDelta[] | null;
   /** A baseline exists (diff, doctor --baseline). */
   hasBaseline: boolean;
+  /**
+   * With a baseline: target containers matched to one in the baseline. A container the baseline
+   * does not have is not a victim of the change (it was not there to degrade).
+   */
+  matched?: ReadonlySet<string>;
 }
 
 /**
@@ -108,7 +113,10 @@ function withVictimSide(f: Finding, input: VictimSideInput): Finding {
   const cleared = victims.filter((v) => v.harm.degraded === false);
   for (const v of cleared) {
     evidence.push({
-      metric: `not harmed: ${v.name}'s syscall latency, runnable and blocked time did not degrade against the baseline`,
+      metric:
+        v.harm.summary === 'new since the baseline'
+          ? `not a victim of the change: ${v.name} is new since the baseline`
+          : `not harmed: ${v.name}'s syscall latency, runnable and blocked time did not degrade against the baseline`,
       value: v.harm.worstLatencyChange ?? 0,
       unit: 'fraction',
       baseline: null,
@@ -148,6 +156,10 @@ function victimRows(
 }
 
 export function harmOf(v: Victim, syscall: string | null, input: VictimSideInput): VictimHarm {
+  if (input.hasBaseline && input.matched && !input.matched.has(v.container)) {
+    // Not in the baseline: nothing it could have degraded from, so not a victim of a change.
+    return { summary: 'new since the baseline', degraded: false, worstLatencyChange: null, syscalls: [] };
+  }
   const rows = victimRows(input.latency, v.container, syscall);
   const change = input.latencyChange?.find((c) => c.id === v.container);
   const off = input.offCpuChange?.find((c) => c.id === v.container);
@@ -219,10 +231,17 @@ function levelText(r: VictimHarm['syscalls'][number]): string {
 
 /** Adds runnable/blocked growth to the text; true when either degraded, false when measured and not. */
 function offCpuText(off: OffCpuContainerDelta, parts: string[]): boolean {
+  // Blocked time in calls that wait by design (sleep, poll, futex waits) is idle, not harm.
+  const waiting = off.syscalls.filter((x) => WAITING.has(x.name)).reduce((a, x) => a + x.change.delta, 0);
+  const blocked = {
+    ...off.blocked,
+    delta: off.blocked.delta - waiting,
+    target: off.blocked.target - waiting,
+  };
   let degraded = false;
   for (const [what, d] of [
     ['runnable', off.runnable],
-    ['blocked', off.blocked],
+    ['blocked', blocked],
   ] as const) {
     if (d.delta >= DEGRADED_TASKS && d.target >= d.baseline * (1 + DEGRADED_LATENCY)) {
       degraded = true;

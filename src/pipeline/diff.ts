@@ -58,6 +58,7 @@ export function diffLoaded(
     latency: target.latency ?? null,
     latencyChange,
     offCpuChange: d.offCpu?.containers ?? null,
+    matched: new Set(d.pairing.baselineOf.keys()),
     counters: target.counters,
     hasBaseline: true,
   });
