@@ -10,6 +10,7 @@ import { type Category, categories, modeOf } from './categories.ts';
 import type { ContainerIdentity, NameResolver } from './containers.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
 import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
+import { preemptionMatrix } from './preemption.ts';
 import { labelSamples, type SampleLabels } from './sample-labels.ts';
 import type { LatencySummary } from './syscall-latency.ts';
 import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
@@ -192,6 +193,8 @@ function offCpuOf(p: Profile, labels: SampleLabels) {
     off,
     (q, i) => labels.containers.of(q.samples.host[i], q.samples.cgroup[i]),
     (_q, stack) => labels.attributions.of(stack),
+    10,
+    preemptionMatrix(p, (host, cgroup) => labels.containers.of(host, cgroup).identity),
   );
 }
 

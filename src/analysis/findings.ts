@@ -6,7 +6,16 @@ export interface Evidence {
   /** What was measured, e.g. "host CPU in fadvise64 > lru_add_drain_all". */
   metric: string;
   value: number;
-  unit: 'fraction' | 'dentries' | 'bytes' | 'periods' | 'correlation' | 'count' | 'calls/s';
+  unit:
+    | 'fraction'
+    | 'dentries'
+    | 'bytes'
+    | 'periods'
+    | 'correlation'
+    | 'count'
+    | 'calls/s'
+    | 'CPUs'
+    | 'ratio';
   /** The same metric in the baseline run, when there is one. */
   baseline: number | null;
   /** The container the metric belongs to, when it is per container. */
@@ -129,4 +138,26 @@ export function sortFindings<F extends Finding>(findings: F[]): F[] {
       confidenceRank[b.confidence] - confidenceRank[a.confidence] ||
       b.impact - a.impact,
   );
+}
+
+/** A finding that blames no one and points at no path: a verdict ("cannot answer", "no harm shown"). */
+export function verdictFinding(
+  v: Pick<Finding, 'kind' | 'title' | 'impact' | 'fix' | 'confidence'>,
+): Finding {
+  return {
+    ...v,
+    signature: null,
+    severity: 'info',
+    antagonist: null,
+    victims: [],
+    sharedStorm: false,
+    syscall: null,
+    callSite: null,
+    callSiteNote: null,
+    kernelPath: [],
+    resource: null,
+    evidence: [],
+    references: [],
+    basis: [],
+  };
 }

@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../formats/errors.ts';
 
-export type WorkloadName = 'query-server' | 'cache-prober' | 'static-server' | 'spool-writer' | 'wal-writer';
+export type WorkloadName =
+  | 'query-server'
+  | 'cache-prober'
+  | 'static-server'
+  | 'spool-writer'
+  | 'wal-writer'
+  | 'cpu-hog'
+  | 'cpu-server'
+  | 'loopback-rpc';
 
 export interface BuiltWorkloads {
   /** Absolute path of each workload binary. */
@@ -30,6 +38,9 @@ const sources: Record<WorkloadName, string> = {
   'static-server': 'static-server.c',
   'spool-writer': 'spool-writer.c',
   'wal-writer': 'wal-writer.c',
+  'cpu-hog': 'cpu-hog.c',
+  'cpu-server': 'cpu-server.c',
+  'loopback-rpc': 'loopback-rpc.c',
 };
 
 /**

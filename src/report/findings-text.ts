@@ -9,11 +9,13 @@ function evidenceText(e: Evidence): string {
       ? percent(e.value)
       : e.unit === 'correlation'
         ? `r=${e.value.toFixed(2)}`
-        : `${Math.round(e.value).toLocaleString('en-US')} ${e.unit}`;
+        : e.unit === 'CPUs' || e.unit === 'ratio'
+          ? `${e.value.toFixed(3)}${e.unit === 'CPUs' ? ' CPUs' : ''}`
+          : `${Math.round(e.value).toLocaleString('en-US')} ${e.unit}`;
   const base =
     e.baseline === null
       ? ''
-      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : e.baseline.toLocaleString('en-US')})`;
+      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : e.unit === 'CPUs' || e.unit === 'ratio' ? e.baseline.toFixed(3) : e.baseline.toLocaleString('en-US')})`;
   return `${safeText(e.metric, 160)}: ${v}${base}`;
 }
 

@@ -2,6 +2,7 @@
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { HostFinding, VictimHarm } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
+import type { PreemptionMatrix } from '../analysis/preemption.ts';
 import type { LatencySummary } from '../analysis/syscall-latency.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
 import { UNKNOWN_PID } from '../model/profile.ts';
@@ -100,6 +101,34 @@ function roundOffCpu(c: OffCpuContainer): OffCpuContainer {
     perSecond: ms(c.perSecond),
     syscalls: c.syscalls.map((x) => ({ ...x, seconds: ms(x.seconds) })),
     waitPaths: c.waitPaths.map((x) => ({ ...x, seconds: ms(x.seconds) })),
+  };
+}
+
+/** The matrix's top rows and columns, seconds to the microsecond, cells under 1 ms left out. */
+function preemptionJson(m: PreemptionMatrix): NonNullable<AnalyzeJson['offCpu']>['preemption'] {
+  const ms = (x: number) => Math.round(x * 1e6) / 1e6;
+  return {
+    windowSeconds: ms(m.windowSeconds),
+    victims: m.victims.slice(0, 10).map((v) => ({
+      ...v,
+      runnableSeconds: ms(v.runnableSeconds),
+      onCpuSeconds: ms(v.onCpuSeconds),
+      runnableShare: r(v.runnableShare),
+      byKind: {
+        foreign: ms(v.byKind.foreign),
+        self: ms(v.byKind.self),
+        kernel: ms(v.byKind.kernel),
+        idle: ms(v.byKind.idle),
+        unknown: ms(v.byKind.unknown),
+      },
+      waits: v.waits.filter((w) => w.seconds >= 0.001).map((w) => ({ ...w, seconds: ms(w.seconds) })),
+    })),
+    culprits: m.culprits.slice(0, 10).map((c) => ({
+      ...c,
+      onCpuSeconds: ms(c.onCpuSeconds),
+      causedSeconds: ms(c.causedSeconds),
+    })),
+    ambiguousSeconds: ms(m.ambiguousSeconds),
   };
 }
 
@@ -226,6 +255,7 @@ export function analyzeJson(a: AnalysisResult, findings: HostFinding[] = []): An
           ...a.offCpu,
           blocked: a.offCpu.blocked.map(roundOffCpu),
           runnable: a.offCpu.runnable.map(roundOffCpu),
+          preemption: a.offCpu.preemption && preemptionJson(a.offCpu.preemption),
         }
       : null,
     syscallLatency: latencyJson(a.syscallLatency),

@@ -188,6 +188,86 @@ const offCpuContainer = z.object({
   waitPaths: z.array(z.object({ frames: z.array(z.string()), seconds: z.number() })),
 });
 
+const culpritKind = z
+  .enum(['foreign', 'self', 'kernel', 'idle', 'unknown'])
+  .describe(
+    "foreign: another container (or host processes); self: the waiting container's own tasks; kernel: kernel threads; idle: the CPU was idle (the task moved to another CPU, or its cgroup was throttled); unknown: before the CPU's first recorded switch",
+  );
+
+export const preemptionSchema = z
+  .object({
+    windowSeconds: z.number(),
+    victims: z
+      .array(
+        z.object({
+          id: z
+            .string()
+            .describe('container id; `kernel` for kernel threads; `process:<pid>` for input without cgroups'),
+          name: z.string(),
+          host: z.string().nullable(),
+          container: z
+            .boolean()
+            .describe('a container (not the host root, kernel threads, a process or unknown)'),
+          runnableSeconds: z
+            .number()
+            .min(0)
+            .describe('task-seconds runnable but not running, after a preemption'),
+          onCpuSeconds: z.number().min(0).describe('task-seconds on a CPU, from the same switches'),
+          runnableShare: z
+            .number()
+            .min(0)
+            .max(1)
+            .describe(
+              'runnable / (runnable + on-CPU): share of the time its tasks wanted a CPU spent waiting',
+            ),
+          byKind: z.object({
+            foreign: z.number(),
+            self: z.number(),
+            kernel: z.number(),
+            idle: z.number(),
+            unknown: z.number(),
+          }),
+          waits: z
+            .array(
+              z.object({
+                culprit: z.string().describe('a culprits[].id: what held the CPU'),
+                kind: culpritKind,
+                seconds: z.number().min(0),
+              }),
+            )
+            .describe(
+              'the row of the matrix: runnable seconds per culprit, largest first (cells under 1 ms left out)',
+            ),
+        }),
+      )
+      .describe('rows: containers whose tasks waited runnable, most waiting first (top 10)'),
+    culprits: z
+      .array(
+        z.object({
+          id: z.string().describe('container id, or `kernel`, `idle`, `unknown`'),
+          name: z.string(),
+          host: z.string().nullable(),
+          kind: z.enum(['container', 'kernel', 'idle', 'unknown']),
+          container: z.boolean(),
+          onCpuSeconds: z.number().min(0),
+          causedSeconds: z
+            .number()
+            .min(0)
+            .describe('task-seconds others (and its own tasks) waited while it held their CPU'),
+          processes: z.array(z.string()).describe('its processes by time on CPU, top 3'),
+        }),
+      )
+      .describe('columns: what held a CPU while a victim waited, most caused first (top 10)'),
+    ambiguousSeconds: z
+      .number()
+      .min(0)
+      .describe('CPU time whose holder is a guess because a switch between two recorded ones is missing'),
+  })
+  .nullable()
+  .describe(
+    "victim x culprit matrix of runnable seconds: who ran on a task's CPU while it waited runnable (switched out with prev_state R until it ran again). Waits that begin with a wake-up are not included (sched_wakeup is not recorded).",
+  );
+
 export const offCpuSchema = z
   .object({
     windowSeconds: z.number(),
@@ -204,6 +284,7 @@ export const offCpuSchema = z
       .array(offCpuContainer)
       .describe('sleeping or uninterruptible: waiting for a lock, I/O, a journal commit'),
     runnable: z.array(offCpuContainer).describe('preempted: runnable but waiting for a CPU'),
+    preemption: preemptionSchema,
   })
   .nullable()
   .describe(

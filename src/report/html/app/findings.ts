@@ -11,6 +11,8 @@ type Evidence = Finding['evidence'][number];
 function evidenceValue(e: Evidence, v: number): string {
   if (e.unit === 'fraction') return percent(v);
   if (e.unit === 'correlation') return `r = ${v.toFixed(2)}`;
+  if (e.unit === 'CPUs') return `${v.toFixed(3)} CPUs`;
+  if (e.unit === 'ratio') return v.toFixed(3);
   return `${thousands(v)} ${e.unit}`;
 }
 
@@ -138,8 +140,8 @@ function labBlock(lab: LabSummary): HTMLElement {
       { class: 'truth' },
       ...row('victim', g.victim),
       ...row('antagonists', g.antagonists.join(', ')),
-      ...row('syscall', el('code', null, g.syscall)),
-      ...row('call site', el('code', null, g.callSite)),
+      ...row('syscall', g.syscall === null ? 'none (CPU time)' : el('code', null, g.syscall)),
+      ...row('call site', g.callSite === null ? 'none' : el('code', null, g.callSite)),
       ...row('kernel resource', g.kernelResource),
       ...row('fix', g.fix),
     ),
