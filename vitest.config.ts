@@ -25,6 +25,9 @@ const systemTests = [
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',
   'test/shell-safety-e2e.test.ts',
+  'test/syscall-latency-e2e.test.ts',
+  'test/victim-latency-lab.test.ts',
+  'test/victim-no-harm-e2e.test.ts',
 ];
 
 // Signature files are imported as text, as the esbuild bundle does with loader "text".

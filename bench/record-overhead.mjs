@@ -4,7 +4,8 @@
 // the host in each mode, in alternating rounds; throughput is compared with the baseline measured
 // in the same round. Also reports perf.data size and `perf script` decode time per mode. Needs
 // root, perf and a C compiler. Usage:
-//   node bench/record-overhead.mjs [--rounds N] [--seconds S] [--workloads a,b] [--json]
+//   node bench/record-overhead.mjs [--rounds N] [--seconds S] [--workloads a,b] [--modes 'a;b'] [--json]
+// (--modes: mode names as listed in MODES, separated by ';'; the baseline is always measured.)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -19,6 +20,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '4' },
     workloads: { type: 'string' },
+    modes: { type: 'string' },
     json: { type: 'boolean' },
   },
 });
@@ -29,14 +31,26 @@ const SECONDS = Number(args.seconds);
  * Modes measured; `null` is the baseline (no recording). Frequency is record's default (99 Hz).
  * Off-CPU is named in every mode: record's default depends on the host's switch rate.
  */
-const MODES = [
+const ALL_MODES = [
   { name: 'baseline', flags: null },
   { name: 'fp + off-CPU', flags: ['--call-graph', 'fp', '--off-cpu'] },
   { name: 'fp', flags: ['--call-graph', 'fp', '--no-off-cpu'] },
   { name: 'fp, no syscall counter', flags: ['--call-graph', 'fp', '--no-off-cpu', '--no-syscall-rates'] },
+  // The eBPF syscall latency tracer is on by default (with its budget, record's default).
+  {
+    name: 'fp, no latency tracer',
+    flags: ['--call-graph', 'fp', '--no-off-cpu', '--no-syscall-latency'],
+  },
+  {
+    name: 'fp, tracer unbounded',
+    flags: ['--call-graph', 'fp', '--no-off-cpu', '--latency-budget', '1000000000000'],
+  },
   { name: 'dwarf + off-CPU', flags: ['--call-graph', 'dwarf', '--off-cpu'] },
   { name: 'dwarf', flags: ['--call-graph', 'dwarf', '--no-off-cpu'] },
 ];
+const MODES = args.modes
+  ? ALL_MODES.filter((m) => m.flags === null || args.modes.split(';').includes(m.name))
+  : ALL_MODES;
 
 /** How to run `crosstalk record`: the built CLI once it has the command, else the sources via tsx. */
 function recordCommand() {

@@ -3,6 +3,7 @@
  * mode, samples, total weight and its unit, duration, truncation, cgroups, warnings. Limitations
  * (limitations.ts) and diffs read it beside the analysis.
  */
+
 import type { Profile } from '../model/profile.ts';
 import { weightUnitOf } from '../model/units.ts';
 

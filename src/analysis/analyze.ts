@@ -12,6 +12,7 @@ import { type Limitation, limitationsOf } from './limitations.ts';
 import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
 import { preemptionMatrix } from './preemption.ts';
 import { labelSamples, type SampleLabels } from './sample-labels.ts';
+import type { LatencySummary } from './syscall-latency.ts';
 import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
 
 export interface AnalyzeOptions {
@@ -79,6 +80,8 @@ export interface AnalysisResult {
   containers: ContainerSummary[];
   syscalls: SyscallSummary[];
   limitations: Limitation[];
+  /** Per-container syscall latency and errors (eBPF), set from the run beside the profile. */
+  syscallLatency?: LatencySummary | null;
 }
 
 interface ContainerAcc {

@@ -65,6 +65,9 @@ export function counterSetOf(
       host.set('dentry.negative.after', a.nrNegative);
     }
   }
+  // The level alone: a neighbour that left millions of negative dentries may have exited already.
+  const level = a?.nrNegative ?? b?.nrNegative ?? null;
+  if (level !== null) host.set('dentry.negative.level', level);
   const slab = (s: SnapshotLike) => s.slabinfo?.find((r) => r.name === 'dentry')?.bytes;
   const sb = slab(before);
   const sa = slab(after);

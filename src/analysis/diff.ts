@@ -17,6 +17,7 @@ import type { AnalysisResult } from './analyze.ts';
 import type { CounterSet } from './counters.ts';
 import { type ContainerPairing, type ExplicitMatch, matchContainers } from './match-containers.ts';
 import type { OffCpuContainer, OffCpuSummary } from './off-cpu.ts';
+import type { ContainerLatencyChange } from './syscall-latency.ts';
 import type { CallSiteSummary } from './syscalls.ts';
 
 export type Normalization = 'shares' | 'rate';
@@ -91,6 +92,8 @@ export interface DiffResult {
   counters: CounterDelta[];
   /** null unless both runs recorded context switches. */
   offCpu: { containers: OffCpuContainerDelta[] } | null;
+  /** Syscall latency change per matched container, when both runs measured it (set beside the diff). */
+  syscallLatency?: ContainerLatencyChange[] | null;
   /** What the comparison itself cannot answer (e.g. call sites under different unwinding). */
   warnings: string[];
 }

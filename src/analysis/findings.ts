@@ -27,6 +27,27 @@ export interface Victim {
   name: string;
   /** Why it counts as a victim: in-path, lock-wait, pressure, correlated, shared-storm. */
   reasons: string[];
+  /** What it suffered, measured (analysis/victim-harm.ts); absent before that step ran. */
+  harm?: VictimHarm;
+}
+
+/** A victim's measured harm: syscall latency (eBPF), runnable and blocked time, and their change. */
+export interface VictimHarm {
+  /** e.g. "newfstatat p99 +180%, runnable +0.40 tasks"; empty when nothing was measured. */
+  summary: string;
+  /** null without a baseline or without measurements; else whether anything degraded beyond noise. */
+  degraded: boolean | null;
+  /** Largest relative growth of p50 or p99 latency of its syscalls (1.8 = +180%); null: none measured. */
+  worstLatencyChange: number | null;
+  syscalls: {
+    syscall: string;
+    callsPerSecond: number;
+    errorsPerSecond: number;
+    p50Us: number;
+    p99Us: number;
+    p50Change: number | null;
+    p99Change: number | null;
+  }[];
 }
 
 /** How far the blame can be trusted: see src/analysis/README.md, "Blame: evidence and confidence". */
@@ -86,6 +107,11 @@ export type Finding = {
   confidence: Confidence;
   /** What the blame rests on; empty when the finding blames no one. */
   basis: Basis[];
+  /**
+   * What the severity rests on: measured-harm (the victims' degradation against a baseline) or
+   * antagonist-share (no baseline: estimated from the antagonist's share). Absent: not assessed.
+   */
+  severityBasis?: 'measured-harm' | 'antagonist-share';
 };
 
 /** A finding, with the host it was made on when several hosts were analysed together. */

@@ -76,7 +76,8 @@ export function registerDiff(program: Command): void {
       }
       const d = diffLoaded(base, target, { normalize, match, top });
       if (flags.html !== undefined) await writeHtml(flags.html, diffReport(base, target, d), flags.force);
-      if (flags.json) process.stdout.write(jsonText(diffJson(d.diff, d.findings)));
+      const latency = { baseline: d.baseline.syscallLatency, target: d.target.syscallLatency };
+      if (flags.json) process.stdout.write(jsonText(diffJson(d.diff, d.findings, latency)));
       else process.stdout.write(renderDiff(d.diff, d.findings, { color: useColor(flags) }));
     });
 }

@@ -79,7 +79,8 @@ export function registerDoctor(program: Command): void {
         const base = await loadInput(flags.baseline, { store: flags.store });
         const r = diffLoaded(base, loaded);
         findings = r.findings;
-        doc = jsonText(diffJson(r.diff, findings));
+        const latency = { baseline: r.baseline.syscallLatency, target: r.target.syscallLatency };
+        doc = jsonText(diffJson(r.diff, findings, latency));
         text = renderDiff(r.diff, findings, { color });
         html = diffReport(base, loaded, r);
       } else {

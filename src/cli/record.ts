@@ -17,6 +17,7 @@ import {
   type RunInfo,
   recordRun,
 } from '../collect/recorder.ts';
+import { DEFAULT_MAX_CALLS_PER_CPU_SECOND } from '../collect/syscall-latency.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
 import { CliError, oneLine, storeErrorToCli } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -28,6 +29,9 @@ export interface RecordFlags {
   label?: string;
   store?: string;
   syscallRates: boolean;
+  /** --no-syscall-latency sets it false. */
+  syscallLatency?: boolean;
+  latencyBudget?: string;
   /** undefined: decided on the host (RECORD_DEFAULTS.offCpu, 'auto'). */
   offCpu?: boolean;
   json?: boolean;
@@ -51,6 +55,15 @@ export function withRecordingOptions(cmd: Command): Command {
     .option(
       '--no-syscall-rates',
       'skip counting syscalls per container (done for 1-3 s after the profile window; costs ~170 ns per syscall while it runs)',
+    )
+    .option(
+      '--no-syscall-latency',
+      'skip measuring syscall latency and errors per container with eBPF (bpftrace) during the window',
+    )
+    .option(
+      '--latency-budget <calls>',
+      'stop the eBPF latency tracer once it has traced this many calls per CPU per second of the window so far (each traced call costs 1.5-5 us on a 2-vCPU VM)',
+      String(DEFAULT_MAX_CALLS_PER_CPU_SECOND),
     )
     .option(
       '--off-cpu',
@@ -106,8 +119,25 @@ export async function recordFromFlags(flags: RecordFlags, print = true): Promise
 }
 
 export function parseRecordFlags(
-  flags: Pick<RecordFlags, 'duration' | 'frequency' | 'callGraph' | 'label' | 'syscallRates' | 'offCpu'>,
+  flags: Pick<
+    RecordFlags,
+    | 'duration'
+    | 'frequency'
+    | 'callGraph'
+    | 'label'
+    | 'syscallRates'
+    | 'offCpu'
+    | 'syscallLatency'
+    | 'latencyBudget'
+  >,
 ) {
+  const budget = Number(flags.latencyBudget ?? DEFAULT_MAX_CALLS_PER_CPU_SECOND);
+  if (!Number.isFinite(budget) || budget <= 0) {
+    throw new CliError(
+      `--latency-budget: expected a positive number of calls per CPU per second, got ${JSON.stringify(flags.latencyBudget)}`,
+      ExitCode.usage,
+    );
+  }
   const durationSeconds = Number(flags.duration);
   if (!Number.isFinite(durationSeconds) || durationSeconds <= 0 || durationSeconds > 86400) {
     throw new CliError(
@@ -135,6 +165,8 @@ export function parseRecordFlags(
     callGraph: callGraph as CallGraphMode,
     label: flags.label,
     syscallRates: flags.syscallRates,
+    syscallLatency: flags.syscallLatency !== false,
+    syscallLatencyBudget: budget,
     offCpu: flags.offCpu ?? RECORD_DEFAULTS.offCpu,
   };
 }

@@ -32,6 +32,16 @@ export interface RecordOptions {
   /** Run the per-container syscall counter. Default true. */
   syscallRates?: boolean;
   /**
+   * Trace every syscall's latency and errors per container with eBPF (bpftrace) during the
+   * window. Default true; skipped with a note where eBPF is unavailable.
+   */
+  syscallLatency?: boolean;
+  /**
+   * Tracing budget: traced calls per CPU per second before the tracer stops early. Default
+   * DEFAULT_MAX_CALLS_PER_CPU_SECOND (syscall-latency.ts).
+   */
+  syscallLatencyBudget?: number;
+  /**
    * Record every context switch with its call chain, for off-CPU time. Default 'auto': when the
    * host's switch rate keeps the cost under 5% of its CPU time (off-cpu-policy.ts).
    */
@@ -63,6 +73,8 @@ export interface Settings {
   callGraph: CallGraphMode;
   dwarfStackBytes: number;
   syscallRates: boolean;
+  syscallLatency: boolean;
+  syscallLatencyBudget: number;
   /** Resolved before recording (decideOffCpu). */
   offCpu: boolean;
   /** Length of the syscall-counting window after the profile. */

@@ -30,6 +30,7 @@ import { formatProblem, type PreflightProblem, type PreflightReport, preflight }
 import { RECORD_DEFAULTS, type RecordOptions, type Settings } from './record-options.ts';
 import { Session } from './recording-session.ts';
 import type { RecordingFacts, RunCounters } from './run-facts.ts';
+import { DEFAULT_MAX_CALLS_PER_CPU_SECOND } from './syscall-latency.ts';
 
 export interface RunInfo {
   id: string;
@@ -77,10 +78,14 @@ function settingsOf(opts: RecordOptions): Omit<Settings, 'offCpu'> {
     callGraph: opts.callGraph ?? RECORD_DEFAULTS.callGraph,
     dwarfStackBytes: opts.dwarfStackBytes ?? RECORD_DEFAULTS.dwarfStackBytes,
     syscallRates: opts.syscallRates ?? true,
+    syscallLatency: opts.syscallLatency ?? true,
+    syscallLatencyBudget: opts.syscallLatencyBudget ?? DEFAULT_MAX_CALLS_PER_CPU_SECOND,
     syscallSeconds: syscallWindowSeconds(opts.durationSeconds ?? RECORD_DEFAULTS.durationSeconds),
     env: opts.env ?? process.env,
   };
   if (!(s.durationSeconds > 0)) throw new RangeError(`duration must be positive, got ${s.durationSeconds}`);
+  if (!(s.syscallLatencyBudget > 0))
+    throw new RangeError(`syscall latency budget must be positive, got ${s.syscallLatencyBudget}`);
   if (!(Number.isInteger(s.frequency) && s.frequency > 0))
     throw new RangeError(`frequency must be a positive integer, got ${s.frequency}`);
   if (opts.label !== undefined && !LABEL.test(opts.label)) throw new RangeError(invalidLabel(opts.label));

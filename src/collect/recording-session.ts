@@ -9,10 +9,12 @@ import type { ContainerName } from '../analysis/containers.ts';
 import { readPerfData } from '../formats/perf-data/reader.ts';
 import { FILE_MODE } from '../store/atomic-file.ts';
 import { PERF_DATA_FILE, SYSCALLS_DATA_FILE } from '../store/metadata.ts';
+import { SYSCALL_LATENCY_FILE } from '../store/syscall-latency-file.ts';
 import { mapCgroups } from './cgroup-map.ts';
 import { resolveContainerNames, resolveEventNames } from './container-names.ts';
 import { readHostFacts } from './host-facts.ts';
 import { snapshotKernelState } from './kernel-state.ts';
+import { LatencyRecording } from './latency-recording.ts';
 import { exitText, type PerfExit, PerfRecording, perfRecordArgs } from './perf-recording.ts';
 import { callGraphArgs, type PreflightReport } from './preflight.ts';
 import type { RecordOptions, RecordProgress, Settings } from './record-options.ts';
@@ -35,6 +37,7 @@ export class Session {
   readonly syscallsFile: string;
   profile: PerfRecording | null = null;
   syscalls: PerfRecording | null = null;
+  latency: LatencyRecording | null = null;
   profileExit: PerfExit | null = null;
   syscallExit: PerfExit | null = null;
   counters: Partial<RunCounters> = {};
@@ -69,6 +72,7 @@ export class Session {
       this.aborted = true;
       this.profile?.kill();
       this.syscalls?.kill();
+      this.latency?.kill();
       this.endWindow();
     };
     this.opts.abort?.addEventListener('abort', onAbort);
@@ -90,6 +94,7 @@ export class Session {
       // Never leave perf running, whatever failed above.
       this.profile?.kill();
       this.syscalls?.kill();
+      this.latency?.kill();
     }
   }
 
@@ -197,11 +202,16 @@ export class Session {
   private async start(progress: (p: RecordProgress) => void): Promise<boolean> {
     if (this.opts.stop?.aborted || this.aborted) return false;
     progress({ phase: 'starting' });
+    // bpftrace compiles and attaches (about 1.5 s) while perf synthesizes the host's processes.
+    const latency = this.startLatency();
     this.profile = new PerfRecording(this.profileOptions());
     const timeout = this.opts.startTimeoutMs ?? 60_000;
     try {
       await this.profile.enable(timeout);
+      await latency;
     } catch (e) {
+      await latency;
+      await this.stopLatency();
       this.startFailure = this.aborted ? null : `perf did not start: ${(e as Error).message}`;
       this.stopRequested = true;
       this.profileExit = await this.profile.exited;
@@ -250,7 +260,28 @@ export class Session {
     progress({ phase: 'stopping', interrupted: this.interrupted });
     this.stopRequested = !(this.profile?.hasExited ?? true);
     this.profile?.stop();
+    await this.stopLatency();
     this.profileExit = (await this.profile?.exited) ?? null;
+  }
+
+  /** The eBPF syscall latency tracer, when asked for (it writes why when it cannot run). */
+  private async startLatency(): Promise<void> {
+    if (!this.s.syscallLatency) return;
+    const cpus = this.host?.cpusOnline ?? 1;
+    this.latency = new LatencyRecording(this.pre.hierarchies, cpus, this.s.syscallLatencyBudget, this.s.env);
+    await this.latency.start();
+  }
+
+  private async stopLatency(): Promise<void> {
+    if (this.latency === null) return;
+    try {
+      const file = await this.latency.stop();
+      if (file.status !== 'recorded') this.notes.push(`syscall latency not measured: ${file.reason}`);
+      else this.notes.push(...file.notes.map((n) => `syscall latency: ${n}`));
+      await this.latency.write(this.dir);
+    } catch (e) {
+      this.notes.push(`syscall latency not saved: ${(e as Error).message}`);
+    }
   }
 
   /**
@@ -364,6 +395,8 @@ export class Session {
         syscallSamplePeriod: SYSCALL_SAMPLE_PERIOD,
         syscallWindowSeconds: this.syscallSeconds,
         offCpu: s.offCpu,
+        syscallLatency: s.syscallLatency,
+        syscallLatencyBudget: s.syscallLatency ? s.syscallLatencyBudget : null,
       },
       window: {
         startedAt: this.startedAt,
@@ -380,10 +413,10 @@ export class Session {
       host,
       preflight: this.pre.problems,
       notes: [...this.notes, ...(this.counters.kernelBefore?.notes ?? []).map((n) => `before: ${n}`)],
-      recorderPids: [process.pid, this.profile?.pid, this.syscalls?.pid].filter(
+      recorderPids: [process.pid, this.profile?.pid, this.syscalls?.pid, this.latency?.pid].filter(
         (p): p is number => p !== undefined,
       ),
-      files: await fileSizes(this.dir, [PERF_DATA_FILE, SYSCALLS_DATA_FILE]),
+      files: await fileSizes(this.dir, [PERF_DATA_FILE, SYSCALLS_DATA_FILE, SYSCALL_LATENCY_FILE]),
       symbols: this.symbols,
     };
   }

@@ -32,6 +32,10 @@ export interface RecordingOptionsUsed {
   syscallWindowSeconds: number | null;
   /** Context switches (sched:sched_switch with call chains) were recorded beside the profile. */
   offCpu: boolean;
+  /** The eBPF syscall latency tracer was asked for (syscall-latency.json says whether it ran). */
+  syscallLatency?: boolean;
+  /** Its budget, traced calls per CPU per second; null when not asked for. */
+  syscallLatencyBudget?: number | null;
 }
 
 export interface RecordingWindow {

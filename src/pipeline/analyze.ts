@@ -7,6 +7,7 @@ import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import { diagnose } from '../analysis/diagnose.ts';
 import { type Finding, type HostFinding, sortFindings } from '../analysis/findings.ts';
 import { labelSamples, type SampleLabels } from '../analysis/sample-labels.ts';
+import { victimSide } from '../analysis/victim-harm.ts';
 import { hostsOf, selectHost } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
 import type { LoadedHost, LoadedInput } from './load.ts';
@@ -32,15 +33,23 @@ export function analyzeLoaded(loaded: LoadedInput, topSyscalls = 25): Analyzed {
 /** One host's analysis and diagnosis, with its own names, counters and syscall rates. */
 function analyzeOne(
   profile: Profile,
-  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates' | 'engineNotes'>,
+  from: Pick<LoadedInput, 'nameOf' | 'counters' | 'syscallRates' | 'engineNotes' | 'latency'>,
   topSyscalls: number,
 ): { result: AnalysisResult; findings: Finding[]; labels: SampleLabels } {
   const labels = labelSamples(profile, { nameOf: from.nameOf });
-  const result = analyzeProfile(profile, { topSyscalls, labels, engineNotes: from.engineNotes });
-  const findings = diagnose(profile, result, {
+  const result = {
+    ...analyzeProfile(profile, { topSyscalls, labels, engineNotes: from.engineNotes }),
+    syscallLatency: from.latency ?? null,
+  };
+  const diagnosed = diagnose(profile, result, {
     labels,
     counters: from.counters ?? undefined,
     syscallRates: from.syscallRates ?? undefined,
+  });
+  const findings = victimSide(diagnosed, {
+    latency: from.latency ?? null,
+    counters: from.counters,
+    hasBaseline: false,
   });
   return { result, findings, labels };
 }

@@ -9,6 +9,8 @@ import { diffFolded } from '../analysis/diff-profile.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { ExplicitMatch } from '../analysis/match-containers.ts';
 import { labelSamples } from '../analysis/sample-labels.ts';
+import { diffLatency } from '../analysis/syscall-latency.ts';
+import { victimSide } from '../analysis/victim-harm.ts';
 import type { LoadedInput } from './load.ts';
 
 export interface Diffed {
@@ -25,11 +27,22 @@ export function diffLoaded(
   opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
 ): Diffed {
   const limits = { topSyscalls: 200, topCallSites: 50, topKernelPaths: 50 };
-  const baseResult = analyzeProfile(base.profile, { ...limits, nameOf: base.nameOf });
+  const baseResult = {
+    ...analyzeProfile(base.profile, { ...limits, nameOf: base.nameOf }),
+    syscallLatency: base.latency ?? null,
+  };
   const labels = labelSamples(target.profile, { nameOf: target.nameOf });
-  const targetResult = analyzeProfile(target.profile, { ...limits, labels });
-  const d = diffAnalyses(baseResult, targetResult, base.counters, target.counters, opts);
-  const findings = diagnose(target.profile, targetResult, {
+  const targetResult = {
+    ...analyzeProfile(target.profile, { ...limits, labels }),
+    syscallLatency: target.latency ?? null,
+  };
+  const diffed = diffAnalyses(baseResult, targetResult, base.counters, target.counters, opts);
+  const latencyChange =
+    base.latency && target.latency
+      ? diffLatency(base.latency, target.latency, diffed.pairing.baselineOf)
+      : null;
+  const d = { ...diffed, syscallLatency: latencyChange };
+  const diagnosed = diagnose(target.profile, targetResult, {
     labels,
     counters: target.counters ?? undefined,
     syscallRates: target.syscallRates ?? undefined,
@@ -39,6 +52,15 @@ export function diffLoaded(
       pairing: d.pairing,
       counters: base.counters ?? undefined,
     },
+  });
+  // The victim side: measured harm per victim, unharmed ones dropped, severity from degradation.
+  const findings = victimSide(diagnosed, {
+    latency: target.latency ?? null,
+    latencyChange,
+    offCpuChange: d.offCpu?.containers ?? null,
+    matched: new Set(d.pairing.baselineOf.keys()),
+    counters: target.counters,
+    hasBaseline: true,
   });
   return { diff: d, findings, target: targetResult, baseline: baseResult };
 }

@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import type { NameResolver } from '../analysis/containers.ts';
 import type { CounterSet } from '../analysis/counters.ts';
 import type { SyscallRateRow } from '../analysis/diagnose.ts';
+import type { LatencySummary } from '../analysis/syscall-latency.ts';
 import { UnreadableInputError } from '../formats/errors.ts';
 import { importMany } from '../formats/import-many.ts';
 import { type ImportOptions, importProfile } from '../formats/input.ts';
@@ -28,6 +29,8 @@ export interface LoadedInput {
   syscallRates: SyscallRateRow[] | null;
   /** One line per container engine that runs on the recorded host but did not name its containers. */
   engineNotes?: string[];
+  /** Per-container syscall latency and errors (syscall-latency.json), when the run has it. */
+  latency?: LatencySummary | null;
   /**
    * For several inputs: each host's run facts, in input order (the profile holds every host's
    * samples, labelled; model/hosts.ts selectHost takes one host's back). Absent for one input.
@@ -75,7 +78,15 @@ export async function loadInputs(refs: HostRef[], opts: LoadOptions): Promise<Lo
     name: names[k],
     source: p.meta.source,
   }));
-  return { profile, run: null, counters: null, nameOf: combinedNames(hosts), syscallRates: null, hosts };
+  return {
+    profile,
+    run: null,
+    counters: null,
+    nameOf: combinedNames(hosts),
+    syscallRates: null,
+    latency: null,
+    hosts,
+  };
 }
 
 /** Given names are kept (hostRefsOf made them unique); a default name already taken gets `#2`, ... */
@@ -129,7 +140,8 @@ async function resolveInput(ref: string, store: string | undefined): Promise<Res
 
 /** A run's warnings, counters, names and rates around its imported profile. */
 async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<LoadedInput> {
-  if (run === null) return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null };
+  if (run === null)
+    return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null, latency: null };
   const reason = run.metadata?.recording?.incompleteReason ?? run.metadata?.failure ?? run.problem;
   let fromRun = withMeta(profile, { source: run.dir });
   if (run.state === 'incomplete' || run.state === 'abandoned' || run.state === 'unreadable') {
@@ -168,5 +180,5 @@ async function runOf(ref: string, store: string | undefined): Promise<RunSummary
 
 /** A profile already in memory (a test, a script), as a loaded input without run facts. */
 export function loadedProfile(profile: Profile): LoadedInput {
-  return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null };
+  return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null, latency: null };
 }

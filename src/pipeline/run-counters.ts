@@ -2,10 +2,14 @@
  * What a run's counters.json adds to its profile: the kernel counters (as named metrics), the
  * names the container engines gave at record time, and the per-cgroup syscall rates.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { applyNames, containerOf, type NameResolver } from '../analysis/containers.ts';
 import { type CounterSet, counterSetOf } from '../analysis/counters.ts';
 import type { SyscallRateRow } from '../analysis/diagnose.ts';
+import { type LatencySummary, summarizeLatency } from '../analysis/syscall-latency.ts';
 import { readRunCounters, type StoredCounters } from '../store/counters-file.ts';
+import { parseSyscallLatencyFile, SYSCALL_LATENCY_FILE } from '../store/syscall-latency-file.ts';
 
 export interface RunCounterFacts {
   counters: CounterSet | null;
@@ -13,17 +17,32 @@ export interface RunCounterFacts {
   syscallRates: SyscallRateRow[] | null;
   /** One line per container engine that runs on the recorded host but did not name its containers. */
   engineNotes: string[];
+  /** Per-container syscall latency and errors (syscall-latency.json), when the run has it. */
+  latency: LatencySummary | null;
 }
 
 /** The counters, engine names and syscall rates of the run in `dir` (InputError when counters.json is damaged). */
 export async function runCounters(dir: string): Promise<RunCounterFacts> {
   const counters = await readRunCounters(dir);
+  const nameOf = namesOf(counters);
   return {
     counters: countersOf(counters),
-    nameOf: namesOf(counters),
+    nameOf,
     engineNotes: engineNotesOf(counters),
     syscallRates: counters?.syscallRates?.cgroups ?? null,
+    latency: await readLatency(dir, nameOf),
   };
+}
+
+/**
+ * syscall-latency.json summarised per container; null when the run has none (recorded before it
+ * existed, or with --no-syscall-latency). A file that does not validate is an InputError naming it.
+ */
+async function readLatency(dir: string, nameOf: NameResolver | undefined): Promise<LatencySummary | null> {
+  const file = join(dir, SYSCALL_LATENCY_FILE);
+  const text = await readFile(file, 'utf8').catch(() => null);
+  if (text === null) return null;
+  return summarizeLatency(parseSyscallLatencyFile(text, file), containerOf, nameOf);
 }
 
 function countersOf(c: StoredCounters | null): CounterSet | null {

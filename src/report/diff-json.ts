@@ -2,8 +2,9 @@
 import type { AnalysisInput } from '../analysis/analysis-input.ts';
 import type { Delta, DiffResult } from '../analysis/diff.ts';
 import type { Finding } from '../analysis/findings.ts';
+import type { LatencySummary, SyscallLatencyRow } from '../analysis/syscall-latency.ts';
 import { DIFF_SCHEMA_VERSION, type DiffJson } from './diff-schema.ts';
-import { findingJson, TOOL_VERSION } from './json.ts';
+import { findingJson, latencyJson, TOOL_VERSION } from './json.ts';
 
 /** 9 significant decimals: shares and CPU counts without float noise. */
 function r(x: number): number {
@@ -26,7 +27,50 @@ function runJson(i: AnalysisInput): DiffJson['baseline'] {
   };
 }
 
-export function diffJson(d: DiffResult, findings: Finding[]): DiffJson {
+function side(x: SyscallLatencyRow) {
+  return {
+    callsPerSecond: r(x.callsPerSecond),
+    errorsPerSecond: r(x.errorsPerSecond),
+    meanUs: r(x.meanUs),
+    p50Us: r(x.p50Us),
+    p99Us: r(x.p99Us),
+  };
+}
+
+const n = (x: number | null) => (x === null ? null : r(x));
+
+function latencyDiffJson(
+  d: DiffResult,
+  base: LatencySummary | null | undefined,
+  target: LatencySummary | null | undefined,
+): DiffJson['syscallLatency'] {
+  if (!base && !target) return null;
+  return {
+    baseline: latencyJson(base),
+    target: latencyJson(target),
+    containers: (d.syscallLatency ?? []).map((c) => ({
+      id: c.id,
+      name: c.name,
+      baselineId: c.baselineId,
+      syscalls: c.syscalls.map((s) => ({
+        syscall: s.syscall,
+        baseline: side(s.baseline),
+        target: side(s.target),
+        p50Change: n(s.p50Change),
+        p99Change: n(s.p99Change),
+        callsChange: n(s.callsChange),
+        errorsPerSecondDelta: r(s.errorsPerSecondDelta),
+      })),
+    })),
+  };
+}
+
+/** `latency`: each run's syscall latency summary, when the runs have one. */
+export function diffJson(
+  d: DiffResult,
+  findings: Finding[],
+  latency: { baseline?: LatencySummary | null; target?: LatencySummary | null } = {},
+): DiffJson {
   return {
     schemaVersion: DIFF_SCHEMA_VERSION,
     tool: { name: 'crosstalk', version: TOOL_VERSION },
@@ -59,6 +103,7 @@ export function diffJson(d: DiffResult, findings: Finding[]): DiffJson {
         syscalls: x.syscalls.map((s) => ({ name: s.name, change: c(s.change) })),
       })),
     },
+    syscallLatency: latencyDiffJson(d, latency.baseline, latency.target),
     comparisonWarnings: d.warnings,
   };
 }

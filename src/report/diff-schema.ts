@@ -4,7 +4,7 @@
  * weight), cpus (average CPUs busy) or per-second (events per second).
  */
 import { z } from 'zod';
-import { findingSchema } from './schema.ts';
+import { findingSchema, syscallLatencySchema } from './schema.ts';
 
 export const DIFF_SCHEMA_VERSION = 1;
 
@@ -20,6 +20,19 @@ const run = z.object({
   durationSeconds: z.number().nullable(),
   callGraph: z.string(),
   warnings: z.array(z.string()),
+});
+
+const ratio = z
+  .number()
+  .nullable()
+  .describe('target / baseline - 1 (0.8 = +80%); null when the baseline is 0');
+
+const latencySide = z.object({
+  callsPerSecond: z.number().min(0),
+  errorsPerSecond: z.number().min(0),
+  meanUs: z.number().min(0),
+  p50Us: z.number().min(0),
+  p99Us: z.number().min(0),
 });
 
 export const diffSchema = z.object({
@@ -82,6 +95,35 @@ export const diffSchema = z.object({
     .nullable()
     .describe(
       'off-CPU change, in tasks off-CPU on average (task-seconds per second of each run), whatever the normalisation; null unless both runs recorded context switches',
+    ),
+  syscallLatency: z
+    .object({
+      baseline: syscallLatencySchema,
+      target: syscallLatencySchema,
+      containers: z
+        .array(
+          z.object({
+            id: z.string().describe('the target container id'),
+            name: z.string(),
+            baselineId: z.string(),
+            syscalls: z.array(
+              z.object({
+                syscall: z.string(),
+                baseline: latencySide,
+                target: latencySide,
+                p50Change: ratio,
+                p99Change: ratio,
+                callsChange: ratio,
+                errorsPerSecondDelta: z.number(),
+              }),
+            ),
+          }),
+        )
+        .describe('matched containers, syscalls with at least 200 calls in both runs'),
+    })
+    .nullable()
+    .describe(
+      'the victim side: per-container syscall latency and errors in each run and their change; null when neither run measured it',
     ),
   comparisonWarnings: z
     .array(z.string())

@@ -4,6 +4,7 @@ import type { Delta, DiffResult } from '../analysis/diff.ts';
 import type { Finding } from '../analysis/findings.ts';
 import { counterLabel, formatCounter } from './counter-labels.ts';
 import { renderFindings } from './findings-text.ts';
+import { renderLatencyChange } from './latency-text.ts';
 import { pad, percent, safeText } from './safe-text.ts';
 
 export interface DiffTextOptions {
@@ -104,6 +105,8 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
         out.push(offRow(`${safeText(x.name, 44)} runnable`, x.runnable));
     }
   }
+  const latency = renderLatencyChange(d.syscallLatency, (s) => head(s), n);
+  if (latency.length > 0) out.push('', ...latency);
   if (d.pairing.added.length + d.pairing.gone.length > 0) {
     out.push(
       '',

@@ -48,8 +48,12 @@ export function renderFindings(findings: Finding[], color = false): string[] {
       );
     }
     if (f.victims.length > 0) {
-      line('victims', f.victims.map((v) => `${safeText(v.name, 60)} (${v.reasons.join(', ')})`).join('; '));
+      line('victims', f.victims.map(victimText).join('; '));
     }
+    if (f.severityBasis === 'antagonist-share' && f.kind === 'signature')
+      line('severity', "estimated from the antagonist's share (no baseline with measured victim latency)");
+    if (f.severityBasis === 'measured-harm')
+      line('severity', "from the victims' measured degradation against the baseline");
     if (f.callSiteNote && f.kind !== 'cannot-answer') line('call site', safeText(f.callSiteNote, 200));
     if (f.kernelPath.length > 0) line('kernel', safeText(shortPath(f.kernelPath), 240));
     if (f.resource) line('shared', safeText(f.resource, 240));
@@ -58,6 +62,12 @@ export function renderFindings(findings: Finding[], color = false): string[] {
     if (f.references.length > 0) line('see', f.references.map((r) => safeText(r, 120)).join('; '));
   });
   return out;
+}
+
+/** `name (in-path, pressure; newfstatat p99 +180%)`: why it is a victim and what it suffered. */
+function victimText(v: Finding['victims'][number]): string {
+  const harm = v.harm?.summary ? `; ${safeText(v.harm.summary, 160)}` : '';
+  return `${safeText(v.name, 60)} (${v.reasons.join(', ')}${harm})`;
 }
 
 /** "high: signature, shared-path", or "low: no evidence of harm to another container". */

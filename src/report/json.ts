@@ -1,8 +1,9 @@
 /** The `--json` document of `analyze`: the analysis result in the shape schema.ts defines. */
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
-import type { HostFinding } from '../analysis/findings.ts';
+import type { HostFinding, VictimHarm } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
 import type { PreemptionMatrix } from '../analysis/preemption.ts';
+import type { LatencySummary } from '../analysis/syscall-latency.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
 import { UNKNOWN_PID } from '../model/profile.ts';
 import { ANALYZE_SCHEMA_VERSION, type AnalyzeJson } from './schema.ts';
@@ -141,7 +142,13 @@ export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
     impact: r(f.impact),
     antagonist: f.antagonist,
     victims: f.victims.map((v) => v.container),
-    victimDetails: f.victims,
+    victimDetails: f.victims.map((v) => ({
+      container: v.container,
+      name: v.name,
+      reasons: v.reasons,
+      harm: v.harm ? harmJson(v.harm) : null,
+    })),
+    severityBasis: f.severityBasis ?? null,
     sharedStorm: f.sharedStorm,
     drivers: f.drivers ?? [],
     syscall: f.syscall,
@@ -158,6 +165,47 @@ export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
     references: f.references,
     confidence: f.confidence,
     basis: f.basis,
+  };
+}
+
+function harmJson(
+  h: VictimHarm,
+): NonNullable<AnalyzeJson['findings'][number]['victimDetails'][number]['harm']> {
+  const n = (x: number | null) => (x === null ? null : r(x));
+  return {
+    ...h,
+    worstLatencyChange: n(h.worstLatencyChange),
+    syscalls: h.syscalls.map((s) => ({
+      ...s,
+      callsPerSecond: r(s.callsPerSecond),
+      errorsPerSecond: r(s.errorsPerSecond),
+      p50Us: r(s.p50Us),
+      p99Us: r(s.p99Us),
+      p50Change: n(s.p50Change),
+      p99Change: n(s.p99Change),
+    })),
+  };
+}
+
+/** The latency summary with rounded figures (histograms unchanged: integers). */
+export function latencyJson(l: LatencySummary | null | undefined): AnalyzeJson['syscallLatency'] {
+  if (!l) return null;
+  return {
+    ...l,
+    windowSeconds: r(l.windowSeconds),
+    containers: l.containers.map((c) => ({
+      id: c.id,
+      name: c.name,
+      syscalls: c.syscalls.map((s) => ({
+        ...s,
+        callsPerSecond: r(s.callsPerSecond),
+        errorsPerSecond: r(s.errorsPerSecond),
+        errors: s.errors.map((e) => ({ ...e, perSecond: r(e.perSecond) })),
+        meanUs: r(s.meanUs),
+        p50Us: r(s.p50Us),
+        p99Us: r(s.p99Us),
+      })),
+    })),
   };
 }
 
@@ -211,6 +259,7 @@ export function analyzeJson(a: AnalysisResult, findings: HostFinding[] = []): An
           preemption: a.offCpu.preemption && preemptionJson(a.offCpu.preemption),
         }
       : null,
+    syscallLatency: latencyJson(a.syscallLatency),
     limitations: a.limitations,
   };
 }

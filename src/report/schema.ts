@@ -75,6 +75,40 @@ export const syscallSchema = z.object({
   kernelFunctions: z.array(z.object({ name: z.string(), selfShare: share, totalShare: share })),
 });
 
+const us = z.number().min(0).describe('microseconds');
+const relChange = z
+  .number()
+  .nullable()
+  .describe(
+    'target / baseline - 1 (0.8 = +80%); null without a baseline or with too few calls (< 200) on a side',
+  );
+
+export const victimHarmSchema = z
+  .object({
+    summary: z
+      .string()
+      .describe('e.g. "newfstatat p99 +180%, runnable +0.40 tasks"; empty when nothing was measured'),
+    degraded: z
+      .boolean()
+      .nullable()
+      .describe(
+        'with a baseline: whether its syscall latency, runnable or blocked time grew beyond noise; null: not measured',
+      ),
+    worstLatencyChange: relChange.describe('largest relative growth of p50 or p99 of its syscalls'),
+    syscalls: z.array(
+      z.object({
+        syscall: z.string(),
+        callsPerSecond: z.number().min(0),
+        errorsPerSecond: z.number().min(0),
+        p50Us: us,
+        p99Us: us,
+        p50Change: relChange,
+        p99Change: relChange,
+      }),
+    ),
+  })
+  .describe('what the victim suffered, measured by the eBPF syscall latency counts and off-CPU time');
+
 export const findingSchema = z.object({
   host: hostName,
   signature: z.string().nullable().describe('id of the matched signature (src/signatures/<id>.md), or null'),
@@ -87,7 +121,20 @@ export const findingSchema = z.object({
     .nullable()
     .describe('the container (and its busiest process) that drives the shared kernel path'),
   victims: z.array(z.string()).describe('container ids slowed down by it'),
-  victimDetails: z.array(z.object({ container: z.string(), name: z.string(), reasons: z.array(z.string()) })),
+  victimDetails: z.array(
+    z.object({
+      container: z.string(),
+      name: z.string(),
+      reasons: z.array(z.string()),
+      harm: victimHarmSchema.nullable(),
+    }),
+  ),
+  severityBasis: z
+    .enum(['measured-harm', 'antagonist-share'])
+    .nullable()
+    .describe(
+      "measured-harm: the severity comes from the victims' degradation against a baseline; antagonist-share: no baseline (or no measurement), estimated from the antagonist's share of host CPU",
+    ),
   sharedStorm: z
     .boolean()
     .describe('every container with the problem drives it: each is both victim and antagonist'),
@@ -247,6 +294,46 @@ export const offCpuSchema = z
     'from sched:sched_switch recorded beside the profile (crosstalk record --off-cpu); null without it',
   );
 
+const latencyRow = z.object({
+  syscall: z.string(),
+  calls: z.number().int().min(0),
+  callsPerSecond: z.number().min(0),
+  errorsPerSecond: z.number().min(0),
+  errors: z.array(
+    z.object({
+      errno: z.number().int(),
+      name: z.string().describe('ENOENT, EAGAIN, ... or "errno N"'),
+      count: z.number().int().min(0),
+      perSecond: z.number().min(0),
+    }),
+  ),
+  meanUs: us.describe('exact mean, microseconds'),
+  p50Us: us.describe(
+    'median from the histogram (buckets a quarter of a power of two wide: within about 11%)',
+  ),
+  p99Us: us,
+  histogram: z
+    .array(z.tuple([z.number(), z.number(), z.number().int()]))
+    .describe('[low ns, high ns, calls] per non-empty bucket'),
+});
+
+export const syscallLatencySchema = z
+  .object({
+    status: z.enum(['recorded', 'unavailable', 'failed']),
+    reason: z.string().nullable().describe('what was missing or failed (status unavailable / failed)'),
+    windowSeconds: z.number().min(0).describe('seconds the tracer counted (rates are per second of it)'),
+    budgetExhausted: z
+      .boolean()
+      .describe('the tracer stopped early when its budget (calls per CPU per second) was spent'),
+    containers: z.array(
+      z.object({ id: z.string(), name: z.string(), syscalls: z.array(latencyRow).describe('busiest first') }),
+    ),
+  })
+  .nullable()
+  .describe(
+    'per container and syscall: calls, errors by errno and latency, counted in the kernel by eBPF (bpftrace) during the recording; null when the input has none',
+  );
+
 export const analyzeSchema = z.object({
   schemaVersion: z.literal(ANALYZE_SCHEMA_VERSION),
   tool: z.object({ name: z.literal('crosstalk'), version: z.string() }),
@@ -300,6 +387,7 @@ export const analyzeSchema = z.object({
   containers: z.array(containerSchema),
   syscalls: z.array(syscallSchema),
   offCpu: offCpuSchema,
+  syscallLatency: syscallLatencySchema,
   limitations: z.array(
     z.object({
       code: z.enum([

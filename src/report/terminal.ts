@@ -7,6 +7,7 @@ import type { OffCpuContainer, OffCpuSummary } from '../analysis/off-cpu.ts';
 import type { PreemptionMatrix } from '../analysis/preemption.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
 import { renderFindings } from './findings-text.ts';
+import { renderLatency } from './latency-text.ts';
 import { preemptionGrid } from './preemption-grid.ts';
 import { pad, percent, safeText, thousands } from './safe-text.ts';
 
@@ -79,6 +80,7 @@ export function renderAnalysis(
   if (a.syscalls.length === 0) out.push('  no syscall time in this profile');
   for (const s of a.syscalls.slice(0, opts.syscalls ?? 8)) out.push(...syscallBlock(s));
   if (a.offCpu) out.push('', ...offCpuBlock(a.offCpu, c.bold));
+  if (a.syscallLatency) out.push('', ...renderLatency(a.syscallLatency, c.bold));
   if (a.limitations.length > 0) {
     out.push('', c.bold('What this data cannot answer'));
     for (const l of a.limitations) out.push(c.yellow(`  - ${l.message}`));

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../formats/errors.ts';
+import { parseJsonText, validated } from './json-file.ts';
 import { COUNTERS_FILE } from './metadata.ts';
 
 export const COUNTERS_SCHEMA = 'crosstalk.counters/1';
@@ -99,16 +100,6 @@ export async function readRunCounters(dir: string): Promise<StoredCounters | nul
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new InputError(file, null, 'a readable counters file', (e as Error).message);
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new InputError(file, null, 'JSON run counters', 'text that is not JSON');
-  }
-  const checked = countersFile.safeParse(value);
-  if (!checked.success) {
-    const where = checked.error.issues[0]?.path.join('.') || 'the top level';
-    throw new InputError(file, null, `run counters with schema "${COUNTERS_SCHEMA}"`, `a bad ${where}`);
-  }
-  return checked.data;
+  const value = parseJsonText(text, file, 'JSON run counters');
+  return validated(value, countersFile, file, `run counters with schema "${COUNTERS_SCHEMA}"`);
 }

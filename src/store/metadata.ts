@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { InputError } from '../formats/errors.ts';
+import { parseJsonText } from './json-file.ts';
 
 export const RUN_SCHEMA = 'crosstalk.run/1';
 export const METADATA_FILE = 'metadata.json';
@@ -74,12 +75,7 @@ export type RunMetadata = z.infer<typeof runMetadata>;
  * `runs show` prints the recorder's facts whole.
  */
 export function parseRunMetadata(text: string, file: string): RunMetadata {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new InputError(file, null, 'JSON run metadata', 'text that is not JSON');
-  }
+  const value = parseJsonText(text, file, 'JSON run metadata');
   if (typeof value !== 'object' || value === null || (value as { schema?: unknown }).schema !== RUN_SCHEMA) {
     throw new InputError(file, null, `run metadata with schema "${RUN_SCHEMA}"`);
   }

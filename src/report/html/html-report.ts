@@ -9,7 +9,7 @@ import type { DiffResult } from '../../analysis/diff.ts';
 import type { HostFinding } from '../../analysis/findings.ts';
 import type { ReportViews } from '../../analysis/report-views.ts';
 import type { ScenarioResult } from '../../lab/types.ts';
-import { analyzeJson } from '../json.ts';
+import { analyzeJson, latencyJson } from '../json.ts';
 import { reportAppAssets } from './app-assets.ts';
 import { counterDeltaRows, counterRows, diffSummary, labSummary, metadataRows } from './metadata.ts';
 import { reportPage } from './page.ts';
@@ -83,6 +83,7 @@ export function buildReportData(input: HtmlReportInput): ReportData {
         ? counterDeltaRows(input.diff)
         : counterRows(input.counters, (id) => nameOf.get(id) ?? id),
     lab: labSummary(input.lab),
+    latencyBaseline: input.kind === 'diff' ? latencyJson(input.baseline.syscallLatency) : null,
   };
 }
 

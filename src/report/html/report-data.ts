@@ -99,4 +99,6 @@ export interface ReportData {
   metadata: MetadataRow[];
   counters: CounterRow[];
   lab: LabSummary | null;
+  /** A diff's baseline syscall latency (the target's is in `analysis`); null otherwise. */
+  latencyBaseline?: AnalyzeJson['syscallLatency'];
 }

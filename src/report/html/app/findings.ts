@@ -73,9 +73,23 @@ function findingCard(f: Finding): HTMLElement {
   if (f.victimDetails.length > 0) {
     const list = el('ul', { class: 'plain' });
     for (const v of f.victimDetails)
-      list.append(el('li', null, el('span', { class: 'who' }, v.name), ` (${v.reasons.join(', ')})`));
+      list.append(
+        el(
+          'li',
+          null,
+          el('span', { class: 'who' }, v.name),
+          ` (${v.reasons.join(', ')})`,
+          v.harm?.summary ? el('span', { class: 'harm' }, ` ${v.harm.summary}`) : null,
+        ),
+      );
     rows.push(...row('victims', list));
   }
+  if (f.severityBasis === 'measured-harm')
+    rows.push(...row('severity', "from the victims' measured degradation against the baseline"));
+  else if (f.severityBasis === 'antagonist-share' && f.kind === 'signature')
+    rows.push(
+      ...row('severity', "estimated from the antagonist's share (no baseline with measured victim latency)"),
+    );
   if (f.syscall) rows.push(...row('syscall', el('code', null, f.syscall)));
   if (f.callSite)
     rows.push(...row('call site', el('code', null, f.callSite.function), ` in ${f.callSite.module}`));

@@ -12,6 +12,7 @@ import { findingsSection } from './findings.ts';
 import { FlameModel } from './flame-model.ts';
 import { flameSection } from './flame-section.ts';
 import { thousands } from './format.ts';
+import { latencySection } from './latency.ts';
 import { runSection } from './run-info.ts';
 import { containersSection, offCpuSection, syscallsSection } from './tables.ts';
 import { timelineSection } from './timeline-chart.ts';
@@ -30,6 +31,7 @@ function header(data: ReportData): HTMLElement {
       ['containers', 'Containers'],
       ['syscalls', 'Syscalls'],
       ...(data.analysis.offCpu ? [['offcpu', 'Off-CPU']] : []),
+      ...(data.analysis.syscallLatency ? [['latency', 'Latency']] : []),
       ['flame', 'Flame graph'],
       ...(data.flame.signed ? [['diff-flame', 'Differential']] : []),
       ['timeline', 'Timeline'],
@@ -65,6 +67,7 @@ function render(data: ReportData, root: HTMLElement): void {
     containersSection(data),
     syscallsSection(data),
     offCpuSection(data),
+    latencySection(data),
     section('flame', 'Flame graph', el('p', { class: 'muted' }, flameIntro), flame.element),
     diff
       ? section(

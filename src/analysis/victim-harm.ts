@@ -1,0 +1,316 @@
+/**
+ * The victim's side of a finding: what each named victim suffered, measured (its syscall latency
+ * and errors from the eBPF counts, its runnable and blocked time from context switches), and with a
+ * baseline whether it got worse. Applied after the diagnosis, separate from how the antagonist is
+ * chosen:
+ *  - each victim carries `harm` (e.g. "newfstatat p99 +180%, runnable +0.40 tasks");
+ *  - with a baseline, a container named a victim whose latency, runnable and blocked time did not
+ *    degrade is dropped from the victims, and the severity comes from the worst measured
+ *    degradation (`severityBasis: 'measured-harm'`); without one the severity stays the
+ *    antagonist-share estimate and says so (`severityBasis: 'antagonist-share'`);
+ *  - the antagonist's failing calls become evidence (an ENOENT storm behind negative dentries).
+ */
+import { signatures } from '../signatures/catalog.ts';
+import type { CounterSet } from './counters.ts';
+import { levelFindings } from './diagnose-levels.ts';
+import type { OffCpuContainerDelta } from './diff.ts';
+import {
+  type Evidence,
+  type Finding,
+  type Severity,
+  sortFindings,
+  type Victim,
+  type VictimHarm,
+} from './findings.ts';
+import {
+  type ContainerLatencyChange,
+  type LatencySummary,
+  latencyOf,
+  MIN_CALLS_FOR_CHANGE,
+  type SyscallLatencyRow,
+} from './syscall-latency.ts';
+
+/**
+ * A latency quantile that rose by 25% or more counts as degraded: the lab's victims move by
+ * 14-16% (negative dentries) to several-fold (fadvise) when harmed and by under 10% between
+ * repeated unharmed phases (src/lab/README.md), so 25% is beyond run-to-run noise.
+ */
+export const DEGRADED_LATENCY = 0.25;
+/** Doubling (+100%) of a victim's p99 or p50 makes the finding critical. */
+export const CRITICAL_LATENCY = 1;
+/**
+ * Runnable or blocked time that grew by 0.05 tasks (50 ms per second) and by 25% counts as
+ * degraded: below that a single scheduler tick per second moves it.
+ */
+const DEGRADED_TASKS = 0.05;
+/** The antagonist's calls of the finding's syscall failing at this fraction or more are evidence. */
+const ERROR_EVIDENCE_FRACTION = 0.01;
+/** Syscalls that wait by design (their latency is idle time, not harm). */
+const WAITING = new Set([
+  'epoll_wait',
+  'epoll_pwait',
+  'epoll_pwait2',
+  'futex',
+  'nanosleep',
+  'clock_nanosleep',
+  'poll',
+  'ppoll',
+  'select',
+  'pselect6',
+  'wait4',
+  'waitid',
+  'rt_sigtimedwait',
+  'rt_sigsuspend',
+  'pause',
+  'io_getevents',
+  'io_uring_enter',
+  'accept',
+  'accept4',
+  'recvfrom',
+  'recvmsg',
+]);
+
+export interface VictimSideInput {
+  latency: LatencySummary | null;
+  /** With a baseline: the latency change per matched container (target ids). */
+  latencyChange?: ContainerLatencyChange[] | null;
+  /** With a baseline: runnable/blocked change per container (target ids), when both runs have switches. */
+  offCpuChange?: OffCpuContainerDelta[] | null;
+  /** A baseline exists (diff, doctor --baseline). */
+  hasBaseline: boolean;
+  /**
+   * With a baseline: target containers matched to one in the baseline. A container the baseline
+   * does not have is not a victim of the change (it was not there to degrade).
+   */
+  matched?: ReadonlySet<string>;
+}
+
+/**
+ * The diagnosis's last step: findings from levels (negative dentries already there), then every
+ * finding's victims with their measured harm and the severity that follows.
+ */
+export function victimSide(
+  findings: Finding[],
+  input: VictimSideInput & { counters?: CounterSet | null },
+): Finding[] {
+  const levels = levelFindings(signatures(), input.counters ?? undefined, findings, input.latency);
+  // Severities may have changed with the measured harm: order again (severity, confidence, impact).
+  return sortFindings(applyVictimSide([...findings, ...levels], input));
+}
+
+export function applyVictimSide(findings: Finding[], input: VictimSideInput): Finding[] {
+  return findings.map((f) => (f.kind === 'cannot-answer' ? f : withVictimSide(f, input)));
+}
+
+function withVictimSide(f: Finding, input: VictimSideInput): Finding {
+  const victims = f.victims.map((v) => ({ ...v, harm: harmOf(v, f.syscall, input) }));
+  // The failing calls go right after the headline evidence: a terminal shows the first six.
+  const evidence = [...f.evidence.slice(0, 1), ...errorEvidence(f, input.latency), ...f.evidence.slice(1)];
+  if (!input.hasBaseline || victims.every((v) => v.harm.degraded === null)) {
+    return { ...f, victims, evidence, severityBasis: 'antagonist-share' };
+  }
+  const kept = victims.filter((v) => v.harm.degraded !== false);
+  const cleared = victims.filter((v) => v.harm.degraded === false);
+  for (const v of cleared) {
+    evidence.push({
+      metric:
+        v.harm.summary === 'new since the baseline'
+          ? `not a victim of the change: ${v.name} is new since the baseline`
+          : `not harmed: ${v.name}'s syscall latency, runnable and blocked time did not degrade against the baseline`,
+      value: v.harm.worstLatencyChange ?? 0,
+      unit: 'fraction',
+      baseline: null,
+      container: v.container,
+    });
+  }
+  return {
+    ...f,
+    victims: kept,
+    evidence,
+    severity: severityFromHarm(kept),
+    severityBasis: 'measured-harm',
+  };
+}
+
+function severityFromHarm(victims: (Victim & { harm: VictimHarm })[]): Severity {
+  const degraded = victims.filter((v) => v.harm.degraded === true);
+  if (degraded.length === 0) return 'info';
+  const worst = Math.max(...degraded.map((v) => v.harm.worstLatencyChange ?? 0));
+  return worst >= CRITICAL_LATENCY ? 'critical' : 'warning';
+}
+
+/** The syscalls that speak for a victim: the finding's first, then where it spends most time in calls. */
+function victimRows(
+  latency: LatencySummary | null,
+  container: string,
+  syscall: string | null,
+): SyscallLatencyRow[] {
+  const c = latency?.containers.find((x) => x.id === container);
+  if (!c) return [];
+  const own = syscall ? c.syscalls.filter((r) => r.syscall === syscall) : [];
+  const rest = c.syscalls
+    .filter((r) => r.syscall !== syscall && !WAITING.has(r.syscall) && r.calls >= MIN_CALLS_FOR_CHANGE)
+    .sort((a, b) => b.calls * b.meanUs - a.calls * a.meanUs)
+    .slice(0, 3);
+  return [...own, ...rest];
+}
+
+export function harmOf(v: Victim, syscall: string | null, input: VictimSideInput): VictimHarm {
+  if (input.hasBaseline && input.matched && !input.matched.has(v.container)) {
+    // Not in the baseline: nothing it could have degraded from, so not a victim of a change.
+    return { summary: 'new since the baseline', degraded: false, worstLatencyChange: null, syscalls: [] };
+  }
+  const rows = victimRows(input.latency, v.container, syscall);
+  const change = input.latencyChange?.find((c) => c.id === v.container);
+  const off = input.offCpuChange?.find((c) => c.id === v.container);
+  const parts: string[] = [];
+  const syscalls: VictimHarm['syscalls'] = [];
+  let worst: number | null = null;
+  for (const r of rows) {
+    const ch = change?.syscalls.find((s) => s.syscall === r.syscall);
+    const p99 = ch?.p99Change ?? null;
+    const p50 = ch?.p50Change ?? null;
+    syscalls.push({
+      syscall: r.syscall,
+      callsPerSecond: r.callsPerSecond,
+      errorsPerSecond: r.errorsPerSecond,
+      p50Us: r.p50Us,
+      p99Us: r.p99Us,
+      p50Change: p50,
+      p99Change: p99,
+    });
+    const grew = Math.max(p99 ?? Number.NEGATIVE_INFINITY, p50 ?? Number.NEGATIVE_INFINITY);
+    if (Number.isFinite(grew)) worst = worst === null ? grew : Math.max(worst, grew);
+  }
+  const latencyDegraded = worst !== null && worst >= DEGRADED_LATENCY;
+  if (input.hasBaseline) parts.push(...changeText(syscalls));
+  else if (syscalls.length > 0) parts.push(levelText(syscalls[0]));
+  const offDegraded = off ? offCpuText(off, parts) : false;
+  return {
+    summary: parts.join(', '),
+    degraded: degradedOf(input.hasBaseline, worst, latencyDegraded, offDegraded),
+    worstLatencyChange: worst,
+    syscalls,
+  };
+}
+
+/**
+ * Not degraded needs the latency measured (on-CPU harm such as longer lookups shows only there);
+ * runnable or blocked growth alone is enough to say degraded.
+ */
+function degradedOf(
+  hasBaseline: boolean,
+  worst: number | null,
+  latencyDegraded: boolean,
+  offDegraded: boolean,
+): boolean | null {
+  if (!hasBaseline) return null;
+  if (latencyDegraded || offDegraded) return true;
+  return worst === null ? null : false;
+}
+
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${Math.round(x * 100)}%`;
+
+function changeText(rows: VictimHarm['syscalls']): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.p99Change === null && r.p50Change === null) continue;
+    const which =
+      (r.p99Change ?? Number.NEGATIVE_INFINITY) >= (r.p50Change ?? Number.NEGATIVE_INFINITY)
+        ? `p99 ${pct(r.p99Change ?? 0)}`
+        : `p50 ${pct(r.p50Change ?? 0)}`;
+    out.push(`${r.syscall} ${which}`);
+    if (out.length >= 2) break;
+  }
+  return out;
+}
+
+function levelText(r: VictimHarm['syscalls'][number]): string {
+  return `${r.syscall} p50 ${fmtUs(r.p50Us)} p99 ${fmtUs(r.p99Us)} at ${fmtRate(r.callsPerSecond)} calls/s`;
+}
+
+/** Adds runnable/blocked growth to the text; true when either degraded, false when measured and not. */
+function offCpuText(off: OffCpuContainerDelta, parts: string[]): boolean {
+  // Blocked time in calls that wait by design (sleep, poll, futex waits) is idle, not harm.
+  const waiting = off.syscalls.filter((x) => WAITING.has(x.name)).reduce((a, x) => a + x.change.delta, 0);
+  const blocked = {
+    ...off.blocked,
+    delta: off.blocked.delta - waiting,
+    target: off.blocked.target - waiting,
+  };
+  let degraded = false;
+  for (const [what, d] of [
+    ['runnable', off.runnable],
+    ['blocked', blocked],
+  ] as const) {
+    if (d.delta >= DEGRADED_TASKS && d.target >= d.baseline * (1 + DEGRADED_LATENCY)) {
+      degraded = true;
+      parts.push(`${what} +${d.delta.toFixed(2)} tasks`);
+    }
+  }
+  return degraded;
+}
+
+function fmtUs(us: number): string {
+  if (us >= 1000) return `${(us / 1000).toFixed(us >= 10_000 ? 0 : 1)} ms`;
+  return `${us >= 100 ? Math.round(us) : us.toFixed(1)} us`;
+}
+
+function fmtRate(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return `${Math.round(n)}`;
+}
+
+/**
+ * The antagonist's failing calls of the finding's syscall (and, for path lookups, of its other
+ * path syscalls): a neighbour whose stat() calls fail with ENOENT by the hundred thousand is
+ * probing names that do not exist, which is what fills the dcache with negative dentries.
+ */
+function errorEvidence(f: Finding, latency: LatencySummary | null): Evidence[] {
+  if (!f.antagonist || latency === null) return [];
+  const c = latency.containers.find((x) => x.id === f.antagonist?.container);
+  if (!c) return [];
+  const rows = c.syscalls.filter(
+    (r) => r.syscall === f.syscall || (f.signature === 'negative-dentries' && PATH_SYSCALLS.has(r.syscall)),
+  );
+  const out: Evidence[] = [];
+  for (const r of rows) {
+    const top = r.errors[0];
+    if (!top || r.calls === 0 || top.count / r.calls < ERROR_EVIDENCE_FRACTION) continue;
+    out.push({
+      metric: `${r.syscall} calls failing with ${top.name}, ${c.name} (${Math.round((100 * top.count) / r.calls)}% of its ${r.syscall} calls)`,
+      value: top.perSecond,
+      unit: 'calls/s',
+      baseline: null,
+      container: c.id,
+    });
+  }
+  return out;
+}
+
+/** Syscalls that resolve a path name (each failed lookup can leave a negative dentry). */
+const PATH_SYSCALLS = new Set([
+  'stat',
+  'lstat',
+  'newfstatat',
+  'statx',
+  'access',
+  'faccessat',
+  'faccessat2',
+  'open',
+  'openat',
+  'openat2',
+  'readlink',
+  'readlinkat',
+  'execve',
+]);
+
+/** A victim's latency row for a syscall (for reports that show the finding's syscall per victim). */
+export function victimLatency(
+  latency: LatencySummary | null,
+  v: Victim,
+  syscall: string,
+): SyscallLatencyRow | null {
+  return latencyOf(latency, v.container, syscall);
+}
