@@ -20,6 +20,7 @@ const systemTests = [
   'test/perf-data.test.ts',
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',
+  'test/root-safety-forged-samples.test.ts',
   'test/shell-safety-e2e.test.ts',
 ];
 

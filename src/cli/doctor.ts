@@ -60,7 +60,12 @@ export function registerDoctor(program: Command): void {
       const bar = progress('decoding the recording');
       let loaded: Awaited<ReturnType<typeof loadInput>>;
       try {
-        loaded = await loadInput(info.dir, { store: flags.store, onProgress: (f) => bar.update(f) });
+        // Its own recording: every sample record must come through perf script once (no forged ones).
+        loaded = await loadInput(info.dir, {
+          store: flags.store,
+          onProgress: (f) => bar.update(f),
+          strictSampleCount: true,
+        });
       } finally {
         bar.done();
       }

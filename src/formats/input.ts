@@ -35,6 +35,8 @@ export interface ImportOptions {
    * `--event sched:sched_switch` profiles the switches themselves either way.
    */
   switches?: boolean;
+  /** perf.data: refuse a sample count that differs from the file's (PerfDataImportOptions.strictSampleCount). */
+  strictSampleCount?: boolean;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -56,6 +58,7 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
       event: opts.event,
       keepAddresses: opts.keepAddresses,
       onProgress: opts.onProgress,
+      strictSampleCount: opts.strictSampleCount,
     });
   }
   const gz = raw[0] === 0x1f && raw[1] === 0x8b;
