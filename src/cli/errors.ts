@@ -4,6 +4,7 @@
  * with CROSSTALK_DEBUG=1.
  */
 import { InputError, ToolError, UnreadableInputError } from '../formats/errors.ts';
+import { ProfileLimitError } from '../model/limits.ts';
 import { ExitCode } from './exit-codes.ts';
 
 /** An error whose message is already user-facing, with its exit code. */
@@ -28,7 +29,7 @@ export function reportError(err: unknown): number {
     line(err.message);
     return err.exitCode;
   }
-  if (err instanceof InputError) {
+  if (err instanceof InputError || err instanceof ProfileLimitError) {
     line(err.message);
     return ExitCode.badInput;
   }
