@@ -67,7 +67,10 @@ describe.skipIf(skip !== null)(
     beforeAll(() => {
       dir = attackerDir();
       writeFileSync(join(dir, 'evil.c'), source);
-      attackerShell('cd "$1" && cc -O1 -fno-omit-frame-pointer -o evil evil.c && cc -O2 -fno-omit-frame-pointer -o clean evil.c', dir);
+      attackerShell(
+        'cd "$1" && cc -O1 -fno-omit-frame-pointer -o evil evil.c && cc -O2 -fno-omit-frame-pointer -o clean evil.c',
+        dir,
+      );
       patch(join(dir, 'evil'));
       clean = join(dir, 'clean.data');
       execFileSync(

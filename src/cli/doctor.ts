@@ -4,7 +4,6 @@
  * script or a CI job can act on it. Ctrl-C during the recording stops it early and the analysis
  * runs on what was recorded; a second Ctrl-C aborts (the run is kept, never deleted).
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { diffProfile } from '../analysis/diff-profile.ts';
@@ -18,7 +17,7 @@ import { analyzeLoaded } from './analyze.ts';
 import { diffLoaded } from './diff.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
-import { writeHtml } from './html.ts';
+import { writeHtml, writeOutput } from './html.ts';
 import { loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
 import { exitCodeOf, type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
@@ -97,7 +96,7 @@ export function registerDoctor(program: Command): void {
         };
       }
       const json = join(info.dir, flags.baseline !== undefined ? REPORT_DIFF_JSON : REPORT_JSON);
-      await writeFile(json, doc, { mode: 0o600, flag: 'wx' });
+      await writeOutput(json, doc);
       const report = join(info.dir, REPORT_HTML);
       await writeHtmlReport(report, html);
       if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);

@@ -5,6 +5,7 @@
  */
 import { InputError, ToolError, UnreadableInputError } from '../formats/errors.ts';
 import { ProfileLimitError } from '../model/limits.ts';
+import { UntrustedPathError } from '../safety/trusted-path.ts';
 import { ExitCode } from './exit-codes.ts';
 
 /** An error whose message is already user-facing, with its exit code. */
@@ -23,6 +24,13 @@ const toolAdvice: Record<string, string> = {
   cc: 'install a C compiler with: apt-get install gcc',
 };
 
+/** Errors of a full or read-only filesystem: the user's to fix, not a bug. */
+const fullDisk: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only filesystem',
+};
+
 export function reportError(err: unknown): number {
   const line = (s: string) => process.stderr.write(`crosstalk: ${oneLine(s)}\n`);
   if (err instanceof CliError) {
@@ -36,6 +44,15 @@ export function reportError(err: unknown): number {
   if (err instanceof UnreadableInputError) {
     line(err.message);
     return ExitCode.noInput;
+  }
+  if (err instanceof UntrustedPathError) {
+    line(err.message);
+    return ExitCode.noPermission;
+  }
+  const io = err as NodeJS.ErrnoException;
+  if (io?.code !== undefined && io.code in fullDisk) {
+    line(`cannot write ${io.path ?? 'a file'}: ${fullDisk[io.code]}`);
+    return ExitCode.cantCreate;
   }
   if (err instanceof ToolError) {
     const advice = /not found|ENOENT/.test(err.message) ? toolAdvice[err.tool] : undefined;
