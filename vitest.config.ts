@@ -21,6 +21,7 @@ const systemTests = [
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',
   'test/root-safety-forged-samples.test.ts',
+  'test/root-safety-html-bidi.test.ts',
   'test/shell-safety-e2e.test.ts',
 ];
 

@@ -5,6 +5,7 @@
 import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_MAX_EXPANSION } from '../model/limits.ts';
+import { guardTerminal } from '../report/tty-guard.ts';
 import { registerAnalyze } from './analyze.ts';
 import { registerCollapse } from './collapse.ts';
 import { registerDiff } from './diff.ts';
@@ -68,6 +69,9 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(ExitCode.ok);
   });
+  // Nothing reaches a terminal unescaped, whichever command prints it.
+  guardTerminal(process.stdout);
+  guardTerminal(process.stderr);
   process.on('SIGINT', exitOnUnhandledSignal);
   process.on('SIGTERM', exitOnUnhandledSignal);
   try {
