@@ -20,6 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportError } from '../src/cli/errors.ts';
+import { exitCodeOf } from '../src/cli/record.ts';
+import type { RunInfo } from '../src/collect/recorder.ts';
 import { RunStore } from '../src/store/store.ts';
 import { attackerDir, attackerShell, attackerUid, attackerUnavailable } from './support/attacker.ts';
 import { runCli } from './support/cli.ts';
@@ -149,6 +151,15 @@ describe.skipIf(skip !== null)(
         }
       });
 
+      it('item 10: a FIFO as input is refused at once (it used to hang)', async () => {
+        const fifo = join(scratch, 'profile.fifo');
+        expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+        const r = await runCli(['analyze', fifo], { timeoutMs: 20_000 });
+        expect(r.signal).toBeNull();
+        expect(r.code).toBe(66);
+        expect(r.stderr).toMatch(/is a FIFO, not a regular file/);
+      });
+
       it('item 11: a full disk before metadata leaves no run with an empty metadata.json, and exits 73', async () => {
         const mnt = join(scratch, 'tiny');
         mkdirSync(mnt);
@@ -172,6 +183,19 @@ describe.skipIf(skip !== null)(
     });
   },
 );
+
+it('item 14: README and code agree on Ctrl-C: one ends a recording (0, run kept), a second aborts (130)', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+  expect(readme).toContain('one Ctrl-C during `record` or `doctor` only ends the recording early');
+  const info = { status: 'complete', interrupted: true, incompleteReason: null } as unknown as RunInfo;
+  expect(exitCodeOf(info)).toBe(0);
+  const aborted = {
+    status: 'incomplete',
+    interrupted: true,
+    incompleteReason: 'interrupted twice: aborted',
+  } as unknown as RunInfo;
+  expect(exitCodeOf(aborted)).toBe(130);
+});
 
 it('the attacker is a different user', () => {
   if (skip !== null) return;

@@ -181,6 +181,11 @@ async function resolveInputFile(path: string): Promise<string> {
       throw new UnreadableInputError(path, 'is a directory without a perf.data (not a crosstalk run)');
     }
   }
+  if (!st.isFile()) {
+    // A FIFO or device would block the read (or never end): profiles are files.
+    const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+    throw new UnreadableInputError(path, `is ${what}, not a regular file (save the profile to a file first)`);
+  }
   return path;
 }
 
