@@ -8,18 +8,16 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AnalysisResult, analyzeProfile } from '../src/analysis/analyze.ts';
-import { Attributions } from '../src/analysis/attribute.ts';
-import { diagnose } from '../src/analysis/diagnose.ts';
+import type { CounterSet } from '../src/analysis/counters.ts';
 import { diffAnalyses } from '../src/analysis/diff.ts';
-import { diffProfile } from '../src/analysis/diff-profile.ts';
-import type { Finding } from '../src/analysis/findings.ts';
 import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
-import type { Profile } from '../src/model/profile.ts';
+import { type Analyzed, analyzeLoaded } from '../src/pipeline/analyze.ts';
+import { type LoadedInput, loadedProfile } from '../src/pipeline/load.ts';
+import { analysisReport, diffReport as diffReportInput } from '../src/pipeline/report.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
 import { CPU_BOUND, compileFixture, TestCgroups } from './record-cgroups.ts';
 import { browserSkipReason, type OpenReport, ReportBrowser, visibleText } from './support/html-browser.ts';
@@ -32,11 +30,8 @@ function skipReason(): string | null {
 }
 const reason = skipReason();
 
-interface Analysed {
-  profile: Profile;
-  result: AnalysisResult;
-  findings: Finding[];
-  attributions: Attributions;
+interface Analysed extends Analyzed {
+  loaded: LoadedInput;
 }
 
 /** With `offCpu`, context switches are recorded beside the profile, as `crosstalk record` does. */
@@ -50,10 +45,8 @@ async function recordAndAnalyse(file: string, callGraphs = true, offCpu = false)
       stdio: 'ignore',
     },
   );
-  const profile = await importProfile(file);
-  const attributions = new Attributions(profile);
-  const result = analyzeProfile(profile, { attributions });
-  return { profile, result, attributions, findings: diagnose(profile, result, { attributions }) };
+  const loaded = loadedProfile(await importProfile(file));
+  return { loaded, ...analyzeLoaded(loaded) };
 }
 
 /** Canvas pixels (device pixels) whose colour passes `test`, counted in the page. */
@@ -113,20 +106,30 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
     const flat = await recordAndAnalyse(join(dir, 'flat.data'), false);
     await cgroups.cleanup();
     const file = join(dir, 'report.html');
-    await writeHtmlReport(file, { kind: 'analysis', ...target });
-    const diff = diffAnalyses(baseline.result, target.result, null, null);
-    const diffFile = join(dir, 'diff.html');
-    await writeHtmlReport(diffFile, {
-      kind: 'diff',
-      profile: diffProfile(baseline.profile, target.profile, diff.pairing),
-      target: target.result,
-      baseline: baseline.result,
-      findings: target.findings,
-      diff,
+    // Counters as a recorded run carries them (the runs here are plain perf recordings).
+    const counters = (negative: number): CounterSet => ({
+      windowSeconds: 2,
+      host: new Map([
+        ['dentry.negative.delta', negative],
+        ['psi.host.cpu.some', 0.125],
+      ]),
+      byContainer: new Map(),
     });
+    await writeHtmlReport(file, analysisReport({ ...target.loaded, counters: counters(1_289_652) }, target));
+    const diff = diffAnalyses(baseline.result, target.result, counters(1), counters(1_289_652));
+    const diffFile = join(dir, 'diff.html');
+    await writeHtmlReport(
+      diffFile,
+      diffReportInput(baseline.loaded, target.loaded, {
+        diff,
+        findings: target.findings,
+        target: target.result,
+        baseline: baseline.result,
+      }),
+    );
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const flatFile = join(dir, 'flat.html');
-    await writeHtmlReport(flatFile, { kind: 'analysis', ...flat });
+    await writeHtmlReport(flatFile, analysisReport(flat.loaded, flat));
     browser = await ReportBrowser.launch();
     report = await browser.open(file);
     diffReport = await browser.open(diffFile);
@@ -233,6 +236,36 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
     });
     expect(series[0]).toBeGreaterThanOrEqual(3);
     expect(await countPixels(report, '#timeline .uplot canvas', 'any')).toBeGreaterThan(1000);
+  });
+
+  it('reads at a glance: axis in CPUs busy, legend values, flame height, counters with labels', async () => {
+    const charts = await report.page.evaluate(() => {
+      type Plot = { axes: { label?: string }[]; data: number[][] };
+      const r = (window as unknown as { crosstalkReport: { charts(): Plot[] } }).crosstalkReport;
+      return r.charts().map((c) => ({ label: c.axes[1].label, max: Math.max(...c.data.slice(1).flat()) }));
+    });
+    // cpu-clock/freq=499/ weights are CPU time: CPUs busy (this host has 2), not ns per second.
+    expect(charts[0].label).toBe('CPUs busy in the kernel');
+    expect(charts[0].max).toBeGreaterThan(0);
+    expect(charts[0].max).toBeLessThanOrEqual(availableParallelism() * 1.05);
+    const values = await report.page.locator('#timeline .u-legend .u-value').allTextContents();
+    expect(values.length).toBeGreaterThan(2);
+    for (const v of values) expect(v.trim()).not.toBe('');
+    // The canvas is as tall as its content: its bottom row holds a frame, no blank band below.
+    const canvas = report.page.locator('#flame canvas');
+    const height = Number(await canvas.evaluate((c) => (c as HTMLCanvasElement).clientHeight));
+    const boxes = await frames(report, 'flame');
+    const deepest = Math.max(...boxes.map((f) => f.y)) + 18;
+    expect(height).toBe(deepest);
+    expect(boxes.some((f) => f.y + 18 === deepest && f.w >= 3)).toBe(true);
+    const run = await visibleText(report.page.locator('#run'));
+    expect(run).toMatch(/negative dentries added during the window\s+1,289,652/);
+    expect(run).toMatch(/host CPU pressure: time some task stalled\s+12\.5%/);
+    const key = report.page.locator('#run .counter[title="dentry.negative.delta"]');
+    await expect(key.count()).resolves.toBe(1);
+    const diffRun = await visibleText(diffReport.page.locator('#run'));
+    expect(diffRun).not.toContain('No kernel counters');
+    expect(diffRun).toMatch(/negative dentries added during the window\s+1\s+1,289,652\s+\+1,289,651/);
   });
 
   it('shows the run metadata', async () => {

@@ -6,19 +6,20 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { diffProfile } from '../analysis/diff-profile.ts';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
+import { analyzeLoaded } from '../pipeline/analyze.ts';
+import { diffLoaded } from '../pipeline/diff.ts';
+import { checkInputRef, loadInput } from '../pipeline/load.ts';
+import { analysisReport, diffReport } from '../pipeline/report.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
 import { type HtmlReportInput, writeHtmlReport } from '../report/html/html-report.ts';
 import { analyzeJson, jsonText } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
-import { analyzeLoaded } from './analyze.ts';
-import { diffLoaded } from './diff.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
+import { useColor } from './flags.ts';
 import { writeHtml, writeOutput } from './html.ts';
-import { loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
 import { exitCodeOf, type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
 
@@ -42,7 +43,10 @@ export function registerDoctor(program: Command): void {
       ),
   )
     .option('--baseline <run>', 'a healthy run (id, label or directory) to compare with')
-    .option('--json', 'print the report as JSON (schema/analyze.schema.json)')
+    .option(
+      '--json',
+      'print the report as JSON: schema/analyze.schema.json, or with --baseline schema/diff.schema.json',
+    )
     .option(
       '--html <file>',
       'also write the HTML report here (it is always written into the run as report.html)',
@@ -50,6 +54,8 @@ export function registerDoctor(program: Command): void {
     .option('--force', 'replace the --html file if it exists')
     .option('--no-color', 'no ANSI colours')
     .action(async (flags: DoctorFlags) => {
+      // Arguments are checked before the window: a wrong baseline must not cost a recording.
+      if (flags.baseline !== undefined) await checkInputRef(flags.baseline, flags.store);
       const info = await recordFromFlags(flags, !flags.json);
       // Ctrl-C twice means stop: the run is kept (incomplete), and perf's unfinished file is not analysed.
       if (exitCodeOf(info) === ExitCode.interrupted) {
@@ -68,7 +74,7 @@ export function registerDoctor(program: Command): void {
       } finally {
         bar.done();
       }
-      const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
+      const color = useColor(flags);
       let findings: Finding[];
       let doc: string;
       let text: string;
@@ -79,21 +85,13 @@ export function registerDoctor(program: Command): void {
         findings = r.findings;
         doc = jsonText(diffJson(r.diff, findings));
         text = renderDiff(r.diff, findings, { color });
-        const profile = diffProfile(base.profile, loaded.profile, r.diff.pairing);
-        html = { kind: 'diff', profile, target: r.target, baseline: r.baseline, findings, diff: r.diff };
+        html = diffReport(base, loaded, r);
       } else {
         const r = analyzeLoaded(loaded);
         findings = r.findings;
         doc = jsonText(analyzeJson(r.result, findings));
         text = renderAnalysis(r.result, { color }, findings);
-        html = {
-          kind: 'analysis',
-          profile: loaded.profile,
-          result: r.result,
-          findings,
-          counters: loaded.counters,
-          attributions: r.attributions,
-        };
+        html = analysisReport(loaded, r);
       }
       const json = join(info.dir, flags.baseline !== undefined ? REPORT_DIFF_JSON : REPORT_JSON);
       await writeOutput(json, doc);

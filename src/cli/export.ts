@@ -4,17 +4,12 @@
  * Several inputs (one per host) become one profile with a `host` label.
  */
 import type { Command } from 'commander';
-import { SampleLabels } from '../analysis/sample-labels.ts';
-import { collapseProfile } from '../formats/collapse.ts';
-import { pprofOf } from '../formats/pprof-export.ts';
-import { speedscopeOf } from '../formats/speedscope.ts';
-import { isMultiHost } from '../model/hosts.ts';
-import type { Profile } from '../model/profile.ts';
-import { TOOL_VERSION } from '../report/json.ts';
+import { labelSamples } from '../analysis/sample-labels.ts';
+import { type ExportFormat, exportBytes } from '../pipeline/export.ts';
 import { inertLine } from '../report/safe-text.ts';
-import { collectValues, loadFromArguments } from './analyze.ts';
 import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { collectValues, loadFromArguments } from './flags.ts';
 import { checkOutput, writeOutput } from './html.ts';
 
 interface ExportFlags {
@@ -27,9 +22,8 @@ interface ExportFlags {
   callGraph?: string;
   threads?: string;
   force?: boolean;
+  counts?: boolean;
 }
-
-type ExportFormat = 'pprof' | 'speedscope' | 'folded';
 
 export function registerExport(program: Command): void {
   program
@@ -52,50 +46,34 @@ export function registerExport(program: Command): void {
     .option('--event <name>', 'export this event (default: the first event in the input)')
     .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
     .option('--threads <n>', 'worker threads for large or several text inputs (default: one per CPU)')
+    .option(
+      '--counts',
+      'folded: COUNT is the number of samples (default: the sum of sample periods, nanoseconds of CPU for cpu-clock/task-clock)',
+    )
     .action(async (inputs: string[], flags: ExportFlags) => {
       const format = parseFormat(flags.format);
       const by = parseBy(flags.by, format);
+      if (flags.counts === true && format !== 'folded')
+        throw new CliError(
+          '--counts applies to --format folded (pprof and speedscope carry both)',
+          ExitCode.usage,
+        );
       if (format === 'pprof' && flags.output === undefined && process.stdout.isTTY === true)
         throw new CliError('pprof is binary: give -o FILE or redirect standard output', ExitCode.usage);
       if (flags.output !== undefined) await checkOutput(flags.output, flags.force);
       const loaded = await loadFromArguments(inputs, flags);
       const { profile } = loaded;
       for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${oneLine(w)}\n`);
-      const labels = new SampleLabels(profile, { nameOf: loaded.nameOf });
-      const bytes = exportBytes(profile, format, by, labels);
+      const bytes = exportBytes(
+        labelSamples(profile, { nameOf: loaded.nameOf }),
+        format,
+        by,
+        flags.counts === true,
+      );
       // Owner-only, as every report: the profile names the host's commands and paths.
       if (flags.output !== undefined) await writeOutput(flags.output, bytes, flags.force);
       else await writeStdout(process.stdout.isTTY === true && format !== 'pprof' ? inertText(bytes) : bytes);
     });
-}
-
-function exportBytes(
-  p: Profile,
-  format: ExportFormat,
-  by: 'container' | 'process',
-  labels: SampleLabels,
-): Uint8Array {
-  switch (format) {
-    case 'pprof':
-      return pprofOf(p, { labels });
-    case 'speedscope': {
-      const file = speedscopeOf(p, { by, labels, exporter: `crosstalk ${TOOL_VERSION}` });
-      return Buffer.from(JSON.stringify(file));
-    }
-    case 'folded': {
-      const multiHost = isMultiHost(p);
-      const rootOf = (i: number): string => {
-        const host = multiHost ? p.strings[p.samples.host[i]] : '';
-        const container = by === 'container' ? labels.container(i).name.replaceAll(';', ':') : '';
-        return [host, container].filter((x) => x !== '').join(';');
-      };
-      const lines = collapseProfile(p, {
-        all: true,
-        rootOf: multiHost || by === 'container' ? rootOf : undefined,
-      });
-      return Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : '');
-    }
-  }
 }
 
 function parseFormat(v: string | undefined): ExportFormat {
