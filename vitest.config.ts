@@ -7,7 +7,9 @@ import { defineConfig } from 'vitest/config';
  */
 const systemTests = [
   'test/analyze-e2e.test.ts',
+  'test/blame-e2e.test.ts',
   'test/collect-preflight.test.ts',
+  'test/cpu-hog-e2e.test.ts',
   'test/demo-e2e.test.ts',
   'test/diagnose-e2e.test.ts',
   'test/doctor-e2e.test.ts',

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCgroupMounts } from '../src/collect/cgroup-fs.ts';
 import { countCpuList } from '../src/collect/host-facts.ts';
 import {
+  parseCpuTimes,
   parseDentryState,
   parseKeyValues,
   parsePressure,
@@ -75,6 +76,18 @@ describe('kernel state files', () => {
       { name: 'ext4_inode_cache', activeObjs: 8820, numObjs: 8820, objSize: 1128, bytes: 8820 * 1128 },
       { name: 'dentry', activeObjs: 17444, numObjs: 17724, objSize: 192, bytes: 17724 * 192 },
     ]);
+  });
+
+  it('parses the all-CPU line of /proc/stat for steal time', () => {
+    // head -2 /proc/stat on this VM (kernel 6.18).
+    const text =
+      'cpu  338397 346 40362 79329 681 0 641 755 0 0\ncpu0 169198 173 20181 39664 340 0 320 377 0 0\n';
+    expect(parseCpuTimes(text)).toEqual({
+      steal: 755,
+      total: 338397 + 346 + 40362 + 79329 + 681 + 641 + 755,
+    });
+    // Before 2.6.11 there was no steal column.
+    expect(parseCpuTimes('cpu  1 2 3 4 5 6 7\n')).toBeNull();
   });
 
   it('parses vmstat, cpu.stat and meminfo lines', () => {

@@ -5,23 +5,18 @@
  * `diff baseline contended` must put the neighbour, its syscall and its call site in the first
  * finding, and the victim among the victims. Needs root, perf and cc; skips with the reason.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffSchema } from '../src/report/diff-schema.ts';
 import { type AnalyzeJson, analyzeSchema } from '../src/report/schema.ts';
-import { compileFixture, TestCgroups } from './record-cgroups.ts';
+import { compileFixture, recordSkipReason, TestCgroups } from './record-cgroups.ts';
+import { tallyAccusations } from './support/accusations.ts';
 import { runCli } from './support/cli.ts';
 
-function skipReason(): string | null {
-  if (process.getuid?.() !== 0) return 'needs root (perf record -a, cgroup creation)';
-  if (spawnSync('perf', ['--version']).status !== 0) return 'perf is not installed';
-  if (spawnSync('cc', ['--version']).status !== 0) return 'no C compiler (cc)';
-  return null;
-}
-const reason = skipReason();
+const reason = recordSkipReason();
 
 interface Case {
   neighbour: string;
@@ -126,7 +121,12 @@ describe.skipIf(reason !== null)(
 
     beforeAll(async () => {
       compileFixture('contention', dir, ['-fno-optimize-sibling-calls']);
-      for (const c of cases) outcomes.set(c.neighbour, await runCase(c));
+      for (const c of cases) {
+        const o = await runCase(c);
+        outcomes.set(c.neighbour, o);
+        tallyAccusations(`diagnose-e2e ${c.neighbour}: analyze`, o.analyze.findings, [o.victimId]);
+        tallyAccusations(`diagnose-e2e ${c.neighbour}: diff`, o.diff.findings, [o.victimId]);
+      }
     }, 240_000);
 
     afterAll(async () => {

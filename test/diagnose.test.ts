@@ -106,11 +106,19 @@ ${dock('e')} victim:20 main@/srv/v;Work@/srv/v 30
     expect(f.victims.map((v) => v.container)).toEqual(['e'.repeat(64)]);
   });
 
-  it('gives an unknown heavy kernel path a precise generic finding', () => {
+  it('gives an unknown heavy kernel path a precise generic finding, blaming no one when no one else is there', () => {
     const odd = `main@/srv/o;Spin@/srv/o;ioctl@${LIBC};do_syscall_64_[k];__x64_sys_ioctl_[k];weird_driver_ioctl_[k];weird_busy_loop_[k]`;
     const findings = run(`${dock('f')} odd:7 ${odd} 30\n${dock('f')} odd:7 main@/srv/o 70`);
     expect(findings).toHaveLength(1);
-    expect(findings[0]).toMatchObject({ kind: 'generic', syscall: 'ioctl', callSite: { function: 'Spin' } });
+    expect(findings[0]).toMatchObject({
+      kind: 'generic',
+      syscall: 'ioctl',
+      callSite: { function: 'Spin' },
+      antagonist: null,
+      severity: 'info',
+      basis: [],
+    });
+    expect(findings[0].title).toContain('Busiest kernel path');
     expect(findings[0].title).toContain('30.0% of host CPU in ioctl');
     expect(findings[0].kernelPath).toContain('weird_busy_loop');
   });

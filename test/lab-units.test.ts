@@ -232,11 +232,13 @@ describe('latency tables', () => {
     expect(scaling[3]).toMatch(/^4\s+22\.4 \/ 43\.0\s+24\.7 \/ 74\.9$/);
   });
 
-  it('lists the three scenarios of the issue', () => {
+  it('lists the scenarios: the three of the first issue, then the neighbours no signature covers', () => {
     expect(listScenarios().map((s) => s.name)).toEqual([
       'fadvise-logger',
       'negative-dentries',
       'fsync-storm',
+      'connection-churn',
+      'cpu-hog',
     ]);
   });
 });
@@ -263,6 +265,8 @@ describe('the blind diagnosis against the ground truth', () => {
     evidence: [],
     fix: '',
     references: [],
+    confidence: 'high',
+    basis: ['signature'],
   });
   const victimCheck = (r: ScenarioResult, f: Finding) =>
     againstGroundTruth(r, f).find((c) => c.item === 'victim')!.matches;

@@ -1,6 +1,6 @@
 // Test "containers": child cgroups of the cgroup v2 hierarchy (and of the v1 cpu hierarchy, where
 // this host keeps the cpu controller), each running one workload process. Removed in cleanup().
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupHierarchies, v1MountWith } from '../src/collect/cgroup-fs.ts';
@@ -26,6 +26,14 @@ export function compileFixture(name: string, dir: string, extraFlags: string[] =
   const source = new URL(`./fixtures/e2e/${name}.c`, import.meta.url).pathname;
   execFileSync('cc', ['-O2', '-g', '-fno-omit-frame-pointer', ...extraFlags, '-o', bin, source]);
   return bin;
+}
+
+/** Why a test that records the host and compiles workloads cannot run here, or null. */
+export function recordSkipReason(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (perf record -a, cgroup creation)';
+  if (spawnSync('perf', ['--version']).status !== 0) return 'perf is not installed';
+  if (spawnSync('cc', ['--version']).status !== 0) return 'no C compiler (cc)';
+  return null;
 }
 
 export class TestCgroups {

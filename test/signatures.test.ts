@@ -130,6 +130,21 @@ describe('counter signatures', () => {
     ).toBeUndefined();
   });
 
+  it('runqueue-contention: when every busy container waits, none of them is named the antagonist', () => {
+    const both: CounterSet = {
+      windowSeconds: 10,
+      host: new Map(),
+      byContainer: new Map([
+        ['a'.repeat(64), new Map([['cgroup.cpu.pressure.some', 0.25]])],
+        ['b'.repeat(64), new Map([['cgroup.cpu.pressure.some', 0.76]])],
+      ]),
+    };
+    const f = fires(text, both).find((x) => x.signature === 'runqueue-contention');
+    expect(f?.victims.map((v) => v.container).sort()).toEqual(['a'.repeat(64), 'b'.repeat(64)]);
+    expect(f?.antagonist).toBeNull();
+    expect(f).toMatchObject({ basis: ['pressure'], confidence: 'medium' });
+  });
+
   it('negative-dentries also fires on a rise of negative dentries without d_alloc_parallel', () => {
     const hits = sys(
       '__stat64',

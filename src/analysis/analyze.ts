@@ -4,12 +4,13 @@
  * Shares are fractions of the total weight (sum of periods) of all samples of the chosen event.
  */
 import type { Profile } from '../model/profile.ts';
-import { weightUnitOf } from '../model/units.ts';
+import { type AnalysisInput, inputOf } from './analysis-input.ts';
 import type { Attributions } from './attribute.ts';
-import { type Category, categories, modeOf } from './attribute.ts';
+import { type Category, categories, modeOf } from './categories.ts';
 import type { ContainerIdentity, NameResolver } from './containers.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
 import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
+import { preemptionMatrix } from './preemption.ts';
 import { labelSamples, type SampleLabels } from './sample-labels.ts';
 import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
 
@@ -51,24 +52,6 @@ export interface ContainerSummary {
   categories: ShareByCategory[];
   syscalls: { name: string; share: number }[];
   processes: { comm: string; pid: number; share: number }[];
-}
-
-export interface AnalysisInput {
-  source: string;
-  format: Profile['meta']['format'];
-  event: string;
-  events: { name: string; samples: number }[];
-  eventChosenBy: Profile['meta']['eventChosenBy'];
-  callGraph: Profile['meta']['callGraph'];
-  samples: number;
-  totalWeight: number;
-  weightUnit: 'ns' | 'events';
-  durationSeconds: number | null;
-  truncated: boolean;
-  hasCgroups: boolean;
-  warnings: string[];
-  oddities: Profile['meta']['oddities'];
-  recording: Profile['meta']['recording'];
 }
 
 /** One host of a multi-host profile. Shares are of the whole profile's weight. */
@@ -207,6 +190,8 @@ function offCpuOf(p: Profile, labels: SampleLabels) {
     off,
     (q, i) => labels.containers.of(q.samples.host[i], q.samples.cgroup[i]),
     (_q, stack) => labels.attributions.of(stack),
+    10,
+    preemptionMatrix(p, (host, cgroup) => labels.containers.of(host, cgroup).identity),
   );
 }
 
@@ -260,26 +245,5 @@ function containerSummary(
       .sort((a, b) => b.share - a.share || a.name.localeCompare(b.name))
       .slice(0, 5),
     processes: processes.slice(0, topProcesses),
-  };
-}
-
-function inputOf(p: Profile, total: number): AnalysisInput {
-  const m = p.meta;
-  return {
-    source: m.source,
-    format: m.format,
-    event: m.event,
-    events: m.events,
-    eventChosenBy: m.eventChosenBy,
-    callGraph: m.callGraph,
-    samples: p.samples.length,
-    totalWeight: total,
-    weightUnit: weightUnitOf(m.event),
-    durationSeconds: m.durationSeconds,
-    truncated: m.truncated,
-    hasCgroups: m.hasCgroups,
-    warnings: m.warnings,
-    oddities: m.oddities,
-    recording: m.recording,
   };
 }

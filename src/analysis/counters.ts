@@ -15,6 +15,8 @@ type PressureMap = Partial<Record<string, PressureLike>>;
 
 export interface SnapshotLike {
   uptimeSeconds: number | null;
+  /** /proc/stat's all-CPU line (ticks); absent in older runs. */
+  cpuTimes?: { steal: number; total: number } | null;
   dentryState: { nrDentry: number; nrNegative: number | null } | null;
   slabinfo: { name: string; bytes: number }[] | null;
   pressure: PressureMap;
@@ -71,6 +73,8 @@ export function counterSetOf(
     const f = stallFraction(before.pressure[res]?.some, after.pressure[res]?.some, windowSeconds);
     if (f !== null) host.set(`psi.host.${res}.some`, f);
   }
+  const steal = stealShare(before.cpuTimes, after.cpuTimes);
+  if (steal !== null) host.set('host.cpu.steal', steal);
   const byContainer = new Map<string, Map<string, number>>();
   const beforeByPath = new Map(before.cgroups.map((c) => [`${c.hierarchy}:${c.path}`, c]));
   for (const c of after.cgroups) {
@@ -98,6 +102,15 @@ export function counterSetOf(
     }
   }
   return { windowSeconds, host, byContainer };
+}
+
+/** Steal ticks over all ticks between the snapshots: the share of CPU time the hypervisor took. */
+function stealShare(
+  a: SnapshotLike['cpuTimes'] | undefined,
+  b: SnapshotLike['cpuTimes'] | undefined,
+): number | null {
+  if (!a || !b || !(b.total > a.total)) return null;
+  return Math.max(0, (b.steal - a.steal) / (b.total - a.total));
 }
 
 function delta(

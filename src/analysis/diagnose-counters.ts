@@ -8,6 +8,9 @@ import { isContainer } from './containers.ts';
 import type { CounterSet } from './counters.ts';
 import type { Finding } from './findings.ts';
 
+/** A container not waiting is named as the likely antagonist from 5% of host CPU. */
+const GUESS_MIN_SHARE = 0.05;
+
 export function counterFindings(
   catalog: Signature[],
   counters: CounterSet,
@@ -42,11 +45,12 @@ function counterFinding(
   hit.sort((a, b) => b.value - a.value);
   const value = hit[0].value;
   const ids = new Set(hit.map((h) => h.identity.id));
-  // Not a neighbour (own limit): no antagonist. Otherwise the container using most CPU besides the victims.
+  // Not a neighbour (own limit): no antagonist. Otherwise the container using most CPU that is not
+  // itself waiting (counters say who waits, not who made them wait: a guess, so low confidence).
+  // When every busy container waits, none is named: a victim is never the antagonist.
   const busiest = analysis.containers.filter((c) => isContainer(c.identity));
   const other = s.neighbour
-    ? (busiest.find((c) => !ids.has(c.identity.id)) ??
-      busiest.find((c) => c.identity.id !== hit[0].identity.id))
+    ? busiest.find((c) => !ids.has(c.identity.id) && c.share >= GUESS_MIN_SHARE)
     : undefined;
   return {
     signature: s.id,
@@ -77,5 +81,7 @@ function counterFinding(
     })),
     fix: s.fix,
     references: s.references,
+    confidence: s.neighbour ? (other ? 'low' : 'medium') : 'high',
+    basis: ['pressure'],
   };
 }

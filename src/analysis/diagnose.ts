@@ -7,18 +7,35 @@ import type { Profile } from '../model/profile.ts';
 import { type Signature, signatures } from '../signatures/catalog.ts';
 import type { AnalysisResult } from './analyze.ts';
 import type { Attributions } from './attribute.ts';
-import { modeOf } from './attribute.ts';
+import { type BlameBaseline, UNMATCHED } from './blame.ts';
 import { functionNameOf } from './call-site.ts';
+import { modeOf } from './categories.ts';
 import { containerOf, isContainer, type NameResolver } from './containers.ts';
 import { type CounterSet, metricValue } from './counters.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
 import { genericFindings } from './diagnose-generic.ts';
-import type { Evidence, Finding, Victim } from './findings.ts';
+import { preemptionFindings, stealFinding } from './diagnose-preemption.ts';
+import {
+  type Basis,
+  type Evidence,
+  type Finding,
+  type PreemptionMatrix,
+  sortFindings,
+  type Victim,
+  verdictFinding,
+} from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
+import { blameMatrixOf } from './preemption.ts';
 import { labelSamples, type SampleLabels } from './sample-labels.ts';
-import { type ContainerMatch, matchSignatures, type SignatureMatch, topOf } from './signature-match.ts';
+import {
+  type ContainerMatch,
+  correlation,
+  matchSignatures,
+  type SignatureMatch,
+  topOf,
+} from './signature-match.ts';
 
 /** Per-cgroup syscall rates counted around the recording (`crosstalk record`). */
 export interface SyscallRateRow {
@@ -35,6 +52,8 @@ export interface DiagnoseBaseline {
   counters?: CounterSet;
 }
 
+export { correlation };
+
 export interface DiagnoseOptions {
   baseline?: DiagnoseBaseline;
   counters?: CounterSet;
@@ -45,6 +64,8 @@ export interface DiagnoseOptions {
   attributions?: Attributions;
   /** The profile's sample labels, shared with analyze. Default: computed from `attributions` and `nameOf`. */
   labels?: SampleLabels;
+  /** Runnable waits by culprit (context switches), for blame by preemption. */
+  preemption?: PreemptionMatrix;
 }
 
 /**
@@ -67,6 +88,8 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const catalog = opts.catalog ?? signatures();
   const out: Finding[] = [...cannot];
   if (counters) out.push(...counterFindings(catalog, counters, analysis));
+  const cpu = cpuNeighbourFindings(analysis, catalog, counters, out, opts.baseline);
+  out.push(...cpu);
   if (cannot.length > 0) return sortFindings(out);
   const labels = opts.labels ?? labelSamples(p, { attributions: opts.attributions, nameOf: opts.nameOf });
   const userNames = userNamesOf(p);
@@ -92,11 +115,59 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
     });
     if (f) out.push(f);
   }
-  // Generic findings answer the cases no signature explains; with a signature finding they are noise.
-  if (!out.some((f) => f.kind === 'signature')) out.push(...genericFindings(labels, analysis, out));
+  // Generic findings answer the cases no kernel-path signature explains; beside one they are noise.
+  // Counter findings (CPU pressure, throttling) name no kernel path and leave them in.
+  if (!out.some((f) => f.kind === 'signature' && (f.kernelPath.length > 0 || f.syscall !== null)))
+    out.push(
+      ...genericFindings(
+        {
+          labels,
+          analysis,
+          offCpu: offCpuProfiles(p),
+          preemption: opts.preemption ?? blameMatrixOf(analysis.offCpu?.preemption ?? null),
+          baseline: opts.baseline ? blameBaseline(opts.baseline) : null,
+        },
+        out,
+      ),
+    );
   if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
 }
+
+/**
+ * Run-queue contention from the context switches (works without call graphs or kernel symbols),
+ * and hypervisor steal. A counter-only runqueue-contention finding (cpu.pressure, whose
+ * antagonist is a guess) is removed when the switches name a culprit for each of its victims.
+ */
+function cpuNeighbourFindings(
+  analysis: AnalysisResult,
+  catalog: Signature[],
+  counters: CounterSet | undefined,
+  out: Finding[],
+  baseline: DiagnoseBaseline | undefined,
+): Finding[] {
+  // With switches missing (sampled or lost), who held a CPU is a guess: the matrix is shown, no one blamed.
+  const complete = !analysis.limitations.some((l) => l.code === 'switches-incomplete');
+  const m = complete ? (analysis.offCpu?.preemption ?? null) : null;
+  const base = baseline?.analysis.offCpu?.preemption;
+  const found = m
+    ? preemptionFindings(
+        m,
+        catalog.find((s) => s.id === RUNQUEUE),
+        counters,
+        base ? { matrix: base, baselineOf: (id) => baseline?.pairing.baselineOf.get(id) ?? id } : undefined,
+      )
+    : [];
+  const covered = new Set(found.flatMap((f) => f.victims.map((v) => v.container)));
+  for (let i = out.length - 1; i >= 0; i--) {
+    const f = out[i];
+    if (f.signature === RUNQUEUE && f.victims.every((v) => covered.has(v.container))) out.splice(i, 1);
+  }
+  const steal = stealFinding(counters, m);
+  return steal ? [...found, steal] : found;
+}
+
+const RUNQUEUE = 'runqueue-contention';
 
 /** "container X called fadvise64 120k times/s": the call rate behind the antagonist's kernel time. */
 function addRateEvidence(findings: Finding[], rates: SyscallRateRow[]): void {
@@ -144,45 +215,28 @@ function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string,
   );
 }
 
-/**
- * Cannot-answer verdicts first (they qualify everything else), then kernel-path signatures by share
- * of host CPU, then counter-only signatures (CPU pressure, throttling: plain sharing or the
- * container's own limit, whose impact is a different unit), then generic findings.
- */
-function sortFindings(f: Finding[]): Finding[] {
-  const rank = (x: Finding) =>
-    x.kind === 'cannot-answer'
-      ? 0
-      : x.kind === 'generic'
-        ? 3
-        : x.kernelPath.length > 0 || x.syscall !== null
-          ? 1
-          : 2;
-  return f.sort((a, b) => rank(a) - rank(b) || b.impact - a.impact);
+/** The baseline labelled with target container ids (unmatched baseline containers keep their own, marked). */
+function blameBaseline(b: DiagnoseBaseline): BlameBaseline {
+  const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
+  const labels = labelSamples(b.profile, {
+    nameOf: (i) => ({ ...i, id: targetOf.get(i.id) ?? `${UNMATCHED}${i.id}` }),
+  });
+  return { labels, analysis: b.analysis, pairing: b.pairing };
 }
 
 function cannotAnswer(a: AnalysisResult): Finding[] {
   const blocking = a.limitations.filter((l) =>
     ['no-samples', 'no-call-graphs', 'no-kernel-symbols'].includes(l.code),
   );
-  return blocking.map((l) => ({
-    signature: null,
-    kind: 'cannot-answer',
-    title: `The data cannot answer which kernel path is contended: ${l.message}`,
-    severity: 'info',
-    impact: 1,
-    antagonist: null,
-    victims: [],
-    sharedStorm: false,
-    syscall: null,
-    callSite: null,
-    callSiteNote: null,
-    kernelPath: [],
-    resource: null,
-    evidence: [],
-    fix: l.message,
-    references: [],
-  }));
+  return blocking.map((l) =>
+    verdictFinding({
+      kind: 'cannot-answer',
+      title: `The data cannot answer which kernel path is contended: ${l.message}`,
+      impact: 1,
+      fix: l.message,
+      confidence: 'high',
+    }),
+  );
 }
 
 /** Function names of the user frames of each stack (memoised), for user-frame signature hints. */
@@ -219,28 +273,6 @@ function kernelByWindow(labels: SampleLabels) {
   return out;
 }
 
-export function correlation(x: Float64Array, y: Float64Array): number {
-  const n = x.length;
-  if (n < 3) return 0;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
-}
-
 type Names = Map<string, { id: string; name: string; runtime: string }>;
 
 /** What a signature finding is judged with, besides its own matches. */
@@ -266,10 +298,12 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
   const ranked = [...m.byContainer].sort((a, b) => b[1].weight - a[1].weight);
   const candidates = ranked.filter(([id]) => isContainerId(id, names));
   const pool = candidates.length > 0 ? candidates : ranked;
-  const [antId, ant] = base ? mostGrown(pool, total, base) : pool[0];
+  const [antId, ant] = base ? mostGrown(pool, total, base) : causeFirst(pool);
   const storm = pool.filter(([, c]) => c.weight >= STORM_FRACTION * ant.weight);
   const sharedStorm = storm.length >= 2;
   const victims = victimsOf(antId, ant, m, ctx, sharedStorm ? storm.map(([id]) => id) : []);
+  const grew = base !== undefined && ant.weight / total > (base.byContainer.get(antId) ?? 0);
+  const basis = signatureBasis(victims, grew);
   const site = callSiteFields(topOf(new Map([...ant.byCallSite.values()].map((e) => [e.site, e.weight]))));
   const evidence = evidenceOf(s, m, total, pool, names, counters, base, baseline?.counters);
   for (const [id, f] of [...(ctx.blocked ?? [])].sort((a, b) => b[1] - a[1]).slice(0, 4)) {
@@ -298,7 +332,33 @@ function signatureFinding(m: SignatureMatch, ctx: FindingContext): Finding | nul
     evidence,
     fix: s.fix,
     references: s.references,
+    confidence: basis.length > 1 ? 'high' : 'medium',
+    basis,
   };
+}
+
+/** What a signature finding's blame rests on, from its victims' reasons and the baseline. */
+function signatureBasis(victims: Victim[], grew: boolean): Basis[] {
+  const reasons = new Set(victims.flatMap((v) => v.reasons));
+  const basis: Basis[] = ['signature'];
+  if (grew) basis.push('growth-vs-baseline');
+  if (['in-path', 'lock-wait', 'blocked-in-path', 'shared-storm'].some((r) => reasons.has(r)))
+    basis.push('shared-path');
+  if (reasons.has('correlated')) basis.push('time-correlation');
+  if (reasons.has('pressure')) basis.push('pressure');
+  return basis;
+}
+
+/**
+ * Without a baseline: the container with most weight in the signature's cause frames (`needsAnyOf`
+ * frames, e.g. d_alloc_parallel for negative dentries), when any has some; else the most in the
+ * path. A victim whose lookups walk the polluted path can spend more there than the neighbour that
+ * pollutes it; only the neighbour runs the cause.
+ */
+function causeFirst(pool: [string, ContainerMatch][]): [string, ContainerMatch] {
+  let best = pool[0];
+  for (const entry of pool) if (entry[1].need > best[1].need) best = entry;
+  return best[1].need > 0 ? best : pool[0];
 }
 
 /** With a baseline the antagonist is the container whose share in the path grew most. */

@@ -8,6 +8,7 @@
  */
 import type { Profile, SampleTable, SwitchTable } from '../model/profile.ts';
 import { SwitchState } from '../model/profile.ts';
+import type { PreemptionMatrix } from './preemption.ts';
 import type { LabelledContainer } from './sample-labels.ts';
 
 export interface OffCpuProfiles {
@@ -87,13 +88,7 @@ function table(c: Columns): SampleTable {
 export function offCpuProfiles(p: Profile): OffCpuProfiles | null {
   const sw = p.switches;
   if (!sw || sw.length === 0) return null;
-  const order = Array.from({ length: sw.length }, (_, i) => i).sort((a, b) => sw.timeNs[a] - sw.timeNs[b]);
-  const byHost = new Map<number, number[]>();
-  for (const i of order) {
-    const rows = byHost.get(sw.host[i]);
-    if (rows === undefined) byHost.set(sw.host[i], [i]);
-    else rows.push(i);
-  }
+  const byHost = switchRowsByHost(sw);
   const blocked = empty();
   const runnable = empty();
   const windowByHost = new Map<string, number>();
@@ -138,21 +133,45 @@ function pairSwitches(
   blocked: Columns,
   runnable: Columns,
 ): { switchOuts: number; unmatched: number } {
-  let switchOuts = 0;
-  let unmatched = 0;
-  /** tid -> index of its switch-out still waiting for the matching switch-in. */
-  const pending = new Map<number, number>();
-  const close = (out: number, until: number) => {
+  return forEachOffCpuInterval(sw, rows, (out, _in, until) => {
     const ns = until - sw.timeNs[out];
     // Exiting, stopped and idle kernel threads ('other' states) are not waiting for anything.
     if (!(ns > 0) || sw.prevState[out] === SwitchState.other) return;
     emit(sw.prevState[out] === SwitchState.runnable ? runnable : blocked, sw, out, ns);
-  };
+  });
+}
+
+/** Row indexes of the switch table per host label, each list in time order. */
+export function switchRowsByHost(sw: SwitchTable): Map<number, number[]> {
+  const order = Array.from({ length: sw.length }, (_, i) => i).sort((a, b) => sw.timeNs[a] - sw.timeNs[b]);
+  const byHost = new Map<number, number[]>();
+  for (const i of order) {
+    const rows = byHost.get(sw.host[i]);
+    if (rows === undefined) byHost.set(sw.host[i], [i]);
+    else rows.push(i);
+  }
+  return byHost;
+}
+
+/**
+ * Walks one host's switches (`rows`, in time order) and calls `interval(out, in, untilNs)` for
+ * every time a task was off-CPU: `out` is its switch-out row, `in` the row that switched it back
+ * in (-1 when the recording ended first; `untilNs` is then the last switch's time).
+ */
+export function forEachOffCpuInterval(
+  sw: SwitchTable,
+  rows: number[],
+  interval: (out: number, into: number, untilNs: number) => void,
+): { switchOuts: number; unmatched: number } {
+  let switchOuts = 0;
+  let unmatched = 0;
+  /** tid -> index of its switch-out still waiting for the matching switch-in. */
+  const pending = new Map<number, number>();
   for (const i of rows) {
     const next = sw.nextTid[i];
     const out = next > 0 ? pending.get(next) : undefined;
     if (out !== undefined) {
-      close(out, sw.timeNs[i]);
+      interval(out, i, sw.timeNs[i]);
       pending.delete(next);
     }
     // The idle task (tid 0) is not waiting for anything.
@@ -166,7 +185,7 @@ function pairSwitches(
   }
   const end = sw.timeNs[rows[rows.length - 1]];
   // Tasks still off-CPU when the recording stopped were off-CPU for the rest of it.
-  for (const out of pending.values()) close(out, end);
+  for (const out of pending.values()) interval(out, -1, end);
   return { switchOuts, unmatched };
 }
 
@@ -190,6 +209,8 @@ export interface OffCpuSummary {
   unmatchedSwitchOuts: number;
   blocked: OffCpuContainer[];
   runnable: OffCpuContainer[];
+  /** Who held the CPU while each container's tasks waited runnable (preemption.ts). */
+  preemption: PreemptionMatrix | null;
 }
 
 /** Wait paths keep the frames that name the wait: the scheduler's own frames are dropped. */
@@ -201,6 +222,7 @@ export function summarizeOffCpu(
   containerOf: (p: Profile, sample: number) => LabelledContainer,
   attributionOf: (p: Profile, stack: number) => { syscall: string | null; kernelPath: string[] },
   top = 10,
+  preemption: PreemptionMatrix | null = null,
 ): OffCpuSummary {
   return {
     windowSeconds: o.windowSeconds,
@@ -209,6 +231,7 @@ export function summarizeOffCpu(
     unmatchedSwitchOuts: o.unmatchedSwitchOuts,
     blocked: perContainer(o.blocked, o.windowByHost, containerOf, attributionOf).slice(0, top),
     runnable: perContainer(o.runnable, o.windowByHost, containerOf, attributionOf).slice(0, top),
+    preemption,
   };
 }
 

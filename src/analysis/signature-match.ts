@@ -15,6 +15,8 @@ export interface ContainerMatch {
   wait: number;
   /** Matched weight with one of the signature's user frames (e.g. glog's writer) on the stack. */
   userFrame: number;
+  /** Matched weight with one of the signature's `needsAnyOf` frames (its cause) on the stack. */
+  need: number;
   bySyscall: Map<string, number>;
   byCallSite: Map<string, { site: CallSite; weight: number }>;
   byPath: Map<string, { frames: string[]; weight: number }>;
@@ -109,6 +111,7 @@ export function matchSignatures(
       c.samples++;
       if (f.waitMask & bit) c.wait += w;
       if (f.userMask & bit) c.userFrame += w;
+      if (need !== 0) c.need += w;
       c.windows[labels.window[i]] += w;
       add(c.byProcess, p.strings[samples.comm[i]], w);
       if (a.syscall !== null) add(c.bySyscall, a.syscall, w);
@@ -130,6 +133,7 @@ function containerMatchOf(m: SignatureMatch, id: string, windowCount: number): C
       samples: 0,
       wait: 0,
       userFrame: 0,
+      need: 0,
       bySyscall: new Map(),
       byCallSite: new Map(),
       byPath: new Map(),
@@ -163,4 +167,27 @@ export function topOf<T>(m: Map<T, number>): T | null {
     }
   }
   return best;
+}
+
+/** Pearson correlation of two series of the same length (0 when either is flat or too short). */
+export function correlation(x: Float64Array, y: Float64Array): number {
+  const n = x.length;
+  if (n < 3) return 0;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
 }

@@ -4,7 +4,7 @@
  * evidence. Kernel time and containers are the labeller's (sample-labels.ts), as analyze counts them.
  */
 import { weightUnitOf } from '../model/units.ts';
-import { modeOf } from './attribute.ts';
+import { modeOf } from './categories.ts';
 import type { SampleLabels } from './sample-labels.ts';
 import type { TimelineData, TimelineSeries } from './view-data.ts';
 import { type Windows, windowOf, windowsOfTimes } from './windows.ts';

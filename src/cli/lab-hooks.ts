@@ -72,7 +72,10 @@ async function describeRun(
   const own = new Set(result.containers.map((c) => c.name));
   const foreign = foreignLoadOf(analyzed.result, own);
   const { compared, foreignFindings } = splitForeignFindings(findings, own);
-  const check = againstGroundTruth(result, compared);
+  // The blame is checked: the first of the scenario's findings that names an antagonist (a
+  // CPU-pressure or "nothing shows harm" line before it names no one).
+  const blamed = findings.find((f) => f.antagonist !== null && own.has(f.antagonist.name));
+  const check = againstGroundTruth(result, blamed ?? compared);
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
@@ -164,12 +167,17 @@ export function againstGroundTruth(
       truth: t.antagonists.join(', '),
       matches: antagonistOk,
     },
-    { item: 'syscall', found: f?.syscall ?? '-', truth: t.syscall, matches: f?.syscall === t.syscall },
+    {
+      item: 'syscall',
+      found: f?.syscall ?? '-',
+      truth: t.syscall ?? '-',
+      matches: f !== undefined && f.syscall === t.syscall,
+    },
     {
       item: 'call site',
       found: f?.callSite?.function ?? f?.callSiteNote ?? '-',
-      truth: t.callSite,
-      matches: f?.callSite?.function === t.callSite,
+      truth: t.callSite ?? '-',
+      matches: f !== undefined && (f.callSite?.function ?? null) === t.callSite,
     },
     {
       item: 'victim',

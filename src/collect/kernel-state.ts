@@ -55,8 +55,20 @@ export interface CgroupCounters {
   cpuStat: Record<string, number> | null;
 }
 
+/**
+ * The all-CPU line of /proc/stat, in USER_HZ ticks: steal is time the hypervisor ran something else
+ * while this VM's vCPUs were runnable (0 on bare metal); total is every field but guest time (which
+ * user already counts).
+ */
+export interface CpuTimes {
+  steal: number;
+  total: number;
+}
+
 export interface KernelStateSnapshot {
   takenAt: string;
+  /** /proc/stat `cpu` line; absent in runs recorded before it was read. */
+  cpuTimes?: CpuTimes | null;
   /** /proc/uptime, seconds: subtract two snapshots for the interval between them. */
   uptimeSeconds: number | null;
   dentryState: DentryState | null;
@@ -132,6 +144,17 @@ export function parseSlabinfo(text: string, wanted: RegExp = SLAB_ROWS): SlabRow
 }
 
 /** `key value` lines (vmstat, cpu.stat) or `Key:   value kB` lines (meminfo). */
+/**
+ * `cpu  user nice system idle iowait irq softirq steal guest guest_nice` (proc(5)); kernels before
+ * 2.6.11 have no steal column (null then).
+ */
+export function parseCpuTimes(text: string): CpuTimes | null {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  const f = line?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
+  return { steal: f[7], total: f.slice(0, 8).reduce((a, x) => a + x, 0) };
+}
+
 export function parseKeyValues(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
@@ -164,8 +187,9 @@ export async function snapshotKernelState(
   map: CgroupMap,
 ): Promise<KernelStateSnapshot> {
   const notes: string[] = [];
-  const [uptime, dentryState, slabinfo, vmstat, meminfo, pressure, cgroups] = await Promise.all([
+  const [uptime, cpuTimes, dentryState, slabinfo, vmstat, meminfo, pressure, cgroups] = await Promise.all([
     readParsed('/proc/uptime', (t) => Number.parseFloat(t), notes),
+    readParsed('/proc/stat', parseCpuTimes, notes),
     readParsed('/proc/sys/fs/dentry-state', parseDentryState, notes),
     readParsed('/proc/slabinfo', (t) => parseSlabinfo(t), notes),
     readParsed('/proc/vmstat', parseKeyValues, notes),
@@ -176,6 +200,7 @@ export async function snapshotKernelState(
   return {
     takenAt: new Date().toISOString(),
     uptimeSeconds: uptime !== null && Number.isFinite(uptime) ? uptime : null,
+    cpuTimes,
     dentryState,
     slabinfo,
     vmstat,

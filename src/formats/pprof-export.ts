@@ -31,9 +31,8 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format';
-import { FrameKind, type Profile } from '../model/profile.ts';
+import { FrameKind, type Profile, UNKNOWN_PID } from '../model/profile.ts';
 import { weightUnitOf } from '../model/units.ts';
-import { UNKNOWN_PID } from './perf-script/header.ts';
 
 /** What an exporter needs from analysis, per sample (src/analysis/sample-labels.ts provides it). */
 export interface SampleLabeler {

@@ -15,6 +15,7 @@ const unitOf: Record<string, string> = {
   'fadvise-logger': 'query',
   'negative-dentries': 'request (64 path lookups)',
   'fsync-storm': 'transaction (4 appends + fdatasync)',
+  'cpu-hog': 'request (2 ms of computation)',
 };
 
 function us(v: number): string {
@@ -87,7 +88,9 @@ export function scalingTable(r: ScenarioResult, style: TextStyle = plainStyle): 
 export function groundTruthLines(r: ScenarioResult): string[] {
   const g = r.groundTruth;
   return [
-    `ground truth: ${g.antagonists.join(', ')} call ${g.syscall} from ${g.callSite}`,
+    g.syscall === null
+      ? `ground truth: ${g.antagonists.join(', ')} keep the CPUs busy in user space (no syscall)`
+      : `ground truth: ${g.antagonists.join(', ')} call ${g.syscall} from ${g.callSite}`,
     `  contended resource: ${g.kernelResource}`,
     `  fix: ${g.fix}`,
   ];

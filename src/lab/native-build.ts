@@ -28,7 +28,15 @@ import { removeTreeNoFollow } from '../safety/safe-remove.ts';
 import { ensurePrivateDir, euid, nearestExisting, untrustedReason } from '../safety/trusted-path.ts';
 import { writeFileAtomicSync } from '../store/atomic-file.ts';
 
-export type WorkloadName = 'query-server' | 'cache-prober' | 'static-server' | 'spool-writer' | 'wal-writer';
+export type WorkloadName =
+  | 'query-server'
+  | 'cache-prober'
+  | 'static-server'
+  | 'spool-writer'
+  | 'wal-writer'
+  | 'cpu-hog'
+  | 'cpu-server'
+  | 'loopback-rpc';
 
 export interface BuiltWorkloads {
   /** Absolute path of each workload binary. */
@@ -46,6 +54,9 @@ const sources: Record<WorkloadName, string> = {
   'static-server': 'static-server.c',
   'spool-writer': 'spool-writer.c',
   'wal-writer': 'wal-writer.c',
+  'cpu-hog': 'cpu-hog.c',
+  'cpu-server': 'cpu-server.c',
+  'loopback-rpc': 'loopback-rpc.c',
 };
 
 /**

@@ -44,6 +44,11 @@ export interface RunScenarioOptions<T> {
   warmupSeconds?: number;
   /** Called once in an extra unfixed phase, while the containers run: record system-wide here. */
   onContended?: (ctx: ContendedContext) => Promise<T>;
+  /**
+   * Called once in an extra phase with the victim alone (before the contended one): record a
+   * healthy baseline here. Default: no such phase.
+   */
+  onAlone?: (ctx: ContendedContext) => Promise<void>;
   onProgress?: (msg: string) => void;
   signal?: AbortSignal;
   /** Seconds to wait for another lab run to finish before refusing (default 0). */
@@ -166,7 +171,11 @@ async function contendedPhase<T>(
   return { durationSeconds: seconds, victim, neighbours, evidence, value };
 }
 
-async function measureRun<T>(c: RunContext, onContended?: (ctx: ContendedContext) => Promise<T>) {
+async function measureRun<T>(
+  c: RunContext,
+  onContended?: (ctx: ContendedContext) => Promise<T>,
+  onAlone?: (ctx: ContendedContext) => Promise<void>,
+) {
   const { def, settings: s, run, ns } = c;
   const notes = [...run.staleRemoved, ns.note, filesystemNote(run.workDir)].filter(
     (n): n is string => n !== null,
@@ -182,6 +191,7 @@ async function measureRun<T>(c: RunContext, onContended?: (ctx: ContendedContext
   def.prepare(run.workDir, env.containers);
   const plans = def.phases(s.containers);
   const phases = await measure(env, plans, s, c.progress);
+  if (onAlone) await contendedPhase(env, plans[0], onAlone, c.progress);
   const contended = onContended ? await contendedPhase(env, plans[2], onContended, c.progress) : null;
   const idle = idleWakeNote(phases[0], phases[1]);
   if (idle !== null) notes.push(idle);
@@ -258,7 +268,7 @@ export async function runScenario<T = unknown>(
       onProgress: progress,
     });
     const context = { def, settings, run, bins, ns, signal: guard.signal, progress };
-    return await measureRun(context, opts.onContended);
+    return await measureRun(context, opts.onContended, opts.onAlone);
   } catch (e) {
     throw interruptedOr(guard, e);
   } finally {

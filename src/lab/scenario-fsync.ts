@@ -1,12 +1,4 @@
-/**
- * fsync-storm: spool-writer neighbours make every small message durable with its own fsync(); a
- * database on the same filesystem commits write-ahead-log transactions with fdatasync(). All of
- * them go through one filesystem journal and one device. The fix is group commit: the neighbours
- * write the same messages but fsync once per batch.
- */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { namedContainers, type ScenarioDefinition, standardPhases } from './scenario.ts';
+import { makeContainerDirs, namedContainers, type ScenarioDefinition, standardPhases } from './scenario.ts';
 
 export const fsyncLoad = {
   /** Messages per second per neighbour, and their size. */
@@ -30,9 +22,7 @@ export const fsyncStorm: ScenarioDefinition = {
   minContainers: 2,
   containers: (count) => namedContainers('db-1', 'spool', count),
   phases: (count) => standardPhases(count),
-  prepare(workDir, containers) {
-    for (const c of containers) mkdirSync(join(workDir, c.name), { recursive: true });
-  },
+  prepare: makeContainerDirs,
   workload(req) {
     if (req.container.role === 'victim')
       return [

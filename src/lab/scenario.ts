@@ -2,6 +2,8 @@
  * What a scenario definition provides to the runner: its containers, phases, workload command
  * lines, files, ground truth and evidence. Definitions live in scenario-*.ts; the registry is here.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BuiltWorkloads } from './native-build.ts';
 import type { ContainerRole, GroundTruth, PhaseResult, ScalingRow, Variant } from './types.ts';
 
@@ -91,4 +93,9 @@ export function standardPhases(count: number, victimVariant: Variant = 'fixed'):
       neighbourVariant: 'unfixed',
     },
   ];
+}
+
+/** prepare() of scenarios whose workloads need only their own directory (stats, data files). */
+export function makeContainerDirs(workDir: string, containers: readonly ScenarioContainer[]): void {
+  for (const c of containers) mkdirSync(join(workDir, c.name), { recursive: true });
 }

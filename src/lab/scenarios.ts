@@ -1,10 +1,18 @@
 /** The lab's scenarios, in the order `lab list` shows them. */
 import type { ScenarioDefinition } from './scenario.ts';
+import { connectionChurn } from './scenario-connection-churn.ts';
+import { cpuHog } from './scenario-cpu-hog.ts';
 import { negativeDentries } from './scenario-dentries.ts';
 import { fadviseLogger } from './scenario-fadvise.ts';
 import { fsyncStorm } from './scenario-fsync.ts';
 
-const all: readonly ScenarioDefinition[] = [fadviseLogger, negativeDentries, fsyncStorm];
+const all: readonly ScenarioDefinition[] = [
+  fadviseLogger,
+  negativeDentries,
+  fsyncStorm,
+  connectionChurn,
+  cpuHog,
+];
 
 export interface ScenarioInfo {
   name: string;

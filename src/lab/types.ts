@@ -83,12 +83,15 @@ export interface GroundTruth {
   victim: string;
   /** Containers whose syscalls cause the contention (in the unfixed phase). */
   antagonists: string[];
-  /** Syscall name as the kernel's entry symbol spells it (`fadvise64`, `newfstatat`, `fsync`). */
-  syscall: string;
-  /** The user-space function that issues it, without argument list (`LogFileObject::Write`). */
-  callSite: string;
-  /** The symbol as perf prints it for this build (demangled, with arguments when C++). */
-  callSiteSymbol: string;
+  /**
+   * Syscall name as the kernel's entry symbol spells it (`fadvise64`, `newfstatat`, `fsync`); null
+   * when the neighbour harms by CPU time alone (cpu-hog): a finding then names no syscall.
+   */
+  syscall: string | null;
+  /** The user-space function that issues it, without argument list (`LogFileObject::Write`); null with syscall. */
+  callSite: string | null;
+  /** The symbol as perf prints it for this build (demangled, with arguments when C++); null with syscall. */
+  callSiteSymbol: string | null;
   /** The kernel resource the containers contend on. */
   kernelResource: string;
   fix: string;

@@ -5,7 +5,7 @@
  */
 import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import { diagnose } from '../analysis/diagnose.ts';
-import type { Finding, HostFinding } from '../analysis/findings.ts';
+import { type Finding, type HostFinding, sortFindings } from '../analysis/findings.ts';
 import { labelSamples, type SampleLabels } from '../analysis/sample-labels.ts';
 import { hostsOf, selectHost } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
@@ -53,6 +53,5 @@ function diagnoseHosts(loaded: LoadedInput, hosts: LoadedHost[], topSyscalls: nu
     // The title names the host, so every report (terminal, HTML) shows where the finding is.
     out.push(...findings.map((f) => ({ ...f, host: h.name, title: `${h.name}: ${f.title}` })));
   }
-  const rank = { 'cannot-answer': 0, signature: 1, generic: 2 } as const;
-  return out.sort((a, b) => rank[a.kind] - rank[b.kind] || b.impact - a.impact);
+  return sortFindings(out);
 }

@@ -9,11 +9,13 @@ function evidenceText(e: Evidence): string {
       ? percent(e.value)
       : e.unit === 'correlation'
         ? `r=${e.value.toFixed(2)}`
-        : `${Math.round(e.value).toLocaleString('en-US')} ${e.unit}`;
+        : e.unit === 'CPUs' || e.unit === 'ratio'
+          ? `${e.value.toFixed(3)}${e.unit === 'CPUs' ? ' CPUs' : ''}`
+          : `${Math.round(e.value).toLocaleString('en-US')} ${e.unit}`;
   const base =
     e.baseline === null
       ? ''
-      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : e.baseline.toLocaleString('en-US')})`;
+      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : e.unit === 'CPUs' || e.unit === 'ratio' ? e.baseline.toFixed(3) : e.baseline.toLocaleString('en-US')})`;
   return `${safeText(e.metric, 160)}: ${v}${base}`;
 }
 
@@ -38,6 +40,7 @@ export function renderFindings(findings: Finding[], color = false): string[] {
         `${safeText(f.antagonist.name, 60)}${proc}${via}${site}`,
       );
     }
+    if (f.kind !== 'cannot-answer') line('confidence', confidenceText(f));
     if (f.sharedStorm) {
       line(
         '',
@@ -55,6 +58,11 @@ export function renderFindings(findings: Finding[], color = false): string[] {
     if (f.references.length > 0) line('see', f.references.map((r) => safeText(r, 120)).join('; '));
   });
   return out;
+}
+
+/** "high: signature, shared-path", or "low: no evidence of harm to another container". */
+export function confidenceText(f: Pick<Finding, 'confidence' | 'basis'>): string {
+  return `${f.confidence}: ${f.basis.length > 0 ? f.basis.join(', ') : 'no evidence of harm to another container'}`;
 }
 
 function shortPath(frames: string[]): string {

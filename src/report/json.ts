@@ -2,8 +2,9 @@
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { HostFinding } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
+import type { PreemptionMatrix } from '../analysis/preemption.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
-import { UNKNOWN_PID } from '../formats/perf-script/header.ts';
+import { UNKNOWN_PID } from '../model/profile.ts';
 import { ANALYZE_SCHEMA_VERSION, type AnalyzeJson } from './schema.ts';
 
 export const TOOL_VERSION = '0.1.0';
@@ -102,6 +103,34 @@ function roundOffCpu(c: OffCpuContainer): OffCpuContainer {
   };
 }
 
+/** The matrix's top rows and columns, seconds to the microsecond, cells under 1 ms left out. */
+function preemptionJson(m: PreemptionMatrix): NonNullable<AnalyzeJson['offCpu']>['preemption'] {
+  const ms = (x: number) => Math.round(x * 1e6) / 1e6;
+  return {
+    windowSeconds: ms(m.windowSeconds),
+    victims: m.victims.slice(0, 10).map((v) => ({
+      ...v,
+      runnableSeconds: ms(v.runnableSeconds),
+      onCpuSeconds: ms(v.onCpuSeconds),
+      runnableShare: r(v.runnableShare),
+      byKind: {
+        foreign: ms(v.byKind.foreign),
+        self: ms(v.byKind.self),
+        kernel: ms(v.byKind.kernel),
+        idle: ms(v.byKind.idle),
+        unknown: ms(v.byKind.unknown),
+      },
+      waits: v.waits.filter((w) => w.seconds >= 0.001).map((w) => ({ ...w, seconds: ms(w.seconds) })),
+    })),
+    culprits: m.culprits.slice(0, 10).map((c) => ({
+      ...c,
+      onCpuSeconds: ms(c.onCpuSeconds),
+      causedSeconds: ms(c.causedSeconds),
+    })),
+    ambiguousSeconds: ms(m.ambiguousSeconds),
+  };
+}
+
 export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
   return {
     host: f.host === undefined || f.host === '' ? null : f.host,
@@ -126,6 +155,8 @@ export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
     })),
     fix: f.fix,
     references: f.references,
+    confidence: f.confidence,
+    basis: f.basis,
   };
 }
 
@@ -176,6 +207,7 @@ export function analyzeJson(a: AnalysisResult, findings: HostFinding[] = []): An
           ...a.offCpu,
           blocked: a.offCpu.blocked.map(roundOffCpu),
           runnable: a.offCpu.runnable.map(roundOffCpu),
+          preemption: a.offCpu.preemption && preemptionJson(a.offCpu.preemption),
         }
       : null,
     limitations: a.limitations,

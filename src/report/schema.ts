@@ -4,7 +4,7 @@
  * schema/analyze.schema.json is generated from this file (`npm run schema`) and checked in.
  */
 import { z } from 'zod';
-import { categories } from '../analysis/attribute.ts';
+import { categories } from '../analysis/categories.ts';
 
 export const ANALYZE_SCHEMA_VERSION = 1;
 
@@ -110,6 +110,25 @@ export const findingSchema = z.object({
   ),
   fix: z.string(),
   references: z.array(z.string()),
+  confidence: z
+    .enum(['high', 'medium', 'low'])
+    .describe(
+      'how far the blame can be trusted: high = a signature or growth against a baseline with harm shown, medium = one kind of harm evidence, low = weak or no evidence',
+    ),
+  basis: z
+    .array(
+      z.enum([
+        'signature',
+        'growth-vs-baseline',
+        'shared-path',
+        'time-correlation',
+        'preemption',
+        'pressure',
+      ]),
+    )
+    .describe(
+      'what the blame rests on: a matched signature, growth of the antagonist in the path against a baseline, other containers in the same kernel path (on-CPU or blocked), time-window correlation of their kernel/runnable/blocked time with the antagonist, preemption (they waited runnable while it ran), pressure counters; empty when no one is blamed',
+    ),
 });
 
 const offCpuContainer = z.object({
@@ -121,6 +140,86 @@ const offCpuContainer = z.object({
   syscalls: z.array(z.object({ name: z.string(), seconds: z.number() })),
   waitPaths: z.array(z.object({ frames: z.array(z.string()), seconds: z.number() })),
 });
+
+const culpritKind = z
+  .enum(['foreign', 'self', 'kernel', 'idle', 'unknown'])
+  .describe(
+    "foreign: another container (or host processes); self: the waiting container's own tasks; kernel: kernel threads; idle: the CPU was idle (the task moved to another CPU, or its cgroup was throttled); unknown: before the CPU's first recorded switch",
+  );
+
+export const preemptionSchema = z
+  .object({
+    windowSeconds: z.number(),
+    victims: z
+      .array(
+        z.object({
+          id: z
+            .string()
+            .describe('container id; `kernel` for kernel threads; `process:<pid>` for input without cgroups'),
+          name: z.string(),
+          host: z.string().nullable(),
+          container: z
+            .boolean()
+            .describe('a container (not the host root, kernel threads, a process or unknown)'),
+          runnableSeconds: z
+            .number()
+            .min(0)
+            .describe('task-seconds runnable but not running, after a preemption'),
+          onCpuSeconds: z.number().min(0).describe('task-seconds on a CPU, from the same switches'),
+          runnableShare: z
+            .number()
+            .min(0)
+            .max(1)
+            .describe(
+              'runnable / (runnable + on-CPU): share of the time its tasks wanted a CPU spent waiting',
+            ),
+          byKind: z.object({
+            foreign: z.number(),
+            self: z.number(),
+            kernel: z.number(),
+            idle: z.number(),
+            unknown: z.number(),
+          }),
+          waits: z
+            .array(
+              z.object({
+                culprit: z.string().describe('a culprits[].id: what held the CPU'),
+                kind: culpritKind,
+                seconds: z.number().min(0),
+              }),
+            )
+            .describe(
+              'the row of the matrix: runnable seconds per culprit, largest first (cells under 1 ms left out)',
+            ),
+        }),
+      )
+      .describe('rows: containers whose tasks waited runnable, most waiting first (top 10)'),
+    culprits: z
+      .array(
+        z.object({
+          id: z.string().describe('container id, or `kernel`, `idle`, `unknown`'),
+          name: z.string(),
+          host: z.string().nullable(),
+          kind: z.enum(['container', 'kernel', 'idle', 'unknown']),
+          container: z.boolean(),
+          onCpuSeconds: z.number().min(0),
+          causedSeconds: z
+            .number()
+            .min(0)
+            .describe('task-seconds others (and its own tasks) waited while it held their CPU'),
+          processes: z.array(z.string()).describe('its processes by time on CPU, top 3'),
+        }),
+      )
+      .describe('columns: what held a CPU while a victim waited, most caused first (top 10)'),
+    ambiguousSeconds: z
+      .number()
+      .min(0)
+      .describe('CPU time whose holder is a guess because a switch between two recorded ones is missing'),
+  })
+  .nullable()
+  .describe(
+    "victim x culprit matrix of runnable seconds: who ran on a task's CPU while it waited runnable (switched out with prev_state R until it ran again). Waits that begin with a wake-up are not included (sched_wakeup is not recorded).",
+  );
 
 export const offCpuSchema = z
   .object({
@@ -138,6 +237,7 @@ export const offCpuSchema = z
       .array(offCpuContainer)
       .describe('sleeping or uninterruptible: waiting for a lock, I/O, a journal commit'),
     runnable: z.array(offCpuContainer).describe('preempted: runnable but waiting for a CPU'),
+    preemption: preemptionSchema,
   })
   .nullable()
   .describe(

@@ -1,9 +1,11 @@
 /** Human-readable `analyze` summary for a terminal. All profile-derived text goes through safeText. */
 import { createColors } from 'picocolors';
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
-import type { Category } from '../analysis/attribute.ts';
+import type { Category } from '../analysis/categories.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { OffCpuContainer, OffCpuSummary } from '../analysis/off-cpu.ts';
+import type { PreemptionMatrix } from '../analysis/preemption.ts';
+import { preemptionGrid } from '../analysis/preemption-grid.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
 import { renderFindings } from './findings-text.ts';
 import { pad, percent, safeText, thousands } from './safe-text.ts';
@@ -193,6 +195,25 @@ function offCpuBlock(o: OffCpuSummary, bold: (s: string) => string): string[] {
     out.push('  runnable but waiting for a CPU:');
     for (const x of o.runnable.slice(0, 4))
       out.push(`  ${pad(safeText(x.name, 40), 42)}${pad(`${x.seconds.toFixed(2)} s`, 10, true)}`);
+  }
+  if (o.preemption && o.preemption.victims.length > 0) out.push(...preemptionBlock(o.preemption));
+  return out;
+}
+
+/** Rows: containers that waited runnable; columns: what held their CPU; cells: seconds. */
+function preemptionBlock(m: PreemptionMatrix): string[] {
+  const g = preemptionGrid(m);
+  const cell = (x: string) => pad(x, 12, true);
+  const out = [
+    '  who held the CPU while they waited runnable (seconds; rows wait, columns ran):',
+    `  ${pad('', 32)}${pad('waiting', 16, true)}${g.columns.map((c) => cell(safeText(c.name, 11))).join('')}${cell('other')}`,
+  ];
+  for (const r of g.rows) {
+    const v = r.victim;
+    const waiting = `${v.runnableSeconds.toFixed(2)} s ${(v.runnableShare * 100).toFixed(0)}%`;
+    out.push(
+      `  ${pad(safeText(v.name, 30), 32)}${pad(waiting, 16, true)}${r.cells.map((x) => cell(x.toFixed(2))).join('')}${cell(r.other.toFixed(2))}`,
+    );
   }
   return out;
 }

@@ -149,6 +149,18 @@ static int lab_next_op(lab_run *r) {
   return !lab_stop_requested && (r->deadline_ns == 0 || lab_now_ns() < r->deadline_ns);
 }
 
+/* Pure user-space computation for the CPU workloads: xorshift rounds, no memory, no syscalls.
+   Inline, so the calling workload function is the frame the samples name. */
+static inline uint64_t lab_xorshift_rounds(uint64_t s, long rounds) {
+  for (long i = 0; i < rounds; i++) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    s += (uint64_t)i;
+  }
+  return s;
+}
+
 static int lab_cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;

@@ -56,8 +56,8 @@ export interface LabSummary {
   groundTruth: {
     victim: string;
     antagonists: string[];
-    syscall: string;
-    callSite: string;
+    syscall: string | null;
+    callSite: string | null;
     kernelResource: string;
     fix: string;
   };

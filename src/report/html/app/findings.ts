@@ -11,6 +11,8 @@ type Evidence = Finding['evidence'][number];
 function evidenceValue(e: Evidence, v: number): string {
   if (e.unit === 'fraction') return percent(v);
   if (e.unit === 'correlation') return `r = ${v.toFixed(2)}`;
+  if (e.unit === 'CPUs') return `${v.toFixed(3)} CPUs`;
+  if (e.unit === 'ratio') return v.toFixed(3);
   return `${thousands(v)} ${e.unit}`;
 }
 
@@ -50,6 +52,13 @@ function findingCard(f: Finding): HTMLElement {
       ...row(f.sharedStorm ? 'drivers' : 'antagonist', el('span', { class: 'who' }, f.antagonist.name), proc),
     );
   }
+  if (f.kind !== 'cannot-answer')
+    rows.push(
+      ...row(
+        'confidence',
+        `${f.confidence}: ${f.basis.length > 0 ? f.basis.join(', ') : 'no evidence of harm to another container'}`,
+      ),
+    );
   if (f.sharedStorm) {
     rows.push(...row('', 'Every container with this path drives it: each is both victim and antagonist.'));
   }
@@ -117,8 +126,8 @@ function labBlock(lab: LabSummary): HTMLElement {
       { class: 'truth' },
       ...row('victim', g.victim),
       ...row('antagonists', g.antagonists.join(', ')),
-      ...row('syscall', el('code', null, g.syscall)),
-      ...row('call site', el('code', null, g.callSite)),
+      ...row('syscall', g.syscall === null ? 'none (CPU time)' : el('code', null, g.syscall)),
+      ...row('call site', g.callSite === null ? 'none' : el('code', null, g.callSite)),
       ...row('kernel resource', g.kernelResource),
       ...row('fix', g.fix),
     ),

@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 /** Sections 2 and 3: containers (user / kernel / idle bars, top syscalls) and kernel time by syscall. */
+import { preemptionGrid } from '../../../analysis/preemption-grid.ts';
 import type { AnalyzeJson } from '../../schema.ts';
 import type { ReportData } from '../report-data.ts';
 import { el, section, table } from './dom.ts';
@@ -232,5 +233,43 @@ export function offCpuSection(data: ReportData): HTMLElement | null {
     blocked,
     runnable ? el('h3', null, 'Runnable, waiting for a CPU') : null,
     runnable,
+    preemptionTable(o.preemption),
+  );
+}
+
+type PreemptionJson = NonNullable<NonNullable<AnalyzeJson['offCpu']>['preemption']>;
+
+/**
+ * The victim x culprit matrix as a small heat map: rows are containers that waited runnable,
+ * columns what held their CPU; a cell's shade is its share of the row's waiting.
+ */
+function preemptionTable(m: PreemptionJson | null): HTMLElement | null {
+  if (m === null || m.victims.length === 0) return null;
+  const g = preemptionGrid(m);
+  const heat = (x: number, total: number) => {
+    const f = total > 0 ? x / total : 0;
+    return el('span', { class: `heat heat-${Math.min(4, Math.floor(f * 5))}` }, x > 0 ? x.toFixed(2) : '·');
+  };
+  const rows = g.rows.map((r) => [
+    el('span', { class: 'who' }, r.victim.name),
+    `${r.victim.runnableSeconds.toFixed(2)} s (${percent(r.victim.runnableShare)})`,
+    ...r.cells.map((x) => heat(x, r.victim.runnableSeconds)),
+    heat(r.other, r.victim.runnableSeconds),
+  ]);
+  return el(
+    'div',
+    { class: 'preemption' },
+    el('h3', null, 'Who held the CPU while they waited runnable'),
+    el(
+      'p',
+      { class: 'muted' },
+      "Rows wait, columns ran on their CPU; seconds of runnable waiting. A container's own column is its threads waiting for each other. ",
+      'The share after the seconds is of the time its tasks wanted a CPU (runnable + running).',
+    ),
+    table(
+      ['waiting', 'runnable', ...g.columns.map((c) => c.name), 'other'],
+      rows,
+      'numeric preemption-matrix',
+    ),
   );
 }
