@@ -24,6 +24,8 @@ const systemTests = [
   'test/perf-data.test.ts',
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',
+  'test/root-safety-forged-samples.test.ts',
+  'test/root-safety-html-bidi.test.ts',
   'test/shell-safety-e2e.test.ts',
   'test/syscall-latency-e2e.test.ts',
   'test/victim-latency-lab.test.ts',

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findOnPath } from '../src/collect/perf-tool.ts';
 import { cgroupSupport, childCgroups } from '../src/lab/cgroupfs.ts';
+import { defaultWorkRoot } from '../src/lab/lab-run.ts';
 import { ownerOfRun } from '../src/lab/run-owner.ts';
 import { METADATA_FILE, PERF_DATA_FILE, parseRunMetadata } from '../src/store/metadata.ts';
 import { RUN_ID, RunStore } from '../src/store/store.ts';
@@ -151,8 +152,10 @@ function expectNoLabRunOf(pid: number, why: string): void {
   expect(state.filter(mine), `state files: ${why}`).toEqual([]);
   const lock = state.includes('lock') ? readFileSync('/run/crosstalk-lab/lock', 'utf8').trim() : '';
   expect(mine(lock), `lock: ${why}`).toBe(false);
-  const workDirs = existsSync('/var/tmp/crosstalk-lab') ? readdirSync('/var/tmp/crosstalk-lab') : [];
-  expect(workDirs.filter(mine), `work dirs: ${why}`).toEqual([]);
+  const workDirs = existsSync(defaultWorkRoot) ? readdirSync(defaultWorkRoot) : [];
+  expect(workDirs.map((d) => d.replace(/\.[A-Za-z0-9]{6}$/, '')).filter(mine), `work dirs: ${why}`).toEqual(
+    [],
+  );
 }
 
 /** perf.data copies that perf.data import makes for cut files, left in the temporary directory. */

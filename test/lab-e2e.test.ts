@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cgroupPids, cgroupSupport, childCgroups } from '../src/lab/cgroupfs.ts';
+import { defaultWorkRoot } from '../src/lab/lab-run.ts';
 import { isOwnerAlive, ownerOfRun } from '../src/lab/run-owner.ts';
 import { runScenario } from '../src/lab/runner.ts';
 import type { ContendedContext } from '../src/lab/types.ts';
@@ -42,7 +43,7 @@ afterEach(() => {
   // Whatever else is there must belong to a live lab run (another suite's), never a dead one.
   for (const run of childCgroups(cgroupRoot)) expect(isOwnerAlive(ownerOfRun(run)!), run).toBe(true);
   expect([...seenPids].filter(alive), 'lab processes left behind').toEqual([]);
-  const work = existsSync('/var/tmp/crosstalk-lab') ? readdirSync('/var/tmp/crosstalk-lab') : [];
+  const work = existsSync(defaultWorkRoot) ? readdirSync(defaultWorkRoot) : [];
   expect(work.filter((d) => d.startsWith(`run-${process.pid}-`))).toEqual([]);
 });
 
@@ -50,7 +51,7 @@ afterAll(() => {
   // With no other lab run alive, not even the shared crosstalk-lab directories remain.
   if (skip || childCgroups(cgroupRoot).length > 0) return;
   expect(existsSync(cgroupRoot)).toBe(false);
-  expect(existsSync('/var/tmp/crosstalk-lab')).toBe(false);
+  expect(existsSync(defaultWorkRoot)).toBe(false);
 });
 
 /** The container's init as seen from the host: pid 1 in its own pid namespace. */
@@ -237,7 +238,8 @@ describe.skipIf(skip)(`lab cleanup${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(exit.signal === 'SIGINT' || exit.code === 130, JSON.stringify(exit)).toBe(true);
     expect(existsSync(runDir)).toBe(false);
     expect(pids.filter(alive)).toEqual([]);
-    expect(existsSync(join('/var/tmp/crosstalk-lab', runName))).toBe(false);
+    const left = existsSync(defaultWorkRoot) ? readdirSync(defaultWorkRoot) : [];
+    expect(left.filter((e) => e.startsWith(`${runName}.`))).toEqual([]);
     expect(existsSync(join('/run/crosstalk-lab', `${runName}.json`))).toBe(false);
     const lock = existsSync('/run/crosstalk-lab/lock')
       ? readFileSync('/run/crosstalk-lab/lock', 'utf8').trim()

@@ -13,6 +13,7 @@ import { diffReport } from '../pipeline/report.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
 import { jsonText } from '../report/json.ts';
+import { inertLine } from '../report/safe-text.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { collectValues, parseCallGraph, parsePositiveInt, parseThreads, useColor } from './flags.ts';
@@ -70,7 +71,9 @@ export function registerDiff(program: Command): void {
       const top = parsePositiveInt(flags.top, '--top');
       const [base, target] = await loadBoth(baseRef, targetRef, flags);
       if (flags.folded) {
-        const lines = diffFoldedLoaded(base, target, match);
+        const raw = diffFoldedLoaded(base, target, match);
+        // Byte-exact to a pipe or file; control characters in names escaped on a terminal.
+        const lines = process.stdout.isTTY === true ? raw.map(inertLine) : raw;
         process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : '');
         return;
       }

@@ -4,7 +4,6 @@
  * script or a CI job can act on it. Ctrl-C during the recording stops it early and the analysis
  * runs on what was recorded; a second Ctrl-C aborts (the run is kept, never deleted).
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
@@ -20,7 +19,7 @@ import { renderAnalysis } from '../report/terminal.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
 import { useColor } from './flags.ts';
-import { writeHtml } from './html.ts';
+import { writeHtml, writeOutput } from './html.ts';
 import { progress } from './progress.ts';
 import { exitCodeOf, type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
 
@@ -66,7 +65,12 @@ export function registerDoctor(program: Command): void {
       const bar = progress('decoding the recording');
       let loaded: Awaited<ReturnType<typeof loadInput>>;
       try {
-        loaded = await loadInput(info.dir, { store: flags.store, onProgress: (f) => bar.update(f) });
+        // Its own recording: every sample record must come through perf script once (no forged ones).
+        loaded = await loadInput(info.dir, {
+          store: flags.store,
+          onProgress: (f) => bar.update(f),
+          strictSampleCount: true,
+        });
       } finally {
         bar.done();
       }
@@ -91,7 +95,7 @@ export function registerDoctor(program: Command): void {
         html = analysisReport(loaded, r);
       }
       const json = join(info.dir, flags.baseline !== undefined ? REPORT_DIFF_JSON : REPORT_JSON);
-      await writeFile(json, doc, { mode: 0o600, flag: 'wx' });
+      await writeOutput(json, doc);
       const report = join(info.dir, REPORT_HTML);
       await writeHtmlReport(report, html);
       if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);

@@ -5,7 +5,9 @@
  */
 import { DiffError } from '../analysis/diff.ts';
 import { InputError, ToolError, UnreadableInputError } from '../formats/errors.ts';
+import { ProfileLimitError } from '../model/limits.ts';
 import { PipelineError, RunLookupError } from '../pipeline/errors.ts';
+import { UntrustedPathError } from '../safety/trusted-path.ts';
 import { AmbiguousRunError, RunNotFoundError, StoreLockedError, StoreRefusedError } from '../store/errors.ts';
 import { ExitCode } from './exit-codes.ts';
 
@@ -23,6 +25,13 @@ export class CliError extends Error {
 const toolAdvice: Record<string, string> = {
   perf: 'install it with: apt-get install linux-perf',
   cc: 'install a C compiler with: apt-get install gcc',
+};
+
+/** Errors of a full or read-only filesystem: the user's to fix, not a bug. */
+const fullDisk: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only filesystem',
 };
 
 /** Store errors as CLI errors with exit codes; anything else unchanged. */
@@ -59,13 +68,22 @@ export function reportError(error: unknown): number {
     line(err.message);
     return err.exitCode;
   }
-  if (err instanceof InputError) {
+  if (err instanceof InputError || err instanceof ProfileLimitError) {
     line(err.message);
     return ExitCode.badInput;
   }
   if (err instanceof UnreadableInputError) {
     line(err.message);
     return ExitCode.noInput;
+  }
+  if (err instanceof UntrustedPathError) {
+    line(err.message);
+    return ExitCode.noPermission;
+  }
+  const io = err as NodeJS.ErrnoException;
+  if (io?.code !== undefined && io.code in fullDisk) {
+    line(`cannot write ${io.path ?? 'a file'}: ${fullDisk[io.code]}`);
+    return ExitCode.cantCreate;
   }
   if (err instanceof ToolError) {
     const advice = /not found|ENOENT/.test(err.message) ? toolAdvice[err.tool] : undefined;

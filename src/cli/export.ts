@@ -3,7 +3,6 @@
  * formats continuous profilers and viewers read, with container, process and syscall labels.
  * Several inputs (one per host) become one profile with a `host` label.
  */
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { labelSamples } from '../analysis/sample-labels.ts';
 import { type ExportFormat, exportBytes } from '../pipeline/export.ts';
@@ -11,6 +10,7 @@ import { inertLine } from '../report/safe-text.ts';
 import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { collectValues, loadFromArguments } from './flags.ts';
+import { checkOutput, writeOutput } from './html.ts';
 
 interface ExportFlags {
   format?: string;
@@ -21,6 +21,7 @@ interface ExportFlags {
   event?: string;
   callGraph?: string;
   threads?: string;
+  force?: boolean;
   counts?: boolean;
 }
 
@@ -35,7 +36,8 @@ export function registerExport(program: Command): void {
       'perf.data, perf script text, folded stacks, pprof, or a run; several: one per host',
     )
     .requiredOption('--format <format>', 'pprof (gzipped protobuf), speedscope (JSON) or folded (text)')
-    .option('-o, --output <file>', 'write here instead of standard output')
+    .option('-o, --output <file>', 'write here instead of standard output (mode 0600)')
+    .option('--force', 'replace the -o file if it exists')
     .option(
       '--by <grouping>',
       'speedscope: one profile per container (default) or process; folded: container puts the container above the process name',
@@ -58,6 +60,7 @@ export function registerExport(program: Command): void {
         );
       if (format === 'pprof' && flags.output === undefined && process.stdout.isTTY === true)
         throw new CliError('pprof is binary: give -o FILE or redirect standard output', ExitCode.usage);
+      if (flags.output !== undefined) await checkOutput(flags.output, flags.force);
       const loaded = await loadFromArguments(inputs, flags);
       const { profile } = loaded;
       for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${oneLine(w)}\n`);
@@ -68,7 +71,7 @@ export function registerExport(program: Command): void {
         flags.counts === true,
       );
       // Owner-only, as every report: the profile names the host's commands and paths.
-      if (flags.output !== undefined) await writeFile(flags.output, bytes, { mode: 0o600 });
+      if (flags.output !== undefined) await writeOutput(flags.output, bytes, flags.force);
       else await writeStdout(process.stdout.isTTY === true && format !== 'pprof' ? inertText(bytes) : bytes);
     });
 }

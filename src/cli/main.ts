@@ -4,11 +4,13 @@
  */
 import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
+import { DEFAULT_MAX_EXPANSION } from '../model/limits.ts';
+import { guardTerminal } from '../report/tty-guard.ts';
 import { registerAnalyze } from './analyze.ts';
 import { registerCollapse } from './collapse.ts';
 import { registerDiff } from './diff.ts';
 import { registerDoctor } from './doctor.ts';
-import { reportError } from './errors.ts';
+import { CliError, reportError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { registerExport } from './export.ts';
 import { registerDemo, registerLab } from './lab.ts';
@@ -24,8 +26,23 @@ export function buildProgram(): Command {
       'Why do containers sharing one Linux kernel slow each other down? Per-container kernel attribution from perf.',
     )
     .version('0.1.0')
+    .option(
+      '--max-expansion <ratio>',
+      `most bytes a compressed input may expand to, per compressed byte (default ${DEFAULT_MAX_EXPANSION}; 0: no limit)`,
+    )
     .showHelpAfterError()
     .exitOverride();
+  // Through the environment, so import worker threads apply the same limit.
+  program.hook('preAction', () => {
+    const ratio = program.opts<{ maxExpansion?: string }>().maxExpansion;
+    if (ratio === undefined) return;
+    if (!/^\d+(\.\d+)?$/.test(ratio))
+      throw new CliError(
+        `--max-expansion: expected a number (0 for no limit), got ${JSON.stringify(ratio)}`,
+        ExitCode.usage,
+      );
+    process.env.CROSSTALK_MAX_EXPANSION = ratio;
+  });
   registerAnalyze(program);
   registerCollapse(program);
   registerRecord(program);
@@ -52,6 +69,9 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(ExitCode.ok);
   });
+  // Nothing reaches a terminal unescaped, whichever command prints it.
+  guardTerminal(process.stdout);
+  guardTerminal(process.stderr);
   process.on('SIGINT', exitOnUnhandledSignal);
   process.on('SIGTERM', exitOnUnhandledSignal);
   try {

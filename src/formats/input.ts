@@ -7,6 +7,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createGunzip, gunzipSync } from 'node:zlib';
+import { expansionError, maxDecompressedBytes, ProfileLimitError } from '../model/limits.ts';
 import { type CallGraphMode, type Profile, withMeta, withWarnings } from '../model/profile.ts';
 import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { parseFolded, sniffFolded } from './folded.ts';
@@ -41,6 +42,8 @@ export interface ImportOptions {
   decoder?: 'auto' | 'native' | 'perf-script';
   /** perf.data: a `perf archive` tarball holding the recording's kallsyms and binaries. */
   archive?: string;
+  /** perf.data: refuse a sample count that differs from the file's (PerfDataImportOptions.strictSampleCount). */
+  strictSampleCount?: boolean;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -62,7 +65,9 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
   }
   const gz = raw[0] === 0x1f && raw[1] === 0x8b;
   if (!gz && sniffPprof(raw, raw.length === size) === 'yes') return importPprofFile(file, path, false, opts);
-  const source = gz ? gunzipChunks(file, size, opts.onProgress) : plainChunks(file, size, opts.onProgress);
+  const source = gz
+    ? gunzipChunks(file, path, size, opts.onProgress)
+    : plainChunks(file, size, opts.onProgress);
   const { head, complete, chunks } = await peek(source.chunks, HEAD_BYTES, textUndecided);
   if (head.length === 0)
     throw new InputError(path, null, 'perf script text or folded stacks inside the gzip file', 'no data');
@@ -145,8 +150,11 @@ async function importPprofFile(
   opts.onProgress?.(0.5);
   if (gz) {
     try {
-      bytes = gunzipSync(bytes);
+      // Decompressed in chunks, stopping at the limit rather than after the whole bomb.
+      bytes = gunzipSync(bytes, { maxOutputLength: maxDecompressedBytes(bytes.length) });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw expansionError(path, bytes.length);
       throw new InputError(path, null, 'a complete gzip file', `corrupt gzip data (${(e as Error).message})`);
     }
   }
@@ -172,6 +180,11 @@ async function resolveInputFile(path: string): Promise<string> {
     } catch {
       throw new UnreadableInputError(path, 'is a directory without a perf.data (not a crosstalk run)');
     }
+  }
+  if (!st.isFile()) {
+    // A FIFO or device would block the read (or never end): profiles are files.
+    const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+    throw new UnreadableInputError(path, `is ${what}, not a regular file (save the profile to a file first)`);
   }
   return path;
 }
@@ -217,7 +230,18 @@ function plainChunks(file: string, size: number, onProgress?: (f: number) => voi
   };
 }
 
-function gunzipChunks(file: string, size: number, onProgress?: (f: number) => void): ChunkSource {
+/**
+ * Decompresses as a stream; more than maxDecompressedBytes(size) of output is a ProfileLimitError
+ * (a decompression bomb), raised at once instead of a partial result.
+ */
+function gunzipChunks(
+  file: string,
+  path: string,
+  size: number,
+  onProgress?: (f: number) => void,
+): ChunkSource {
+  const limit = maxDecompressedBytes(size);
+  let out = 0;
   const raw = createReadStream(file, { highWaterMark: CHUNK_BYTES });
   let read = 0;
   raw.on('data', (c: string | Buffer) => {
@@ -236,8 +260,16 @@ function gunzipChunks(file: string, size: number, onProgress?: (f: number) => vo
   };
   async function* gen() {
     try {
-      for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;
+      for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+        out += chunk.length;
+        if (out > limit) {
+          await source.cancel();
+          throw expansionError(path, size);
+        }
+        yield chunk;
+      }
     } catch (e) {
+      if (e instanceof ProfileLimitError) throw e;
       const msg = (e as Error).message;
       source.cutShort = () => `gzip data ends early or is corrupt at compressed byte ${read} (${msg})`;
     }
@@ -344,6 +376,7 @@ async function importPerfDataWithCaches(file: string, opts: ImportOptions): Prom
       onProgress: opts.onProgress,
       decoder: opts.decoder,
       cacheRoots: roots,
+      strictSampleCount: opts.strictSampleCount,
     });
     if (archive === null) return profile;
     return withMeta(profile, { recording: { ...profile.meta.recording, archive: archivePath as string } });

@@ -3,8 +3,10 @@
  * registry so every exit path (normal end, thrown error, signal, process.exit) removes what the run
  * created. Closing is synchronous and idempotent: signal handlers and the exit hook can call it.
  */
-import { mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { removeTreeNoFollow } from '../safety/safe-remove.ts';
+import { ensurePrivateDir } from '../safety/trusted-path.ts';
 import { createCgroup, labCgroupDirName, removeCgroupTree } from './cgroupfs.ts';
 import { currentOwner, newRunName } from './run-owner.ts';
 import {
@@ -16,7 +18,20 @@ import {
   writeRunState,
 } from './run-state.ts';
 
-export const defaultWorkRoot = '/var/tmp/crosstalk-lab';
+/**
+ * Root's private work root (0700, on disk: tmpfs would hide writeback and journal effects). Never
+ * under a world-writable directory such as /var/tmp, where a local user could pre-create it.
+ */
+export const defaultWorkRoot = '/var/lib/crosstalk-lab';
+
+/**
+ * A run's work directory: `<work root>/<run>.XXXXXX`, created by mkdtemp (0700, a name nobody can
+ * predict) inside a work root checked to be root's own (UntrustedPathError otherwise).
+ */
+export function createWorkDir(workRoot: string, run: string): string {
+  ensurePrivateDir(workRoot);
+  return mkdtempSync(join(workRoot, `${run}.`));
+}
 
 export interface LabRun {
   readonly name: string;
@@ -25,8 +40,8 @@ export interface LabRun {
   readonly cgroupRoot: string;
   /** `<v2 mount>/crosstalk-lab/<run>` */
   readonly cgroupDir: string;
-  /** Files of the workloads (logs, tables, spools): `<work root>/<run>`. */
-  readonly workDir: string;
+  /** Files of the workloads (logs, tables, spools): `<work root>/<run>.XXXXXX` (the work root until created). */
+  workDir: string;
   readonly stateDir: string;
   /** What sweeping stale runs at the start removed, one line each. */
   readonly staleRemoved: string[];
@@ -57,6 +72,8 @@ export async function openRun(opts: OpenRunOptions): Promise<LabRun> {
   const name = newRunName(owner);
   const stateDir = opts.stateDir ?? defaultStateDir;
   const workRoot = opts.workRoot ?? defaultWorkRoot;
+  // Before anything is created: a work root someone else controls is refused outright.
+  ensurePrivateDir(workRoot);
   await acquireLabLock(name, {
     stateDir,
     waitSeconds: opts.waitSeconds,
@@ -68,13 +85,14 @@ export async function openRun(opts: OpenRunOptions): Promise<LabRun> {
     scenario: opts.scenario,
     cgroupRoot: opts.cgroupRoot,
     cgroupDir: join(opts.cgroupRoot, name),
-    workDir: join(workRoot, name),
+    workDir: workRoot,
     stateDir,
     staleRemoved: [],
     closed: false,
   };
   registerRun(run);
   try {
+    run.workDir = createWorkDir(workRoot, name);
     run.staleRemoved.push(...sweepStaleRuns(opts.cgroupRoot, workRoot, stateDir));
     writeRunState(
       {
@@ -88,7 +106,6 @@ export async function openRun(opts: OpenRunOptions): Promise<LabRun> {
       stateDir,
     );
     createCgroup(run.cgroupRoot, run.cgroupDir);
-    mkdirSync(run.workDir, { recursive: true });
   } catch (e) {
     closeRun(run);
     throw e;
@@ -117,8 +134,10 @@ export function closeRun(run: LabRun): void {
   if (run.onClose) attempt(run.onClose);
   attempt(() => removeCgroupTree(run.cgroupRoot, run.cgroupDir));
   attempt(() => removeLabDirIfEmpty(run.cgroupRoot));
-  attempt(() => rmSync(run.workDir, { recursive: true, force: true }));
-  attempt(() => removeLabDirIfEmpty(dirname(run.workDir)));
+  if (basename(run.workDir).startsWith(`${run.name}.`)) {
+    attempt(() => removeTreeNoFollow(run.workDir));
+    attempt(() => removeLabDirIfEmpty(dirname(run.workDir)));
+  }
   attempt(() => removeRunState(run.name, run.stateDir));
   attempt(() => releaseLabLock(run.name, run.stateDir));
   attempt(() => removeLabDirIfEmpty(run.stateDir));

@@ -1,16 +1,32 @@
 /**
  * Compiles the lab workloads (./native/*.c, *.cc) with the system compiler on first use, into
- * `$XDG_CACHE_HOME/crosstalk/lab/<hash>/` (default ~/.cache), keyed by a hash of the sources,
- * the flags and the compiler's version line. Each binary is compiled to a temporary name and
+ * `$XDG_CACHE_HOME/crosstalk/lab/<hash>/` (default ~/.cache; /var/cache/crosstalk/lab when that
+ * path is not root's own), keyed by a hash of the sources, the flags and the compilers' paths and
+ * content. Cached binaries are verified (owner, mode, content hash) before they are run. Each binary is compiled to a temporary name and
  * renamed into place, so concurrent builds and interrupted builds never leave a broken binary.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../formats/errors.ts';
+import { removeTreeNoFollow } from '../safety/safe-remove.ts';
+import { ensurePrivateDir, euid, nearestExisting, untrustedReason } from '../safety/trusted-path.ts';
+import { writeFileAtomicSync } from '../store/atomic-file.ts';
 
 export type WorkloadName =
   | 'query-server'
@@ -78,10 +94,23 @@ export function nativeSourceDir(): string {
   );
 }
 
-function defaultCacheRoot(): string {
+/** Where root keeps the build cache when the caller's XDG/HOME cache is not its own. */
+export const systemCacheRoot = '/var/cache/crosstalk/lab';
+
+/**
+ * `$XDG_CACHE_HOME/crosstalk/lab` (default ~/.cache), unless part of that path belongs to or can
+ * be written by another user: under `sudo -E` or `su` without `-`, root inherits a user's
+ * XDG_CACHE_HOME/HOME, and whatever that user planted there would run as root. Then the system
+ * cache is used instead, and `onProgress` says so.
+ */
+function cacheRootFor(onProgress?: (msg: string) => void): string {
   // The XDG spec says to ignore a relative XDG_CACHE_HOME.
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', 'lab');
+  const root = join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', 'lab');
+  const why = untrustedReason(nearestExisting(root));
+  if (why === null) return root;
+  onProgress?.(`ignoring the build cache ${root} (${why}); using ${systemCacheRoot}`);
+  return systemCacheRoot;
 }
 
 interface ToolRun {
@@ -107,25 +136,52 @@ function runTool(cmd: string, args: string[]): Promise<ToolRun> {
   });
 }
 
-async function compilerVersion(cmd: string): Promise<string | null> {
-  const r = await runTool(cmd, ['--version']);
-  return r.code === 0 ? r.output.split('\n')[0] : null;
-}
-
 interface Toolchain {
   cc: string;
   cxx: string | null;
+  /** Resolved paths and content hashes of the compiler drivers: read, never run, for the key. */
   identity: string;
 }
 
-async function findToolchain(): Promise<Toolchain> {
+/** `cmd` as spawn would find it (PATH search), resolved through links; null when absent. */
+function resolveCommand(cmd: string): string | null {
+  const dirs = cmd.includes('/') ? [''] : (process.env.PATH ?? '/usr/bin:/bin').split(':');
+  for (const dir of dirs) {
+    const candidate = dir === '' ? cmd : join(dir, cmd);
+    try {
+      accessSync(candidate, constants.X_OK);
+      const real = realpathSync(candidate);
+      if (statSync(real).isFile()) return real;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return null;
+}
+
+/**
+ * A compiler root is about to run must be as trusted as the binaries it makes: owned by root (or
+ * us), not writable by anyone else, in a trusted directory.
+ */
+function identityOf(cmd: string, path: string): string {
+  const why = untrustedReason(path);
+  if (why !== null) throw new ToolError('cc', `refusing to run the compiler ${cmd} (${path}): ${why}`);
+  return `${path} ${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+}
+
+/**
+ * The compilers named by CC/CXX (default cc, c++), found without running them: a cached build
+ * runs no compiler at all, so a CC from the environment never runs unless something is built.
+ */
+function findToolchain(): Toolchain {
   const cc = process.env.CC || 'cc';
-  const ccVersion = await compilerVersion(cc);
-  if (ccVersion === null)
+  const ccPath = resolveCommand(cc);
+  if (ccPath === null)
     throw new ToolError('cc', `no C compiler to build the lab workloads (${cc}: not found)`);
   const cxx = process.env.CXX || 'c++';
-  const cxxVersion = await compilerVersion(cxx);
-  return { cc, cxx: cxxVersion ? cxx : null, identity: `${ccVersion}\n${cxxVersion ?? 'no c++'}` };
+  const cxxPath = resolveCommand(cxx);
+  const identity = `${identityOf(cc, ccPath)}\n${cxxPath === null ? 'no c++' : identityOf(cxx, cxxPath)}`;
+  return { cc, cxx: cxxPath === null ? null : cxx, identity };
 }
 
 function cacheKey(dir: string, toolchain: Toolchain): string {
@@ -162,31 +218,83 @@ async function compileOne(
   const r = await runTool(cmd, args);
   if (r.code !== 0) {
     rmSync(tmp, { force: true });
+    const how = r.missing ? `${cmd}: not found` : r.code === null ? r.output.trim() : `exit status ${r.code}`;
     throw new ToolError(
       'cc',
-      `building lab workload ${name} failed (${cmd} ${args.join(' ')}): ${r.output.trim()}`,
+      `building lab workload ${name} failed (${how}; ${cmd} ${args.join(' ')}): ${r.output.trim()}`,
     );
   }
+  chmodSync(tmp, 0o755);
   renameSync(tmp, out);
 }
 
-/** Builds the workloads unless the cache already has them. */
+const MANIFEST = 'manifest.json';
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/**
+ * Why the cached binaries cannot be executed as they are (null when they can): each must be a
+ * regular file (not a link) owned by us, writable by nobody else, with the content hash the build
+ * recorded in the manifest.
+ */
+export function cacheProblem(cacheDir: string, names: readonly WorkloadName[]): string | null {
+  const manifestPath = join(cacheDir, MANIFEST);
+  let manifest: Record<string, unknown>;
+  try {
+    const st = lstatSync(manifestPath);
+    if (!st.isFile() || st.uid !== euid() || (st.mode & 0o022) !== 0) return `${MANIFEST} is not ours`;
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return `no ${MANIFEST}`;
+  }
+  for (const name of names) {
+    const path = join(cacheDir, name);
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return `${name} is missing`;
+    }
+    if (!st.isFile()) return `${name} is not a regular file`;
+    if (st.uid !== euid()) return `${name} is owned by uid ${st.uid}`;
+    if ((st.mode & 0o022) !== 0) return `${name} is writable by other users`;
+    if (manifest[name] !== sha256File(path)) return `${name} does not match the hash recorded at build time`;
+  }
+  return null;
+}
+
+/**
+ * Builds the workloads unless the cache already has them, verified (cacheProblem) before any of
+ * them is returned for execution. The cache directory itself must be trusted (owned by root or
+ * us, nobody else can write on its path); `cacheRoot` overrides the XDG default and is held to
+ * the same rule.
+ */
 export async function buildWorkloads(
   opts: { cacheRoot?: string; onProgress?: (msg: string) => void } = {},
 ): Promise<BuiltWorkloads> {
   const srcDir = nativeSourceDir();
-  const toolchain = await findToolchain();
-  const cacheDir = join(opts.cacheRoot ?? defaultCacheRoot(), cacheKey(srcDir, toolchain));
-  mkdirSync(cacheDir, { recursive: true });
+  const toolchain = findToolchain();
+  const cacheRoot = opts.cacheRoot ?? cacheRootFor(opts.onProgress);
+  const cacheDir = join(cacheRoot, cacheKey(srcDir, toolchain));
+  ensurePrivateDir(cacheDir);
   const names = Object.keys(sources) as WorkloadName[];
-  const missing = names.filter((n) => !existsSync(join(cacheDir, n)));
-  if (missing.length > 0) {
+  const problem = cacheProblem(cacheDir, names);
+  if (problem !== null) {
+    if (problem !== `no ${MANIFEST}`) opts.onProgress?.(`rebuilding lab workloads: cached ${problem}`);
     opts.onProgress?.(`compiling lab workloads into ${cacheDir}`);
-    await Promise.all(missing.map((n) => compileOne(n, srcDir, cacheDir, toolchain)));
+    for (const n of [...names, MANIFEST]) removeTreeNoFollow(join(cacheDir, n));
+    await Promise.all(names.map((n) => compileOne(n, srcDir, cacheDir, toolchain)));
+    const hashes = Object.fromEntries(names.map((n) => [n, sha256File(join(cacheDir, n))]));
+    writeFileAtomicSync(join(cacheDir, MANIFEST), `${JSON.stringify(hashes, null, 2)}\n`);
+    const still = cacheProblem(cacheDir, names);
+    if (still !== null)
+      throw new ToolError('cc', `lab workloads in ${cacheDir} failed verification after building: ${still}`);
   }
   const binaries = Object.fromEntries(names.map((n) => [n, join(cacheDir, n)])) as Record<
     WorkloadName,
     string
   >;
-  return { binaries, cxx: toolchain.cxx !== null, cacheDir, compiled: missing.length > 0 };
+  return { binaries, cxx: toolchain.cxx !== null, cacheDir, compiled: problem !== null };
 }

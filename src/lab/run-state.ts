@@ -5,8 +5,10 @@
  *   /run/crosstalk-lab/lock          the run name of the current holder
  *   /run/crosstalk-lab/<run>.json    owner pid, scenario, cgroup and work directories
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { removeTreeNoFollow } from '../safety/safe-remove.ts';
+import { ensurePrivateDir } from '../safety/trusted-path.ts';
 import { cgroupPids, childCgroups, removeCgroupTree, runNamePattern } from './cgroupfs.ts';
 import { isOwnerAlive, ownerOfRun } from './run-owner.ts';
 
@@ -59,7 +61,7 @@ function tryLock(lock: string, run: string): { holder: string; pid: number } | n
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
         // A finishing run removed the empty state directory just now.
-        mkdirSync(dirname(lock), { recursive: true });
+        ensurePrivateDir(dirname(lock));
         continue;
       }
       if (code !== 'EEXIST') throw e;
@@ -76,7 +78,7 @@ function tryLock(lock: string, run: string): { holder: string; pid: number } | n
 /** Takes the lab lock for `run`, waiting up to `waitSeconds` for a live holder. */
 export async function acquireLabLock(run: string, opts: LockOptions = {}): Promise<void> {
   const dir = opts.stateDir ?? defaultStateDir;
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir);
   const lock = join(dir, 'lock');
   const deadline = Date.now() + (opts.waitSeconds ?? 0) * 1000;
   let told = false;
@@ -97,7 +99,7 @@ export function releaseLabLock(run: string, stateDir = defaultStateDir): void {
 }
 
 export function writeRunState(record: RunStateRecord, stateDir = defaultStateDir): void {
-  mkdirSync(stateDir, { recursive: true });
+  ensurePrivateDir(stateDir);
   writeFileSync(join(stateDir, `${record.run}.json`), `${JSON.stringify(record, null, 2)}\n`);
 }
 
@@ -126,12 +128,17 @@ function countTree(path: string): { cgroups: number; pids: number } {
   return { cgroups, pids };
 }
 
+/** The run an entry of the state dir (`<run>.json`) or the work root (`<run>.XXXXXX`) belongs to. */
+function runOfEntry(entry: string): string {
+  return entry.replace(/\.json$/, '').replace(/\.[A-Za-z0-9]{6}$/, '');
+}
+
 /** Names of runs (in cgroupfs, the state dir or the work root) whose owner is gone. */
 function deadRuns(cgroupRoot: string, stateDir: string, workRoot: string): Set<string> {
   const names = new Set<string>(childCgroups(cgroupRoot));
   for (const dir of [stateDir, workRoot]) {
     try {
-      for (const entry of readdirSync(dir)) names.add(entry.replace(/\.json$/, ''));
+      for (const entry of readdirSync(dir)) names.add(runOfEntry(entry));
     } catch {
       // Not there: nothing to sweep.
     }
@@ -142,6 +149,16 @@ function deadRuns(cgroupRoot: string, stateDir: string, workRoot: string): Set<s
     if (owner !== null && !isOwnerAlive(owner)) dead.add(name);
   }
   return dead;
+}
+
+function workEntriesOf(workRoot: string, run: string): string[] {
+  try {
+    return readdirSync(workRoot)
+      .filter((e) => e === run || runOfEntry(e) === run)
+      .map((e) => join(workRoot, e));
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -156,10 +173,15 @@ export function sweepStaleRuns(cgroupRoot: string, workRoot: string, stateDir = 
     const counts = childCgroups(cgroupRoot).includes(run) ? countTree(cgroupDir) : { cgroups: 0, pids: 0 };
     if (counts.cgroups > 0) removeCgroupTree(cgroupRoot, cgroupDir);
     const state = readRunState(run, stateDir);
-    // Only a directory named after the run is ever removed.
-    const workDirs = new Set([join(workRoot, run)]);
-    if (typeof state?.workDir === 'string' && state.workDir.endsWith(`/${run}`)) workDirs.add(state.workDir);
-    for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+    // Only entries of the work root named after the run are removed, and never through a link.
+    const workDirs = new Set(workEntriesOf(workRoot, run));
+    if (
+      typeof state?.workDir === 'string' &&
+      dirname(state.workDir) === workRoot &&
+      runOfEntry(basename(state.workDir)) === run
+    )
+      workDirs.add(state.workDir);
+    for (const dir of workDirs) removeTreeNoFollow(dir);
     removeRunState(run, stateDir);
     const what = [`${counts.cgroups} stale lab cgroup${counts.cgroups === 1 ? '' : 's'}`];
     if (counts.pids > 0) what.push(`${counts.pids} process${counts.pids === 1 ? '' : 'es'} killed`);

@@ -57,7 +57,7 @@ export interface RunScenarioOptions<T> {
   waitSeconds?: number;
   /** After cleanup on SIGINT/SIGTERM: 'exit' ends the process with 130/143 (default); 'throw' rejects. */
   onSignal?: 'exit' | 'throw';
-  /** Where workload files go (default /var/tmp/crosstalk-lab; must be a disk filesystem). */
+  /** Where workload files go (default /var/lib/crosstalk-lab, root's own; must be a disk filesystem). */
   workRoot?: string;
   /** Compiled workloads cache (default $XDG_CACHE_HOME/crosstalk/lab). */
   cacheRoot?: string;

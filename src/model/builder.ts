@@ -1,5 +1,6 @@
 import { IntPairTable } from './byte-keys.ts';
 import { Float64Column, Int32Column, Uint8Column } from './columns.ts';
+import { MAX_SAMPLES, MAX_STACK_NODES, ProfileLimitError } from './limits.ts';
 import type {
   CallGraphMode,
   FrameIndex,
@@ -96,6 +97,8 @@ export class ProfileBuilder {
   private switchCols: ReturnType<typeof newSwitchColumns> | null = null;
   /** The empty string: the cgroup of samples whose cgroup is unknown. */
   readonly unknownCgroup: StringIndex;
+  /** Limits against hostile input (model/limits.ts); tests lower them. */
+  readonly limits = { samples: MAX_SAMPLES, stackNodes: MAX_STACK_NODES };
 
   constructor(source: string, format: ProfileMeta['format']) {
     this.unknownCgroup = this.strings.intern('');
@@ -150,6 +153,12 @@ export class ProfileBuilder {
     const found = this.stackIndex.get(prefix + 1, frame);
     if (found !== -1) return found;
     const s = this.stackPrefix.length;
+    if (s >= this.limits.stackNodes)
+      throw new ProfileLimitError(
+        this.meta.source,
+        `at most ${this.limits.stackNodes} distinct call stacks`,
+        'more',
+      );
     this.stackPrefix.push(prefix);
     this.stackFrame.push(frame);
     this.stackDepth.push(prefix === -1 ? 0 : this.stackDepth.at(prefix) + 1);
@@ -172,6 +181,12 @@ export class ProfileBuilder {
   addSwitch(s: SwitchInput): void {
     this.switchCols ??= newSwitchColumns();
     const c = this.switchCols;
+    if (c.stack.length >= this.limits.samples)
+      throw new ProfileLimitError(
+        this.meta.source,
+        `at most ${this.limits.samples} context switches`,
+        'more',
+      );
     c.stack.push(s.stack);
     c.timeNs.push(s.timeNs);
     c.cpu.push(s.cpu);
@@ -185,6 +200,8 @@ export class ProfileBuilder {
   }
 
   addSample(s: SampleInput): void {
+    if (this.sampleStack.length >= this.limits.samples)
+      throw new ProfileLimitError(this.meta.source, `at most ${this.limits.samples} samples`, 'more');
     this.sampleStack.push(s.stack);
     this.sampleTime.push(s.time);
     this.sampleWeight.push(s.weight);

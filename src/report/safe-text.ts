@@ -7,16 +7,21 @@
 /** Longest name printed in full; longer ones keep their start and end. */
 const MAX_NAME = 160;
 
-const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** Characters never shown raw: C0/C1 controls, DEL, line/paragraph separators, bidi controls. */
+export const CONTROL_CHARS = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+const control = new RegExp(`[${CONTROL_CHARS}]`, 'g');
+
+/** One control character as a visible `\xNN` / `\uNNNN` escape. */
+export function visibleEscape(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+}
 
 /** Control characters as visible `\xNN` / `\uNNNN` escapes, cut to `max` characters. */
 export function safeText(s: string, max = MAX_NAME): string {
-  const escaped = s.replace(control, (c) => {
-    const code = c.charCodeAt(0);
-    return code < 0x100
-      ? `\\x${code.toString(16).padStart(2, '0')}`
-      : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  const escaped = s.replace(control, visibleEscape);
   if (escaped.length <= max) return escaped;
   const half = Math.floor((max - 1) / 2);
   return `${escaped.slice(0, half)}…${escaped.slice(escaped.length - half)}`;

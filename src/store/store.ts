@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DIR_MODE, writeFileAtomic, writeFileExclusive } from './atomic-file.ts';
+import { UntrustedPathError, untrustedReason } from '../safety/trusted-path.ts';
+import { DIR_MODE, writeFileAtomic } from './atomic-file.ts';
 import { AmbiguousRunError, RunNotFoundError, StoreRefusedError } from './errors.ts';
 import { isAlive, withStoreLock } from './lock.ts';
 import { METADATA_FILE, parseRunMetadata, RUN_SCHEMA, type RunMetadata } from './metadata.ts';
@@ -66,9 +67,26 @@ export function isWhole(run: RunSummary): boolean {
 export class RunStore {
   constructor(readonly root: string) {}
 
-  /** Creates the root (0700) if needed. */
+  /**
+   * Creates the root (0700) if needed. A root that is not a directory is a StoreRefusedError; one
+   * that another user owns or can write (or reached through their link) an UntrustedPathError.
+   */
   async ensureRoot(): Promise<void> {
-    await mkdir(this.root, { recursive: true, mode: DIR_MODE });
+    try {
+      await mkdir(this.root, { recursive: true, mode: DIR_MODE });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR')
+        throw new StoreRefusedError(`run store ${this.root} is not a directory (or lies under a file)`);
+      throw e;
+    }
+    this.assertOwn(this.root);
+  }
+
+  /** Refuses a store or run directory someone else could have planted or can change. */
+  assertOwn(dir: string): void {
+    const why = untrustedReason(dir);
+    if (why !== null) throw new UntrustedPathError(dir, `refusing a run store or run directory: ${why}`);
   }
 
   /** A new run directory (0700) with metadata in state `recording`. Never reuses a directory. */
@@ -94,7 +112,13 @@ export class RunStore {
         recorderPid: process.pid,
         recording: null,
       };
-      await writeFileExclusive(join(dir, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+      try {
+        // Written beside and renamed: a full disk leaves no empty metadata.json behind.
+        await writeFileAtomic(join(dir, METADATA_FILE), `${JSON.stringify(metadata, null, 2)}\n`);
+      } catch (e) {
+        await rm(dir, { recursive: true, force: true });
+        throw e;
+      }
       return { id, dir, metadata };
     }
     throw new StoreRefusedError(`could not find an unused run id in ${this.root}`);
@@ -106,9 +130,12 @@ export class RunStore {
     try {
       names = await readdir(this.root);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return [];
+      if (code === 'ENOTDIR') throw new StoreRefusedError(`run store ${this.root} is not a directory`);
       throw e;
     }
+    this.assertOwn(this.root);
     const ids = names.filter((n) => RUN_ID.test(n)).sort();
     const runs = await Promise.all(ids.map((id) => summarizeRun(join(this.root, id))));
     return runs.filter((r): r is RunSummary => r !== null);
@@ -127,6 +154,8 @@ export class RunStore {
    * carry resolves to the newest of them, and the note names it and how many there were.
    */
   async resolveRunExplained(ref: string): Promise<{ run: RunSummary; note: string | null }> {
+    // An empty string is a prefix of every id: it must name nothing, not "the only run".
+    if (ref.trim() === '') throw new RunNotFoundError(ref, 'an empty reference names no run');
     if (ref.includes('/')) return { run: await resolvePath(ref), note: null };
     const runs = await this.listRuns();
     const exact = runs.find((r) => r.id === ref);
@@ -150,6 +179,7 @@ export class RunStore {
   /** Reads, changes and atomically rewrites a run's metadata under the store lock. */
   async updateMetadata(dir: string, change: (m: RunMetadata) => RunMetadata): Promise<RunMetadata> {
     await this.ensureRoot();
+    this.assertOwn(dir);
     return withStoreLock(this.root, async () => {
       const file = join(dir, METADATA_FILE);
       const next = change(parseRunMetadata(await readFile(file, 'utf8'), file));
@@ -175,6 +205,7 @@ export class RunStore {
 
   /** Removes a run directory. Refuses a run whose recorder is still alive. */
   async deleteRun(run: RunSummary): Promise<void> {
+    this.assertOwn(run.dir);
     await withStoreLock(this.root, async () => {
       const now = await summarizeRun(run.dir);
       if (now === null) throw new RunNotFoundError(run.dir, 'it no longer exists');

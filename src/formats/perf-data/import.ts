@@ -45,6 +45,13 @@ export interface PerfDataImportOptions {
   decoder?: 'auto' | 'native' | 'perf-script';
   /** Extra build-id caches searched first (an extracted `perf archive`, a run's build-id dir). */
   cacheRoots?: CacheRoot[];
+  /**
+   * Every sample record must come out of perf script exactly once, with no line perf script
+   * printed left unparsed (a symbol or process name holding newlines shifts or forges records):
+   * anything else is an InputError instead of a warning. `doctor` asks for this on its own
+   * recordings. More samples printed than the file holds is an error either way.
+   */
+  strictSampleCount?: boolean;
 }
 
 /** The context-switch tracepoint `crosstalk record --off-cpu` adds beside the profile. */
@@ -70,6 +77,7 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
     if (summary.truncated) copy = await writeRepairedCopy(file, summary.dataOffset, summary.validDataEnd);
     const join = new CgroupJoin(summary);
     const parsed = await runAndParse(file, copy?.path ?? file, summary, join, opts);
+    checkSampleCount(file, parsed.profile, summary, opts.strictSampleCount === true);
     const meta = filledMeta(parsed.profile, summary, join);
     if (copy !== null && copy.tracepointsLeftOut > 0) {
       meta.warnings.push(
@@ -251,6 +259,36 @@ class StdoutTap {
       this.onProgress?.(f);
     }
   }
+}
+
+/**
+ * perf script prints symbol and process names raw, so a name holding a newline and text shaped
+ * like a sample header starts a record of the attacker's choosing. The perf.data file's own
+ * record count is the check: a forged header makes perf script's count larger than the file's.
+ * A name that also breaks real headers (a comm ending in a newline) can make up for that, but
+ * leaves lines no header or frame explains; strict mode refuses those too.
+ */
+function checkSampleCount(file: string, profile: Profile, s: PerfDataSummary, strict: boolean): void {
+  const printed = profile.meta.events.reduce((n, e) => n + e.samples, 0);
+  const forged = (why: string) =>
+    new InputError(
+      file,
+      null,
+      'perf script output with one record per sample in the file (a symbol or process name may hold text shaped like samples)',
+      why,
+    );
+  if (printed > s.samples)
+    throw forged(`perf script printed ${printed} samples; the file holds ${s.samples}`);
+  if (!strict) return;
+  const unparsed = Object.entries(profile.meta.oddities).filter(([kind]) => kind.startsWith('unparsed'));
+  if (unparsed.length > 0) {
+    const [kind, o] = unparsed[0];
+    throw forged(
+      `${o.count} ${kind}${o.count === 1 ? '' : 's'} in perf script's output (first at its line ${o.firstLine})`,
+    );
+  }
+  if (printed !== s.samples && !s.truncated)
+    throw forged(`perf script printed ${printed} samples; the file holds ${s.samples}`);
 }
 
 /** Fails before running perf when the chosen event has no samples in the file. */

@@ -1,13 +1,16 @@
 /**
- * Writing a report file: mode 0600 (reports hold host process names, paths and cgroup names), and
- * an existing file is kept unless the caller passes `force` (the CLI's --force).
+ * Writing an output file (HTML report, export, JSON): mode 0600 (reports hold host process names,
+ * paths and cgroup names), written to a temporary file beside the target and then moved into
+ * place, so nothing is ever written through a symbolic link or into an existing inode (a user's
+ * 0666 file, a device such as /dev/full). An existing regular file is kept unless the caller
+ * passes `force` (the CLI's --force); a link, device, FIFO or directory is never replaced.
  */
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface WriteReportOptions {
-  /** Replace an existing file (atomically: written beside it, then renamed over it). Default false. */
+  /** Replace an existing regular file (atomically: written beside it, then renamed over it). Default false. */
   force?: boolean;
 }
 
@@ -19,29 +22,68 @@ export class ReportExistsError extends Error {
   }
 }
 
+/** The target is a symbolic link or not a regular file: never written through or replaced. */
+export class NotRegularOutputError extends Error {
+  override name = 'NotRegularOutputError';
+  constructor(
+    readonly file: string,
+    readonly what: string,
+  ) {
+    super(`${file} is ${what}; crosstalk writes only new or regular files`);
+  }
+}
+
+async function existingKind(file: string): Promise<'none' | 'file' | string> {
+  try {
+    const st = await lstat(file);
+    if (st.isFile()) return 'file';
+    if (st.isSymbolicLink()) return 'a symbolic link';
+    if (st.isDirectory()) return 'a directory';
+    return 'not a regular file (a device, FIFO or socket)';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw e;
+  }
+}
+
+/** Fails as writeReportFile would for what is at `file` now (before work that produces the data). */
+export async function checkReportTarget(file: string, opts: WriteReportOptions = {}): Promise<void> {
+  const kind = await existingKind(file);
+  if (kind === 'file' && !opts.force) throw new ReportExistsError(file);
+  if (kind !== 'none' && kind !== 'file') throw new NotRegularOutputError(file, kind);
+}
+
 export async function writeReportFile(
   file: string,
-  text: string,
+  data: string | Uint8Array,
   opts: WriteReportOptions = {},
 ): Promise<{ bytes: number }> {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (!opts.force) {
-    try {
-      // 'wx' fails if the file exists, atomically: no check-then-write race.
-      await writeFile(file, text, { mode: 0o600, flag: 'wx' });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ReportExistsError(file);
-      throw e;
-    }
-    return { bytes };
-  }
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+  await checkReportTarget(file, opts);
   const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
-    await rename(tmp, file);
-  } catch (e) {
+    // O_EXCL: a new inode of ours, never an existing file or a link's target.
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+    if (opts.force) {
+      // Replaces the directory entry itself: a link put there meanwhile is replaced, not followed.
+      await rename(tmp, file);
+    } else {
+      // link() fails with EEXIST rather than replace anything that appeared meanwhile.
+      try {
+        await link(tmp, file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ReportExistsError(file);
+        throw e;
+      }
+    }
+  } finally {
     await rm(tmp, { force: true });
-    throw e;
   }
   return { bytes };
 }

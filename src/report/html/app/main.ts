@@ -4,6 +4,7 @@
  * the issue's order: findings, containers, syscalls, off-CPU time (when recorded), flame graph,
  * differential flame graph (a diff), timeline, run metadata.
  */
+import { inertLine } from '../../safe-text.ts';
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import type { ReportData } from '../report-data.ts';
@@ -98,7 +99,14 @@ function main(): void {
   const source = document.getElementById(DATA_ELEMENT_ID);
   if (!root || !source) return;
   try {
-    render(JSON.parse(source.textContent ?? '') as ReportData, root);
+    // Every string of the data shown as inert text: control characters and bidi overrides in
+    // profile names become visible escapes (as on the terminal) instead of reordering the page.
+    render(
+      JSON.parse(source.textContent ?? '', (_k, v: unknown) =>
+        typeof v === 'string' ? inertLine(v) : v,
+      ) as ReportData,
+      root,
+    );
     // Ready once painted: the charts are made by the first frame's ResizeObserver, so wait two.
     requestAnimationFrame(() =>
       requestAnimationFrame(() => {
