@@ -15,6 +15,7 @@ import { registerDemo, registerLab } from './lab.ts';
 import { labHooks } from './lab-hooks.ts';
 import { registerRecord } from './record.ts';
 import { registerRuns } from './runs.ts';
+import { registerWatch } from './watch.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerLab(program, labHooks());
   registerDemo(program, labHooks());
+  registerWatch(program);
   return program;
 }
 
