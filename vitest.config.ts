@@ -21,6 +21,7 @@ const systemTests = [
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',
   'test/shell-safety-e2e.test.ts',
+  'test/watch-e2e.test.ts',
 ];
 
 // Signature files are imported as text, as the esbuild bundle does with loader "text".
