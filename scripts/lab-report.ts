@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { analyzeProfile } from '../src/analysis/analyze.ts';
-import { Attributions } from '../src/analysis/attribute.ts';
-import { diagnose } from '../src/analysis/diagnose.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { runScenario } from '../src/lab/runner.ts';
+import { analyzeLoaded } from '../src/pipeline/analyze.ts';
+import { loadedProfile } from '../src/pipeline/load.ts';
+import { analysisReport } from '../src/pipeline/report.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
 
 const [out, seconds = '4'] = process.argv.slice(2);
@@ -46,22 +46,12 @@ try {
     },
   });
   const profile = await importProfile(data);
-  const attributions = new Attributions(profile);
-  const result = analyzeProfile(profile, { attributions });
-  const findings = diagnose(profile, result, { attributions });
-  const { bytes } = await writeHtmlReport(
-    out,
-    {
-      kind: 'analysis',
-      title: 'crosstalk lab run fadvise-logger',
-      profile,
-      result,
-      findings,
-      attributions,
-      lab,
-    },
-    { force: true },
-  );
+  const loaded = loadedProfile(profile);
+  const report = analysisReport(loaded, analyzeLoaded(loaded), {
+    title: 'crosstalk lab run fadvise-logger',
+    lab,
+  });
+  const { bytes } = await writeHtmlReport(out, report, { force: true });
   process.stderr.write(`wrote ${out} (${bytes} bytes)\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -11,15 +11,12 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AnalysisResult, analyzeProfile } from '../src/analysis/analyze.ts';
-import { Attributions } from '../src/analysis/attribute.ts';
-import { diagnose } from '../src/analysis/diagnose.ts';
 import { diffAnalyses } from '../src/analysis/diff.ts';
-import { diffProfile } from '../src/analysis/diff-profile.ts';
-import type { Finding } from '../src/analysis/findings.ts';
 import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
-import type { Profile } from '../src/model/profile.ts';
+import { type Analyzed, analyzeLoaded } from '../src/pipeline/analyze.ts';
+import { type LoadedInput, loadedProfile } from '../src/pipeline/load.ts';
+import { analysisReport, diffReport as diffReportInput } from '../src/pipeline/report.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
 import { CPU_BOUND, compileFixture, TestCgroups } from './record-cgroups.ts';
 import { browserSkipReason, type OpenReport, ReportBrowser, visibleText } from './support/html-browser.ts';
@@ -32,11 +29,8 @@ function skipReason(): string | null {
 }
 const reason = skipReason();
 
-interface Analysed {
-  profile: Profile;
-  result: AnalysisResult;
-  findings: Finding[];
-  attributions: Attributions;
+interface Analysed extends Analyzed {
+  loaded: LoadedInput;
 }
 
 /** With `offCpu`, context switches are recorded beside the profile, as `crosstalk record` does. */
@@ -50,10 +44,8 @@ async function recordAndAnalyse(file: string, callGraphs = true, offCpu = false)
       stdio: 'ignore',
     },
   );
-  const profile = await importProfile(file);
-  const attributions = new Attributions(profile);
-  const result = analyzeProfile(profile, { attributions });
-  return { profile, result, attributions, findings: diagnose(profile, result, { attributions }) };
+  const loaded = loadedProfile(await importProfile(file));
+  return { loaded, ...analyzeLoaded(loaded) };
 }
 
 /** Canvas pixels (device pixels) whose colour passes `test`, counted in the page. */
@@ -113,20 +105,21 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
     const flat = await recordAndAnalyse(join(dir, 'flat.data'), false);
     await cgroups.cleanup();
     const file = join(dir, 'report.html');
-    await writeHtmlReport(file, { kind: 'analysis', ...target });
+    await writeHtmlReport(file, analysisReport(target.loaded, target));
     const diff = diffAnalyses(baseline.result, target.result, null, null);
     const diffFile = join(dir, 'diff.html');
-    await writeHtmlReport(diffFile, {
-      kind: 'diff',
-      profile: diffProfile(baseline.profile, target.profile, diff.pairing),
-      target: target.result,
-      baseline: baseline.result,
-      findings: target.findings,
-      diff,
-    });
+    await writeHtmlReport(
+      diffFile,
+      diffReportInput(baseline.loaded, target.loaded, {
+        diff,
+        findings: target.findings,
+        target: target.result,
+        baseline: baseline.result,
+      }),
+    );
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const flatFile = join(dir, 'flat.html');
-    await writeHtmlReport(flatFile, { kind: 'analysis', ...flat });
+    await writeHtmlReport(flatFile, analysisReport(flat.loaded, flat));
     browser = await ReportBrowser.launch();
     report = await browser.open(file);
     diffReport = await browser.open(diffFile);

@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeProfile } from '../src/analysis/analyze.ts';
-import { Attributions } from '../src/analysis/attribute.ts';
-import { diagnose } from '../src/analysis/diagnose.ts';
 import { importProfile } from '../src/formats/input.ts';
+import { analyzeLoaded } from '../src/pipeline/analyze.ts';
+import { loadedProfile } from '../src/pipeline/load.ts';
+import { analysisReport } from '../src/pipeline/report.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
 import { corpusFile, corpusMissing } from './support/corpus.mjs';
 import { browserSkipReason, type OpenReport, ReportBrowser } from './support/html-browser.ts';
@@ -28,12 +28,10 @@ describe.skipIf(reason !== null)(
     let writeMs = 0;
 
     beforeAll(async () => {
-      const profile = await importProfile(BUSY_HOST);
-      const attributions = new Attributions(profile);
-      const result = analyzeProfile(profile, { attributions });
-      const findings = diagnose(profile, result, { attributions });
+      const loaded = loadedProfile(await importProfile(BUSY_HOST));
+      const analyzed = analyzeLoaded(loaded);
       const t = performance.now();
-      await writeHtmlReport(file, { kind: 'analysis', profile, result, findings, attributions });
+      await writeHtmlReport(file, analysisReport(loaded, analyzed));
       writeMs = performance.now() - t;
       browser = await ReportBrowser.launch();
       report = await browser.open(file);

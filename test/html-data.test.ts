@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
+import { buildFlameTree } from '../src/analysis/flame-tree.ts';
+import { identifyFrom, reportViews } from '../src/analysis/report-views.ts';
+import { labelSamples, type SampleLabels } from '../src/analysis/sample-labels.ts';
+import { timelineOf } from '../src/analysis/timeline.ts';
 import { mergeHosts } from '../src/model/hosts.ts';
 import { mergeProfiles } from '../src/model/merge.ts';
 import type { Profile } from '../src/model/profile.ts';
@@ -19,11 +23,9 @@ import {
   searchFlame,
   ViewWeights,
 } from '../src/report/html/app/flame-model.ts';
-import { buildFlameTree } from '../src/report/html/flame-tree.ts';
-import { buildReportData, reportContainers } from '../src/report/html/html-report.ts';
+import { buildReportData } from '../src/report/html/html-report.ts';
 import { DATA_ELEMENT_ID, embeddedJson, reportPage } from '../src/report/html/page.ts';
 import { type FlameData, FlameKind } from '../src/report/html/report-data.ts';
-import { timelineOf } from '../src/report/html/timeline.ts';
 import { ReportExistsError, writeReportFile } from '../src/report/html/write-file.ts';
 import { profileFromText } from './support/profile-text.ts';
 
@@ -38,6 +40,11 @@ ${A} query:10 main@/srv/q;Parse@/srv/q 10
 ${B} victim:20 main@/srv/v;Compute@/srv/v 25
 ${B} victim:20 main@/srv/v;Tiny@/srv/v 5
 `;
+
+/** Labels with containers as the profile's analysis names them. */
+function labelsOf(p: Profile): SampleLabels {
+  return labelSamples(p, { identify: identifyFrom([analyzeProfile(p)]) });
+}
 
 /** Node index by the path of names from the root ("all;query;main;Write"). */
 function nodeByPath(f: FlameData, path: string): number {
@@ -57,8 +64,8 @@ function valueIn(f: FlameData, viewId: string, node: number): number {
 
 describe('buildFlameTree', () => {
   const p = profileFromText(text);
-  const containers = reportContainers([analyzeProfile(p)]);
-  const f = buildFlameTree(p, { containers, minShare: 0 });
+  const labels = labelsOf(p);
+  const f = buildFlameTree(labels, { minShare: 0 });
 
   it('puts the process under the root and frames root-first under it, with inclusive weights', () => {
     expect(f.strings[f.name[0]]).toBe('all');
@@ -93,8 +100,7 @@ describe('buildFlameTree', () => {
   });
 
   it('leaves out container views past the entry budget, heaviest first', () => {
-    const capped = buildFlameTree(p, {
-      containers,
+    const capped = buildFlameTree(labels, {
       minShare: 0,
       maxViewEntries: f.views[0].nodes.length + 12,
     });
@@ -110,8 +116,7 @@ describe('buildFlameTree', () => {
       ],
       'two hosts',
     );
-    const listed = reportContainers([analyzeProfile(two)]);
-    const f2 = buildFlameTree(two, { containers: listed, minShare: 0 });
+    const f2 = buildFlameTree(labelsOf(two), { minShare: 0 });
     const byId = new Map(f2.views.map((v) => [v.id, v]));
     expect([...byId.keys()].sort()).toEqual(['all', `${A}@db-1`, `${A}@db-2`, `${B}@db-1`].sort());
     expect(byId.get(`${A}@db-1`)?.total).toBe(70);
@@ -120,7 +125,7 @@ describe('buildFlameTree', () => {
   });
 
   it('gives no container view when there is only one container (it would equal all)', () => {
-    const one = buildFlameTree(profileFromText(`${A} q:1 main@/x;f@/x 3\n${A} q:1 main@/x 1`), {
+    const one = buildFlameTree(labelsOf(profileFromText(`${A} q:1 main@/x;f@/x 3\n${A} q:1 main@/x 1`)), {
       minShare: 0,
     });
     expect(one.views.map((v) => v.id)).toEqual(['all']);
@@ -128,9 +133,9 @@ describe('buildFlameTree', () => {
 
   it('prunes frames under minShare of every view, keeping a connected tree', () => {
     // Tiny is 5% of all samples but 16.7% of container B: kept at 10%, dropped at 20%.
-    const at10 = buildFlameTree(p, { containers, minShare: 0.1 });
+    const at10 = buildFlameTree(labels, { minShare: 0.1 });
     expect(nodeByPath(at10, 'all;victim;main;Tiny')).not.toBe(-1);
-    const at20 = buildFlameTree(p, { containers, minShare: 0.2 });
+    const at20 = buildFlameTree(labels, { minShare: 0.2 });
     expect(nodeByPath(at20, 'all;victim;main;Tiny')).toBe(-1);
     expect(nodeByPath(at20, 'all;victim;main;Compute')).not.toBe(-1);
     expect(at20.pruning.nodesKept).toBe(at20.parent.length);
@@ -140,7 +145,7 @@ describe('buildFlameTree', () => {
   });
 
   it('raises the threshold to keep about maxNodes nodes', () => {
-    const small = buildFlameTree(p, { containers, minShare: 0, maxNodes: 6 });
+    const small = buildFlameTree(labels, { minShare: 0, maxNodes: 6 });
     expect(small.parent.length).toBe(6);
     expect(small.pruning.minShare).toBeGreaterThan(0);
     for (let i = 1; i < small.parent.length; i++) expect(small.parent[i]).toBeGreaterThanOrEqual(0);
@@ -152,7 +157,7 @@ describe('buildFlameTree', () => {
     const diff = mergeProfiles([target, base], 'diff', {
       weightScale: (part) => (part === 0 ? 1 / 40 : -1 / 40),
     });
-    const d = buildFlameTree(diff, { minShare: 0 });
+    const d = buildFlameTree(labelSamples(diff), { minShare: 0 });
     expect(d.signed).toBe(true);
     const all = d.views[0];
     expect(all.total).toBeCloseTo(1);
@@ -167,7 +172,7 @@ describe('buildFlameTree', () => {
 });
 
 describe('the app’s flame geometry', () => {
-  const f = buildFlameTree(profileFromText(text), { minShare: 0 });
+  const f = buildFlameTree(labelsOf(profileFromText(text)), { minShare: 0 });
   const model = new FlameModel(f);
   const weights = new ViewWeights(model, f.views[0]);
 
@@ -223,7 +228,7 @@ describe('timelineOf', () => {
       );
     }
     const p = profileFromText(lines.join('\n'));
-    const t = timelineOf(p, {
+    const t = timelineOf(labelsOf(p), {
       syscalls: ['fadvise64'],
       findingSyscalls: ['fadvise64'],
       antagonists: [A],
@@ -246,8 +251,7 @@ describe('timelineOf', () => {
       ],
       'two hosts',
     );
-    const listed = reportContainers([analyzeProfile(two)]);
-    const t = timelineOf(two, { containers: listed, antagonists: [`${A}@db-2`] })!;
+    const t = timelineOf(labelsOf(two), { antagonists: [`${A}@db-2`] })!;
     expect(t.containers.map((c) => [c.id, c.label, c.role])).toEqual([
       [`${A}@db-1`, 'a (db-1)', null],
       [`${A}@db-2`, 'a (db-2)', 'antagonist'],
@@ -257,19 +261,20 @@ describe('timelineOf', () => {
   it('has no timeline for samples without time', () => {
     const b = profileFromText(`${A} q:1 main@/x 1`);
     const noTime = { ...b, samples: { ...b.samples, time: new Float64Array([Number.NaN]) } } as Profile;
-    expect(timelineOf(noTime)).toBeNull();
+    expect(timelineOf(labelSamples(noTime))).toBeNull();
   });
 });
 
 describe('the page', () => {
   const hostile = '</script><img src=x onerror=alert(1)><!--';
   const p = profileFromText(`${A} q:1 main@/x;${hostile.replaceAll(';', ',')}@/x 3`);
-  const result = analyzeProfile(p);
+  const labels = labelSamples(p);
+  const result = analyzeProfile(p, { labels });
   const data = buildReportData({
     kind: 'analysis',
-    profile: p,
     result,
     findings: [],
+    views: reportViews({ kind: 'analysis', labels, main: result, findings: [] }),
     generatedAt: new Date(0),
   });
   const app = { js: 'document.body.dataset.x="1";', css: 'body{color:red}' };

@@ -13,11 +13,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeProfile } from '../src/analysis/analyze.ts';
-import { Attributions } from '../src/analysis/attribute.ts';
-import { diagnose } from '../src/analysis/diagnose.ts';
 import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
+import { analyzeLoaded } from '../src/pipeline/analyze.ts';
+import { loadedProfile } from '../src/pipeline/load.ts';
+import { analysisReport } from '../src/pipeline/report.ts';
 import { writeHtmlReport } from '../src/report/html/html-report.ts';
 import { TestCgroups } from './record-cgroups.ts';
 import { browserSkipReason, type OpenReport, ReportBrowser, visibleText } from './support/html-browser.ts';
@@ -94,11 +94,8 @@ function recordingSkipReason(): string | null {
 }
 
 async function writeReport(input: string, file: string): Promise<void> {
-  const profile = await importProfile(input);
-  const attributions = new Attributions(profile);
-  const result = analyzeProfile(profile, { attributions });
-  const findings = diagnose(profile, result, { attributions });
-  await writeHtmlReport(file, { kind: 'analysis', profile, result, findings, attributions });
+  const loaded = loadedProfile(await importProfile(input));
+  await writeHtmlReport(file, analysisReport(loaded, analyzeLoaded(loaded)));
 }
 
 /** What a payload could have made: its tags, any on* attribute, scripts beyond the page's two. */

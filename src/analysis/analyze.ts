@@ -4,12 +4,12 @@
  * Shares are fractions of the total weight (sum of periods) of all samples of the chosen event.
  */
 import type { Profile } from '../model/profile.ts';
-import { Attributions, type Category, categories, modeOf } from './attribute.ts';
-import { ContainerIndex } from './container-index.ts';
-import { type ContainerIdentity, containerOf } from './containers.ts';
-import { isIdleComm, isKernelThreadComm } from './kernel-entry.ts';
+import type { Attributions } from './attribute.ts';
+import { type Category, categories, modeOf } from './attribute.ts';
+import type { ContainerIdentity, NameResolver } from './containers.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
 import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
+import { labelSamples, type SampleLabels } from './sample-labels.ts';
 import { type SyscallSummary, type SyscallTables, summarizeSyscalls } from './syscalls.ts';
 
 export interface AnalyzeOptions {
@@ -26,7 +26,9 @@ export interface AnalyzeOptions {
   /** Stack attributions to reuse (diagnose shares them). Default: computed here. */
   attributions?: Attributions;
   /** Names for container ids (from docker / crictl at record time); default: short ids. */
-  nameOf?: (identity: ContainerIdentity) => ContainerIdentity;
+  nameOf?: NameResolver;
+  /** The profile's sample labels (sample-labels.ts), shared with diagnosis and reports. Default: computed from `attributions` and `nameOf`. */
+  labels?: SampleLabels;
 }
 
 export interface ShareByCategory {
@@ -101,26 +103,21 @@ function weightUnitOf(event: string): 'ns' | 'events' {
 interface ContainerAcc {
   identity: ContainerIdentity;
   host: string;
-  cgroups: Set<string>;
+  cgroups: string[];
   samples: number;
   weight: number;
   byCategory: Float64Array;
   bySyscall: Map<string, number>;
   byProcess: Map<number, Map<number, number>>;
-  /** containerKey(host, identity.id), computed once. */
-  key: string;
 }
-
-const categoryIndex = Object.fromEntries(categories.map((c, i) => [c, i])) as Record<Category, number>;
 
 export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisResult {
   const { samples } = p;
-  const nameOf = opts.nameOf ?? ((i: ContainerIdentity) => i);
-  const attributions = opts.attributions ?? new Attributions(p);
+  const labels = opts.labels ?? labelSamples(p, { attributions: opts.attributions, nameOf: opts.nameOf });
+  const { attributions } = labels;
   const attributionOf = (s: number) => attributions.of(s);
-  // Keyed by cgroup and host string indexes: the same cgroup path on two hosts is two containers.
-  const containerByCgroup = new Map<number, ContainerAcc>();
-  const nStrings = p.strings.length;
+  // By the labeller's container index: the same cgroup path on two hosts is two containers.
+  const byIndex: ContainerAcc[] = [];
   const containers = new Map<string, ContainerAcc>();
   const tables: SyscallTables = { weightByStackAndContainer: new Map(), attributionOf };
   const byCategory = new Float64Array(categories.length);
@@ -128,46 +125,33 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
   for (let i = 0; i < samples.length; i++) {
     const w = samples.weight[i];
     total += w;
-    const cg = samples.cgroup[i];
-    const cgKey = samples.host[i] * nStrings + cg;
-    let acc = containerByCgroup.get(cgKey);
+    const index = labels.container[i];
+    let acc = byIndex[index];
     if (acc === undefined) {
-      const path = p.strings[cg];
-      const host = p.strings[samples.host[i]];
-      const identity = nameOf(containerOf(path));
-      const key = containerKey(host, identity.id);
-      acc = containers.get(key);
-      if (acc === undefined) {
-        acc = {
-          identity,
-          key,
-          host,
-          cgroups: new Set(),
-          samples: 0,
-          weight: 0,
-          byCategory: new Float64Array(categories.length),
-          bySyscall: new Map(),
-          byProcess: new Map(),
-        };
-        containers.set(key, acc);
-      }
-      acc.cgroups.add(path);
-      containerByCgroup.set(cgKey, acc);
+      const c = labels.containers.list[index];
+      acc = {
+        identity: c.identity,
+        host: c.host,
+        cgroups: labels.cgroups[index],
+        samples: 0,
+        weight: 0,
+        byCategory: new Float64Array(categories.length),
+        bySyscall: new Map(),
+        byProcess: new Map(),
+      };
+      byIndex[index] = acc;
+      containers.set(c.key, acc);
     }
-    const stack = samples.stack[i];
-    const a = attributionOf(stack);
-    const category =
-      a.category === 'kernel_other' && a.kernelOnly
-        ? refineCategory(a.category, a.kernelOnly, p.strings[samples.comm[i]], samples.pid[i])
-        : a.category;
-    const c = categoryIndex[category];
+    const c = labels.category[i];
     byCategory[c] += w;
     acc.samples++;
     acc.weight += w;
     acc.byCategory[c] += w;
-    if (a.syscall !== null && category === 'syscall') {
+    const stack = samples.stack[i];
+    const a = attributionOf(stack);
+    if (a.syscall !== null && categories[c] === 'syscall') {
       acc.bySyscall.set(a.syscall, (acc.bySyscall.get(a.syscall) ?? 0) + w);
-      addStackWeight(tables, stack, acc.key, w);
+      addStackWeight(tables, stack, labels.containers.list[index].key, w);
     }
     addProcess(acc, samples.pid[i] < -1 ? samples.tid[i] : samples.pid[i], samples.comm[i], w);
   }
@@ -186,7 +170,7 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     split[modeOf(c)] += share(byCategory[i]);
   });
   const input = inputOf(p, total);
-  const offCpu = offCpuOf(p, attributions, nameOf);
+  const offCpu = offCpuOf(p, labels);
   return {
     input,
     hosts: hostSummaries(p, containerList),
@@ -199,14 +183,6 @@ export function analyzeProfile(p: Profile, opts: AnalyzeOptions = {}): AnalysisR
     offCpu,
     limitations: limitationsOf(p, input, syscalls, offCpu),
   };
-}
-
-/**
- * Aggregation key of a container: its id, qualified by its host in a multi-host profile.
- * SyscallSummary container rows and diagnose's per-container maps use the same key.
- */
-export function containerKey(host: string, id: string): string {
-  return host === '' ? id : `${host}\u0000${id}`;
 }
 
 function hostSummaries(p: Profile, containers: ContainerSummary[]): HostSummary[] {
@@ -227,28 +203,15 @@ function hostSummaries(p: Profile, containers: ContainerSummary[]): HostSummary[
   });
 }
 
-function offCpuOf(
-  p: Profile,
-  attributions: Attributions,
-  nameOf: (i: ContainerIdentity) => ContainerIdentity,
-) {
+function offCpuOf(p: Profile, labels: SampleLabels) {
   const off = offCpuProfiles(p);
   if (off === null) return null;
   // The off-CPU profiles share the profile's string, frame and stack tables: same indexes.
-  const containers = new ContainerIndex(p, nameOf);
   return summarizeOffCpu(
     off,
-    (_q, cgroup) => containers.of(cgroup),
-    (_q, stack) => attributions.of(stack),
+    (q, i) => labels.containers.of(q.samples.host[i], q.samples.cgroup[i]),
+    (_q, stack) => labels.attributions.of(stack),
   );
-}
-
-/** Per-sample refinements the stack alone cannot decide. */
-export function refineCategory(c: Category, kernelOnly: boolean, comm: string, pid: number): Category {
-  if (c !== 'kernel_other' || !kernelOnly) return c;
-  if (pid === 0 || isIdleComm(comm)) return 'idle';
-  if (isKernelThreadComm(comm)) return 'kernel_thread';
-  return c;
 }
 
 function addStackWeight(t: SyscallTables, stack: number, container: string, w: number): void {

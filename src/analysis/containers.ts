@@ -356,3 +356,11 @@ function qualify(pod: { name: string; namespace?: string }, leaf: string): strin
 function monitorWord(identity: ContainerIdentity): string {
   return identity.runtime === 'lxc' ? 'monitor' : 'conmon';
 }
+
+/** Names for container ids (from docker / crictl / podman at record time); identity when unknown. */
+export type NameResolver = (identity: ContainerIdentity) => ContainerIdentity;
+
+/** The host root and unknown cgroups are not containers: they cannot be an antagonist. */
+export function isContainer(identity: ContainerIdentity): boolean {
+  return identity.runtime !== 'host' && identity.runtime !== 'unknown';
+}

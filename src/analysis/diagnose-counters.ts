@@ -4,7 +4,7 @@
  */
 import type { Signature } from '../signatures/catalog.ts';
 import type { AnalysisResult } from './analyze.ts';
-import { isContainer } from './container-index.ts';
+import { isContainer } from './containers.ts';
 import type { CounterSet } from './counters.ts';
 import type { Finding } from './findings.ts';
 

@@ -3,13 +3,13 @@
  * host CPU in kernel path P via syscall S from call site F", so an unknown case still gets a
  * precise, checkable answer.
  */
-import type { Profile } from '../model/profile.ts';
 import type { AnalysisResult } from './analyze.ts';
 import type { Attributions } from './attribute.ts';
 import type { CallSite } from './call-site.ts';
-import { type ContainerIndex, isContainer } from './container-index.ts';
+import { isContainer } from './containers.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import type { Finding } from './findings.ts';
+import type { SampleLabels } from './sample-labels.ts';
 import { topOf } from './signature-match.ts';
 
 /** A container's syscall worth a finding: 5% of all host CPU in one syscall's kernel paths. */
@@ -18,12 +18,12 @@ const GENERIC_MIN_SHARE = 0.05;
 const GENERIC_WARNING_SHARE = 0.15;
 
 export function genericFindings(
-  p: Profile,
+  labels: SampleLabels,
   analysis: AnalysisResult,
-  attributions: Attributions,
-  containers: ContainerIndex,
   existing: Finding[],
 ): Finding[] {
+  const p = labels.profile;
+  const { attributions } = labels;
   const wanted = new Map<string, number>();
   for (const c of analysis.containers) {
     if (!isContainer(c.identity) && analysis.input.hasCgroups) continue;
@@ -40,7 +40,7 @@ export function genericFindings(
     const stack = samples.stack[i];
     const a = attributions.of(stack);
     if (a.syscall === null) continue;
-    const key = `${containers.of(samples.cgroup[i]).id}\u0000${a.syscall}`;
+    const key = `${labels.identity(i).id}\u0000${a.syscall}`;
     if (!wanted.has(key)) continue;
     const w = samples.weight[i];
     addTo(topStack, key, stack, w);

@@ -6,10 +6,10 @@
 import type { Profile } from '../model/profile.ts';
 import { type Signature, signatures } from '../signatures/catalog.ts';
 import type { AnalysisResult } from './analyze.ts';
-import { Attributions } from './attribute.ts';
+import type { Attributions } from './attribute.ts';
+import { modeOf } from './attribute.ts';
 import { functionNameOf } from './call-site.ts';
-import { ContainerIndex, isContainer, type NameResolver } from './container-index.ts';
-import { containerOf } from './containers.ts';
+import { containerOf, isContainer, type NameResolver } from './containers.ts';
 import { type CounterSet, metricValue } from './counters.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { counterFindings } from './diagnose-counters.ts';
@@ -17,14 +17,8 @@ import { genericFindings } from './diagnose-generic.ts';
 import type { Evidence, Finding, Victim } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
-import {
-  type ContainerMatch,
-  matchSignatures,
-  type SignatureMatch,
-  topOf,
-  windowOf,
-  windowsOf,
-} from './signature-match.ts';
+import { labelSamples, type SampleLabels } from './sample-labels.ts';
+import { type ContainerMatch, matchSignatures, type SignatureMatch, topOf } from './signature-match.ts';
 
 /** Per-cgroup syscall rates counted around the recording (`crosstalk record`). */
 export interface SyscallRateRow {
@@ -49,6 +43,8 @@ export interface DiagnoseOptions {
   catalog?: Signature[];
   nameOf?: NameResolver;
   attributions?: Attributions;
+  /** The profile's sample labels, shared with analyze. Default: computed from `attributions` and `nameOf`. */
+  labels?: SampleLabels;
 }
 
 /**
@@ -69,26 +65,21 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
   const cannot = cannotAnswer(analysis);
   const counters = opts.counters;
   const catalog = opts.catalog ?? signatures();
-  const containers = new ContainerIndex(p, opts.nameOf);
   const out: Finding[] = [...cannot];
   if (counters) out.push(...counterFindings(catalog, counters, analysis));
   if (cannot.length > 0) return sortFindings(out);
-  const attributions = opts.attributions ?? new Attributions(p);
-  const windows = windowsOf(p);
+  const labels = opts.labels ?? labelSamples(p, { attributions: opts.attributions, nameOf: opts.nameOf });
   const userNames = userNamesOf(p);
   const matches = matchSignatures(
-    p,
+    labels,
     catalog.filter((s) => s.match.kernelFrames.length > 0),
-    (s) => attributions.of(s),
-    containers,
     userNames,
-    windows,
   );
-  const kernelWindows = kernelByWindow(p, attributions, containers, windows);
+  const kernelWindows = kernelByWindow(labels);
   const total = analysis.input.totalWeight;
   const names = new Map(analysis.containers.map((c) => [c.identity.id, c.identity]));
   const base = opts.baseline ? baselineMatches(opts.baseline, catalog) : null;
-  const blocked = blockedInPaths(p, catalog, attributions, containers, userNames);
+  const blocked = blockedInPaths(labels, catalog, userNames);
   for (const m of matches) {
     const f = signatureFinding(m, {
       total,
@@ -102,8 +93,7 @@ export function diagnose(p: Profile, analysis: AnalysisResult, opts: DiagnoseOpt
     if (f) out.push(f);
   }
   // Generic findings answer the cases no signature explains; with a signature finding they are noise.
-  if (!out.some((f) => f.kind === 'signature'))
-    out.push(...genericFindings(p, analysis, attributions, containers, out));
+  if (!out.some((f) => f.kind === 'signature')) out.push(...genericFindings(labels, analysis, out));
   if (opts.syscallRates) addRateEvidence(out, opts.syscallRates);
   return sortFindings(out);
 }
@@ -139,17 +129,9 @@ interface BaselineMatch {
 /** The baseline's signature matches, with container ids translated to the target's. */
 function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string, BaselineMatch> {
   const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
-  const containers = new ContainerIndex(b.profile, (i) => ({ ...i, id: targetOf.get(i.id) ?? i.id }));
-  const at = new Attributions(b.profile);
+  const labels = labelSamples(b.profile, { nameOf: (i) => ({ ...i, id: targetOf.get(i.id) ?? i.id }) });
   const sigs = catalog.filter((s) => s.match.kernelFrames.length > 0);
-  const ms = matchSignatures(
-    b.profile,
-    sigs,
-    (s) => at.of(s),
-    containers,
-    userNamesOf(b.profile),
-    windowsOf(b.profile),
-  );
+  const ms = matchSignatures(labels, sigs, userNamesOf(b.profile));
   const total = b.analysis.input.totalWeight || 1;
   return new Map(
     ms.map((m) => [
@@ -220,24 +202,19 @@ function userNamesOf(p: Profile): (stack: number) => Set<string> {
   };
 }
 
-function kernelByWindow(
-  p: Profile,
-  at: Attributions,
-  containers: ContainerIndex,
-  w: ReturnType<typeof windowsOf>,
-) {
+/** Kernel time (as analyze counts it) per container id and window. */
+function kernelByWindow(labels: SampleLabels) {
   const out = new Map<string, Float64Array>();
-  const { samples } = p;
+  const { samples } = labels.profile;
   for (let i = 0; i < samples.length; i++) {
-    const a = at.of(samples.stack[i]);
-    if (a.category === 'user' || a.category === 'idle' || a.category === 'no_stack') continue;
-    const id = containers.of(samples.cgroup[i]).id;
+    if (modeOf(labels.categoryOf(i)) !== 'kernel') continue;
+    const id = labels.identity(i).id;
     let arr = out.get(id);
     if (!arr) {
-      arr = new Float64Array(w.count);
+      arr = new Float64Array(labels.windows.count);
       out.set(id, arr);
     }
-    arr[windowOf(w, samples.time[i])] += samples.weight[i];
+    arr[labels.window[i]] += samples.weight[i];
   }
   return out;
 }
@@ -353,24 +330,19 @@ function isContainerId(id: string, names: Names): boolean {
  * CPU) never show in on-CPU samples.
  */
 function blockedInPaths(
-  p: Profile,
+  labels: SampleLabels,
   catalog: Signature[],
-  attributions: Attributions,
-  containers: ContainerIndex,
   userNames: (stack: number) => Set<string>,
 ): Map<string, Map<string, number>> | null {
-  const off = offCpuProfiles(p);
+  const off = offCpuProfiles(labels.profile);
   if (off === null || !(off.windowSeconds > 0)) return null;
   const sigs = catalog.filter((s) => s.match.kernelFrames.length > 0);
-  // The blocked profile shares the stack table: the same attributions and container index apply.
-  const ms = matchSignatures(
-    off.blocked,
-    sigs,
-    (s) => attributions.of(s),
-    containers,
-    userNames,
-    windowsOf(off.blocked),
-  );
+  // The blocked profile shares the string and stack tables: the same attributions and containers apply.
+  const blocked = labelSamples(off.blocked, {
+    attributions: labels.attributions,
+    containers: labels.containers,
+  });
+  const ms = matchSignatures(blocked, sigs, userNames);
   const window = off.windowSeconds * 1e9;
   return new Map(
     ms.map((m) => [m.signature.id, new Map([...m.byContainer].map(([id, c]) => [id, c.weight / window]))]),

@@ -42,6 +42,9 @@ export type Finding = {
   references: string[];
 };
 
+/** A finding, with the host it was made on when several hosts were analysed together. */
+export type HostFinding = Finding & { host?: string };
+
 export const severityRank: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
 
 export function worstSeverity(findings: Finding[]): Severity | 'none' {

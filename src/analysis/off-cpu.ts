@@ -8,6 +8,7 @@
  */
 import type { Profile, SampleTable, SwitchTable } from '../model/profile.ts';
 import { SwitchState } from '../model/profile.ts';
+import type { LabelledContainer } from './sample-labels.ts';
 
 export interface OffCpuProfiles {
   /** Sleeping and uninterruptible time, by the stack the task stopped in. */
@@ -197,7 +198,7 @@ const schedulerFrame =
 
 export function summarizeOffCpu(
   o: OffCpuProfiles,
-  containerOf: (p: Profile, cgroup: number) => { id: string; name: string },
+  containerOf: (p: Profile, sample: number) => LabelledContainer,
   attributionOf: (p: Profile, stack: number) => { syscall: string | null; kernelPath: string[] },
   top = 10,
 ): OffCpuSummary {
@@ -214,16 +215,16 @@ export function summarizeOffCpu(
 function perContainer(
   p: Profile,
   windowByHost: Map<string, number>,
-  containerOf: (p: Profile, cgroup: number) => { id: string; name: string },
+  containerOf: (p: Profile, sample: number) => LabelledContainer,
   attributionOf: (p: Profile, stack: number) => { syscall: string | null; kernelPath: string[] },
 ): OffCpuContainer[] {
   const acc = new Map<string, { c: OffCpuContainer; sys: Map<string, number>; paths: Map<string, number> }>();
   const s = p.samples;
   for (let i = 0; i < s.length; i++) {
-    const id = containerOf(p, s.cgroup[i]);
-    const hostName = p.strings[s.host[i]] || null;
-    const key = `${hostName ?? ''}\u0000${id.id}`;
-    let a = acc.get(key);
+    const label = containerOf(p, i);
+    const id = label.identity;
+    const hostName = label.host || null;
+    let a = acc.get(label.key);
     if (!a) {
       a = {
         c: {
@@ -238,7 +239,7 @@ function perContainer(
         sys: new Map(),
         paths: new Map(),
       };
-      acc.set(key, a);
+      acc.set(label.key, a);
     }
     const sec = s.weight[i] / 1e9;
     a.c.seconds += sec;

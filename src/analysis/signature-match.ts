@@ -3,11 +3,10 @@
  * syscall samples one of its syscalls), accumulated per container, per time window, with the
  * syscall, call site, kernel path and process that carried the weight.
  */
-import type { Profile } from '../model/profile.ts';
 import type { Signature } from '../signatures/catalog.ts';
 import type { StackAttribution } from './attribute.ts';
 import type { CallSite } from './call-site.ts';
-import type { ContainerIndex } from './container-index.ts';
+import type { SampleLabels } from './sample-labels.ts';
 
 export interface ContainerMatch {
   weight: number;
@@ -30,27 +29,6 @@ export interface SignatureMatch {
   /** Per `needsAnyOf` entry with frames: matched weight with one of those frames on the stack. */
   needWeights: number[];
   byContainer: Map<string, ContainerMatch>;
-}
-
-export interface Windows {
-  count: number;
-  start: number;
-  width: number;
-}
-
-/** Splits the recording into about one window per second, between 10 and 60 windows. */
-export function windowsOf(p: Profile): Windows {
-  const d = p.meta.durationSeconds;
-  if (d === null || !(d > 0)) return { count: 1, start: 0, width: Number.POSITIVE_INFINITY };
-  let start = Number.POSITIVE_INFINITY;
-  for (const t of p.samples.time) if (t < start) start = t;
-  const count = Math.max(10, Math.min(60, Math.round(d)));
-  return { count, start, width: (d / count) * (1 + 1e-9) };
-}
-
-export function windowOf(w: Windows, time: number): number {
-  if (w.count === 1 || Number.isNaN(time)) return 0;
-  return Math.min(w.count - 1, Math.max(0, Math.floor((time - w.start) / w.width)));
 }
 
 interface StackFacts {
@@ -90,14 +68,15 @@ function stackFacts(
   return facts;
 }
 
+/** Matches over the labelled samples: container ids (one host: diagnosis runs host by host) and windows. */
 export function matchSignatures(
-  p: Profile,
+  labels: SampleLabels,
   sigs: Signature[],
-  attributionOf: (stack: number) => StackAttribution,
-  containers: ContainerIndex,
   userNames: (stack: number) => Set<string>,
-  windows: Windows,
 ): SignatureMatch[] {
+  const p = labels.profile;
+  const attributionOf = (stack: number) => labels.attributions.of(stack);
+  const windows = labels.windows;
   const matches: SignatureMatch[] = sigs.map((signature) => ({
     signature,
     weight: 0,
@@ -116,7 +95,7 @@ export function matchSignatures(
     }
     if (f.mask === 0) continue;
     const w = samples.weight[i];
-    const id = containers.of(samples.cgroup[i]).id;
+    const id = labels.identity(i).id;
     const a = attributionOf(stack);
     for (let s = 0; s < sigs.length; s++) {
       const bit = 1 << s;
@@ -130,7 +109,7 @@ export function matchSignatures(
       c.samples++;
       if (f.waitMask & bit) c.wait += w;
       if (f.userMask & bit) c.userFrame += w;
-      c.windows[windowOf(windows, samples.time[i])] += w;
+      c.windows[labels.window[i]] += w;
       add(c.byProcess, p.strings[samples.comm[i]], w);
       if (a.syscall !== null) add(c.bySyscall, a.syscall, w);
       if (a.callSite !== null) addSite(c.byCallSite, a.callSite, w);

@@ -6,7 +6,7 @@ import type { StackAttribution } from './attribute.ts';
 import type { CallSite } from './call-site.ts';
 
 export interface SyscallTables {
-  /** stack -> container key (analyze.ts containerKey: id, qualified by host) -> weight, syscall samples only. */
+  /** stack -> container key (sample-labels.ts containerKey: id, qualified by host) -> weight, syscall samples only. */
   weightByStackAndContainer: Map<number, Map<string, number>>;
   attributionOf: (stack: number) => StackAttribution;
 }

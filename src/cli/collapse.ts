@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { collapseProfile } from '../formats/collapse.ts';
 import { importProfile } from '../formats/input.ts';
 import { inertLine } from '../report/safe-text.ts';
-import { parsePositiveInt } from './analyze.ts';
 import { oneLine } from './errors.ts';
+import { parsePositiveInt } from './flags.ts';
 import { progress } from './progress.ts';
 
 interface CollapseFlags {

@@ -5,21 +5,18 @@
  * differential folded format of FlameGraph's difffolded.pl / inferno-diff-folded instead.
  */
 import type { Command } from 'commander';
-import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
-import { Attributions } from '../analysis/attribute.ts';
-import { diagnose } from '../analysis/diagnose.ts';
-import { DiffError, type DiffResult, diffAnalyses, type Normalization } from '../analysis/diff.ts';
-import { diffFolded, diffProfile } from '../analysis/diff-profile.ts';
-import type { Finding } from '../analysis/findings.ts';
+import type { Normalization } from '../analysis/diff.ts';
 import type { ExplicitMatch } from '../analysis/match-containers.ts';
+import { diffFoldedLoaded, diffLoaded } from '../pipeline/diff.ts';
+import { type LoadedInput, loadInput } from '../pipeline/load.ts';
+import { diffReport } from '../pipeline/report.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
 import { jsonText } from '../report/json.ts';
-import { parseCallGraph, parsePositiveInt } from './analyze.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { collectValues, parseCallGraph, parsePositiveInt, parseThreads, useColor } from './flags.ts';
 import { writeHtml } from './html.ts';
-import { type LoadedInput, loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
 
 interface DiffFlags {
@@ -58,7 +55,7 @@ export function registerDiff(program: Command): void {
     .option(
       '--match <base=target>',
       'pair a baseline container with a target container (repeatable)',
-      collect,
+      collectValues,
       [],
     )
     .option('--store <dir>', 'run store to find runs in')
@@ -73,75 +70,15 @@ export function registerDiff(program: Command): void {
       const top = parsePositiveInt(flags.top, '--top');
       const [base, target] = await loadBoth(baseRef, targetRef, flags);
       if (flags.folded) {
-        const lines = diffFoldedOf(base, target, match);
+        const lines = diffFoldedLoaded(base, target, match);
         process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : '');
         return;
       }
-      const {
-        diff: d,
-        findings,
-        target: targetResult,
-        baseline: baseResult,
-      } = diffLoaded(base, target, {
-        normalize,
-        match,
-        top,
-      });
-      if (flags.html !== undefined) {
-        const profile = diffProfile(base.profile, target.profile, d.pairing);
-        const input = {
-          kind: 'diff',
-          profile,
-          target: targetResult,
-          baseline: baseResult,
-          findings,
-          diff: d,
-        } as const;
-        await writeHtml(flags.html, input, flags.force);
-      }
-      if (flags.json) process.stdout.write(jsonText(diffJson(d, findings)));
-      else {
-        const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
-        process.stdout.write(renderDiff(d, findings, { color }));
-      }
+      const d = diffLoaded(base, target, { normalize, match, top });
+      if (flags.html !== undefined) await writeHtml(flags.html, diffReport(base, target, d), flags.force);
+      if (flags.json) process.stdout.write(jsonText(diffJson(d.diff, d.findings)));
+      else process.stdout.write(renderDiff(d.diff, d.findings, { color: useColor(flags) }));
     });
-}
-
-/** Diff of two loaded inputs and the target's diagnosis with the baseline. */
-export function diffLoaded(
-  base: LoadedInput,
-  target: LoadedInput,
-  opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
-): { diff: DiffResult; findings: Finding[]; target: AnalysisResult; baseline: AnalysisResult } {
-  const ba = new Attributions(base.profile);
-  const ta = new Attributions(target.profile);
-  const limits = { topSyscalls: 200, topCallSites: 50, topKernelPaths: 50 };
-  const baseResult = analyzeProfile(base.profile, { ...limits, attributions: ba, nameOf: base.nameOf });
-  const targetResult = analyzeProfile(target.profile, { ...limits, attributions: ta, nameOf: target.nameOf });
-  let d: DiffResult;
-  try {
-    d = diffAnalyses(baseResult, targetResult, base.counters, target.counters, opts);
-  } catch (e) {
-    if (e instanceof DiffError) throw new CliError(e.message, ExitCode.badInput);
-    throw e;
-  }
-  const findings = diagnose(target.profile, targetResult, {
-    attributions: ta,
-    nameOf: target.nameOf,
-    counters: target.counters ?? undefined,
-    syscallRates: target.syscallRates ?? undefined,
-    baseline: {
-      profile: base.profile,
-      analysis: baseResult,
-      pairing: d.pairing,
-      counters: base.counters ?? undefined,
-    },
-  });
-  return { diff: d, findings, target: targetResult, baseline: baseResult };
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
 }
 
 function parseNormalize(v: string): Normalization {
@@ -169,7 +106,7 @@ async function loadBoth(
     event: flags.event,
     callGraph: parseCallGraph(flags.callGraph),
     store: flags.store,
-    threads: flags.threads === undefined ? undefined : parsePositiveInt(flags.threads, '--threads'),
+    threads: parseThreads(flags.threads),
   };
   const bar = progress('reading the two inputs');
   try {
@@ -179,13 +116,4 @@ async function loadBoth(
   } finally {
     bar.done();
   }
-}
-
-function diffFoldedOf(base: LoadedInput, target: LoadedInput, match: ExplicitMatch[]): string[] {
-  const ba = analyzeProfile(base.profile, { nameOf: base.nameOf });
-  const ta = analyzeProfile(target.profile, { nameOf: target.nameOf });
-  const pairing = diffAnalyses(ba, ta, null, null, { match }).pairing;
-  const names = (l: LoadedInput) => (i: Parameters<NonNullable<LoadedInput['nameOf']>>[0]) =>
-    (l.nameOf ? l.nameOf(i) : i).name;
-  return diffFolded(base.profile, target.profile, pairing, names(target));
 }

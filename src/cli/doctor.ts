@@ -7,19 +7,20 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { diffProfile } from '../analysis/diff-profile.ts';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
+import { analyzeLoaded } from '../pipeline/analyze.ts';
+import { diffLoaded } from '../pipeline/diff.ts';
+import { loadInput } from '../pipeline/load.ts';
+import { analysisReport, diffReport } from '../pipeline/report.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
 import { type HtmlReportInput, writeHtmlReport } from '../report/html/html-report.ts';
 import { analyzeJson, jsonText } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
-import { analyzeLoaded } from './analyze.ts';
-import { diffLoaded } from './diff.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
+import { useColor } from './flags.ts';
 import { writeHtml } from './html.ts';
-import { loadInput } from './inputs.ts';
 import { progress } from './progress.ts';
 import { exitCodeOf, type RecordFlags, recordFromFlags, withRecordingOptions } from './record.ts';
 
@@ -64,7 +65,7 @@ export function registerDoctor(program: Command): void {
       } finally {
         bar.done();
       }
-      const color = flags.color !== false && process.stdout.isTTY === true && !process.env.NO_COLOR;
+      const color = useColor(flags);
       let findings: Finding[];
       let doc: string;
       let text: string;
@@ -75,21 +76,13 @@ export function registerDoctor(program: Command): void {
         findings = r.findings;
         doc = jsonText(diffJson(r.diff, findings));
         text = renderDiff(r.diff, findings, { color });
-        const profile = diffProfile(base.profile, loaded.profile, r.diff.pairing);
-        html = { kind: 'diff', profile, target: r.target, baseline: r.baseline, findings, diff: r.diff };
+        html = diffReport(base, loaded, r);
       } else {
         const r = analyzeLoaded(loaded);
         findings = r.findings;
         doc = jsonText(analyzeJson(r.result, findings));
         text = renderAnalysis(r.result, { color }, findings);
-        html = {
-          kind: 'analysis',
-          profile: loaded.profile,
-          result: r.result,
-          findings,
-          counters: loaded.counters,
-          attributions: r.attributions,
-        };
+        html = analysisReport(loaded, r);
       }
       const json = join(info.dir, flags.baseline !== undefined ? REPORT_DIFF_JSON : REPORT_JSON);
       await writeFile(json, doc, { mode: 0o600, flag: 'wx' });

@@ -3,7 +3,10 @@
  * ("run as root", "install linux-perf"). Unknown errors are bugs: one line, and the stack only
  * with CROSSTALK_DEBUG=1.
  */
+import { DiffError } from '../analysis/diff.ts';
 import { InputError, ToolError, UnreadableInputError } from '../formats/errors.ts';
+import { PipelineError, RunLookupError } from '../pipeline/errors.ts';
+import { AmbiguousRunError, RunNotFoundError, StoreLockedError, StoreRefusedError } from '../store/errors.ts';
 import { ExitCode } from './exit-codes.ts';
 
 /** An error whose message is already user-facing, with its exit code. */
@@ -22,8 +25,36 @@ const toolAdvice: Record<string, string> = {
   cc: 'install a C compiler with: apt-get install gcc',
 };
 
-export function reportError(err: unknown): number {
+/** Store errors as CLI errors with exit codes; anything else unchanged. */
+export function storeErrorToCli(e: unknown): unknown {
+  if (e instanceof RunNotFoundError) return new CliError(e.message, ExitCode.noInput);
+  if (e instanceof AmbiguousRunError || e instanceof StoreRefusedError)
+    return new CliError(e.message, ExitCode.usage);
+  if (e instanceof StoreLockedError) {
+    return new CliError(
+      `${e.message}; if no crosstalk is running, remove the lock file`,
+      ExitCode.cantCreate,
+    );
+  }
+  return e;
+}
+
+/** Pipeline errors as CLI errors: the pipeline's reason picks the exit code. */
+function pipelineErrorToCli(e: unknown): unknown {
+  if (e instanceof PipelineError) return new CliError(e.message, ExitCode[e.reason]);
+  if (e instanceof DiffError) return new CliError(e.message, ExitCode.badInput);
+  if (e instanceof RunLookupError) {
+    const cli = storeErrorToCli(e.cause);
+    return cli instanceof CliError
+      ? new CliError(`${e.ref}: no such file, and ${cli.message}`, cli.exitCode)
+      : cli;
+  }
+  return e;
+}
+
+export function reportError(error: unknown): number {
   const line = (s: string) => process.stderr.write(`crosstalk: ${oneLine(s)}\n`);
+  const err = pipelineErrorToCli(error);
   if (err instanceof CliError) {
     line(err.message);
     return err.exitCode;

@@ -5,17 +5,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { SampleLabels } from '../analysis/sample-labels.ts';
-import { collapseProfile } from '../formats/collapse.ts';
-import { pprofOf } from '../formats/pprof-export.ts';
-import { speedscopeOf } from '../formats/speedscope.ts';
-import { isMultiHost } from '../model/hosts.ts';
-import type { Profile } from '../model/profile.ts';
-import { TOOL_VERSION } from '../report/json.ts';
+import { labelSamples } from '../analysis/sample-labels.ts';
+import { type ExportFormat, exportBytes } from '../pipeline/export.ts';
 import { inertLine } from '../report/safe-text.ts';
-import { collectValues, loadFromArguments } from './analyze.ts';
 import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { collectValues, loadFromArguments } from './flags.ts';
 
 interface ExportFlags {
   format?: string;
@@ -27,8 +22,6 @@ interface ExportFlags {
   callGraph?: string;
   threads?: string;
 }
-
-type ExportFormat = 'pprof' | 'speedscope' | 'folded';
 
 export function registerExport(program: Command): void {
   program
@@ -58,41 +51,11 @@ export function registerExport(program: Command): void {
       const loaded = await loadFromArguments(inputs, flags);
       const { profile } = loaded;
       for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${oneLine(w)}\n`);
-      const labels = new SampleLabels(profile, { nameOf: loaded.nameOf });
-      const bytes = exportBytes(profile, format, by, labels);
+      const bytes = exportBytes(labelSamples(profile, { nameOf: loaded.nameOf }), format, by);
       // Owner-only, as every report: the profile names the host's commands and paths.
       if (flags.output !== undefined) await writeFile(flags.output, bytes, { mode: 0o600 });
       else await writeStdout(process.stdout.isTTY === true && format !== 'pprof' ? inertText(bytes) : bytes);
     });
-}
-
-function exportBytes(
-  p: Profile,
-  format: ExportFormat,
-  by: 'container' | 'process',
-  labels: SampleLabels,
-): Uint8Array {
-  switch (format) {
-    case 'pprof':
-      return pprofOf(p, { labels });
-    case 'speedscope': {
-      const file = speedscopeOf(p, { by, labels, exporter: `crosstalk ${TOOL_VERSION}` });
-      return Buffer.from(JSON.stringify(file));
-    }
-    case 'folded': {
-      const multiHost = isMultiHost(p);
-      const rootOf = (i: number): string => {
-        const host = multiHost ? p.strings[p.samples.host[i]] : '';
-        const container = by === 'container' ? labels.container(i).name.replaceAll(';', ':') : '';
-        return [host, container].filter((x) => x !== '').join(';');
-      };
-      const lines = collapseProfile(p, {
-        all: true,
-        rootOf: multiHost || by === 'container' ? rootOf : undefined,
-      });
-      return Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : '');
-    }
-  }
 }
 
 function parseFormat(v: string | undefined): ExportFormat {

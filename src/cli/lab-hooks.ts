@@ -7,15 +7,17 @@ import { join } from 'node:path';
 import type { Finding } from '../analysis/findings.ts';
 import { type RunInfo, recordRun } from '../collect/recorder.ts';
 import type { ScenarioResult } from '../lab/types.ts';
+import { analyzeLoaded } from '../pipeline/analyze.ts';
+import { loadInput } from '../pipeline/load.ts';
+import { analysisReport } from '../pipeline/report.ts';
 import { renderFindings } from '../report/findings-text.ts';
 import { writeHtmlReport } from '../report/html/html-report.ts';
 import { findingJson } from '../report/json.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
-import { analyzeLoaded } from './analyze.ts';
 import { REPORT_HTML } from './doctor.ts';
 import { oneLine } from './errors.ts';
+import { useColor } from './flags.ts';
 import { writeHtml } from './html.ts';
-import { loadInput } from './inputs.ts';
 import type { LabDescription, LabFlags, LabHooks } from './lab.ts';
 
 export type LabRecording = { run: RunInfo } | { failed: string };
@@ -56,21 +58,16 @@ async function describeRun(
   flags: LabFlags,
 ): Promise<LabDescription> {
   const loaded = await loadInput(run.dir, { store: flags.store });
-  const { result: analysis, findings, attributions } = analyzeLoaded(loaded);
-  const html = {
-    kind: 'analysis',
-    profile: loaded.profile,
-    result: analysis,
-    findings,
-    counters: loaded.counters,
-    attributions,
+  const analyzed = analyzeLoaded(loaded);
+  const { findings } = analyzed;
+  const html = analysisReport(loaded, analyzed, {
     lab: result,
     title: `crosstalk lab run ${result.scenario}`,
-  } as const;
+  });
   const report = join(run.dir, REPORT_HTML);
   await writeHtmlReport(report, html);
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
-  const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  const color = useColor({});
   const check = againstGroundTruth(result, findings[0]);
   return {
     lines: [

@@ -19,9 +19,8 @@ import {
   recordRun,
 } from '../collect/recorder.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
-import { CliError, oneLine } from './errors.ts';
+import { CliError, oneLine, storeErrorToCli } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
-import { storeErrorToCli } from './runs.ts';
 
 export interface RecordFlags {
   duration: string;

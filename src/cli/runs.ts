@@ -6,9 +6,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { jsonText } from '../report/json.ts';
-import { AmbiguousRunError, RunNotFoundError, StoreLockedError, StoreRefusedError } from '../store/errors.ts';
 import { type RunStore, type RunSummary, RunStore as Store, storeLocation } from '../store/store.ts';
-import { CliError, oneLine } from './errors.ts';
+import { CliError, oneLine, storeErrorToCli } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 
 interface StoreFlag {
@@ -94,20 +93,6 @@ async function withStore(flags: StoreFlag, fn: (store: RunStore) => Promise<void
   } catch (e) {
     throw storeErrorToCli(e);
   }
-}
-
-/** Store errors as CLI errors with exit codes; anything else unchanged. */
-export function storeErrorToCli(e: unknown): unknown {
-  if (e instanceof RunNotFoundError) return new CliError(e.message, ExitCode.noInput);
-  if (e instanceof AmbiguousRunError || e instanceof StoreRefusedError)
-    return new CliError(e.message, ExitCode.usage);
-  if (e instanceof StoreLockedError) {
-    return new CliError(
-      `${e.message}; if no crosstalk is running, remove the lock file`,
-      ExitCode.cantCreate,
-    );
-  }
-  return e;
 }
 
 async function confirm(question: string): Promise<boolean> {

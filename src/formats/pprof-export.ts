@@ -35,12 +35,12 @@ import { UNKNOWN_PID } from './perf-script/header.ts';
 
 /** What an exporter needs from analysis, per sample (src/analysis/sample-labels.ts provides it). */
 export interface SampleLabeler {
-  container(i: number): {
+  identity(i: number): {
     id: string;
     name: string;
     pod?: { uid: string; name?: string; namespace?: string };
   };
-  category(i: number): string;
+  categoryOf(i: number): string;
   syscall(i: number): string | null;
 }
 
@@ -158,12 +158,12 @@ class PprofWriter {
     if (cgroup !== '') str('cgroup', cgroup);
     const labels = this.opts.labels;
     if (labels === undefined) return out;
-    const c = labels.container(i);
+    const c = labels.identity(i);
     str('container', c.id);
     str('container_name', c.name);
     if (c.pod) str('pod', c.pod.name ?? c.pod.uid);
     if (c.pod?.namespace) str('namespace', c.pod.namespace);
-    str('category', labels.category(i));
+    str('category', labels.categoryOf(i));
     const syscall = labels.syscall(i);
     if (syscall !== null) str('syscall', syscall);
     return out;

@@ -47,7 +47,7 @@ export interface SpeedscopeOptions {
   /** One profile per container (needs `labels`) or per process. Default 'container'. */
   by?: 'container' | 'process';
   /** Container names; without it every sample is in one container, "all". */
-  labels?: Pick<SampleLabeler, 'container'>;
+  labels?: Pick<SampleLabeler, 'identity'>;
   /** Written as `exporter`. Default 'crosstalk'. */
   exporter?: string;
 }
@@ -110,7 +110,7 @@ function containerGroup(p: Profile, labels: SpeedscopeOptions['labels']): GroupO
   return (i) => {
     const host = hostPrefix(p, i);
     if (labels === undefined) return { key: host, name: `${host}all` };
-    const c = labels.container(i);
+    const c = labels.identity(i);
     return { key: `${host}\u0000${c.id}`, name: `${host}${c.name}` };
   };
 }

@@ -1,6 +1,6 @@
 /** The `--json` document of `analyze`: the analysis result in the shape schema.ts defines. */
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
-import type { Finding } from '../analysis/findings.ts';
+import type { HostFinding } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
 import { UNKNOWN_PID } from '../formats/perf-script/header.ts';
@@ -90,7 +90,6 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
 }
 
 /** A finding of one host's diagnosis in a multi-host analysis carries that host. */
-export type HostFinding = Finding & { host?: string };
 
 function roundOffCpu(c: OffCpuContainer): OffCpuContainer {
   const ms = (x: number) => Math.round(x * 1e6) / 1e6;

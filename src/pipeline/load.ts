@@ -1,26 +1,24 @@
 /**
- * What a command's input argument names: a file (perf.data, perf script text, folded), a run
- * directory, or a run in the store by id, label or id prefix. A run brings its counters (kernel
- * snapshots, PSI, cpu.stat), its cgroup -> container names and its syscall rates. Several
- * inputs (one per host) are imported in parallel and joined into one multi-host profile.
+ * Loading: what an input argument names (a file: perf.data, perf script text, folded, pprof; a
+ * run directory; or a run in the store by id, label or id prefix) imported into a profile. A run
+ * brings its counters (kernel snapshots, PSI, cpu.stat), its cgroup -> container names and its
+ * syscall rates. Several inputs (one per host) are imported in parallel and joined into one
+ * multi-host profile.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { NameResolver } from '../analysis/container-index.ts';
-import { type ContainerIdentity, containerOf } from '../analysis/containers.ts';
-import { type CounterSet, counterSetOf, type SnapshotLike } from '../analysis/counters.ts';
+import type { NameResolver } from '../analysis/containers.ts';
+import type { CounterSet } from '../analysis/counters.ts';
 import type { SyscallRateRow } from '../analysis/diagnose.ts';
 import { UnreadableInputError } from '../formats/errors.ts';
 import { importMany } from '../formats/import-many.ts';
 import { type ImportOptions, importProfile } from '../formats/input.ts';
 import { mergeHosts } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
-import { COUNTERS_FILE, METADATA_FILE, PERF_DATA_FILE } from '../store/metadata.ts';
+import { METADATA_FILE, PERF_DATA_FILE } from '../store/metadata.ts';
 import { RunStore, type RunSummary, storeLocation, summarizeRun } from '../store/store.ts';
-import { CliError } from './errors.ts';
-import { ExitCode } from './exit-codes.ts';
-import { storeErrorToCli } from './runs.ts';
+import { PipelineError, RunLookupError } from './errors.ts';
+import { runCounters } from './run-counters.ts';
 
 export interface LoadedInput {
   profile: Profile;
@@ -44,15 +42,6 @@ export interface HostRef {
   ref: string;
 }
 
-/** Only the parts of counters.json crosstalk reads back; everything is checked before use. */
-interface CountersFile {
-  cgroupsBefore?: { cgroups?: { container?: ContainerIdentity }[] };
-  cgroupsAfter?: { cgroups?: { container?: ContainerIdentity }[] } | null;
-  kernelBefore?: SnapshotLike;
-  kernelAfter?: SnapshotLike | null;
-  syscallRates?: { cgroups?: SyscallRateRow[] } | null;
-}
-
 export type LoadOptions = ImportOptions & { store?: string };
 
 export async function loadInput(ref: string, opts: LoadOptions): Promise<LoadedInput> {
@@ -66,7 +55,7 @@ export async function loadInput(ref: string, opts: LoadOptions): Promise<LoadedI
  * One input without a given name is loaded as single-host input (loadInput).
  */
 export async function loadInputs(refs: HostRef[], opts: LoadOptions): Promise<LoadedInput> {
-  if (refs.length === 0) throw new CliError('no input given', ExitCode.usage);
+  if (refs.length === 0) throw new PipelineError('no input given', 'usage');
   if (refs.length === 1 && refs[0].host === null) return loadInput(refs[0].ref, opts);
   const resolved = await Promise.all(refs.map((r) => resolveInput(r.ref, opts.store)));
   const profiles = await importMany(
@@ -85,23 +74,6 @@ export async function loadInputs(refs: HostRef[], opts: LoadOptions): Promise<Lo
     source: p.meta.source,
   }));
   return { profile, run: null, counters: null, nameOf: combinedNames(hosts), syscallRates: null, hosts };
-}
-
-/** `--host NAME=INPUT` values and plain input arguments, in that order. */
-export function hostRefsOf(inputs: readonly string[], hostFlags: readonly string[]): HostRef[] {
-  const named = hostFlags.map((v) => {
-    const eq = v.indexOf('=');
-    if (eq <= 0 || eq === v.length - 1)
-      throw new CliError(`--host: expected NAME=INPUT, got ${JSON.stringify(v)}`, ExitCode.usage);
-    return { host: v.slice(0, eq), ref: v.slice(eq + 1) };
-  });
-  const names = new Set<string>();
-  for (const { host } of named) {
-    if (names.has(host))
-      throw new CliError(`--host: the name ${JSON.stringify(host)} is given twice`, ExitCode.usage);
-    names.add(host);
-  }
-  return [...named, ...inputs.map((ref) => ({ host: null, ref }))];
 }
 
 /** Given names are kept (hostRefsOf made them unique); a default name already taken gets `#2`, ... */
@@ -148,7 +120,7 @@ async function resolveInput(ref: string, store: string | undefined): Promise<Res
   const run = await runOf(ref, store);
   if (run === null) return { file: ref, run: null };
   if (run.state === 'recording') {
-    throw new CliError(`run ${run.id} is still being recorded; wait for it to finish`, ExitCode.noInput);
+    throw new PipelineError(`run ${run.id} is still being recorded; wait for it to finish`, 'noInput');
   }
   return { file: join(run.dir, PERF_DATA_FILE), run };
 }
@@ -164,14 +136,7 @@ async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<Lo
       `run ${run.id} is ${run.state}${reason ? `: ${reason}` : ''}; the result covers what was recorded`,
     );
   }
-  const counters = await readCounters(run.dir);
-  return {
-    profile,
-    run,
-    counters: countersOf(counters),
-    nameOf: namesOf(counters),
-    syscallRates: Array.isArray(counters?.syscallRates?.cgroups) ? counters!.syscallRates!.cgroups! : null,
-  };
+  return { profile, run, ...(await runCounters(run.dir)) };
 }
 
 /** The run `ref` names, or null when it names a plain file. */
@@ -185,45 +150,11 @@ async function runOf(ref: string, store: string | undefined): Promise<RunSummary
   try {
     return await new RunStore(root).resolveRun(ref);
   } catch (e) {
-    const cli = storeErrorToCli(e);
-    if (cli instanceof CliError) throw new CliError(`${ref}: no such file, and ${cli.message}`, cli.exitCode);
-    throw cli;
+    throw new RunLookupError(ref, e);
   }
 }
 
-async function readCounters(dir: string): Promise<CountersFile | null> {
-  try {
-    const v = JSON.parse(await readFile(join(dir, COUNTERS_FILE), 'utf8')) as unknown;
-    return typeof v === 'object' && v !== null ? (v as CountersFile) : null;
-  } catch {
-    return null;
-  }
-}
-
-function countersOf(c: CountersFile | null): CounterSet | null {
-  if (!c?.kernelBefore || !c.kernelAfter) return null;
-  try {
-    return counterSetOf(c.kernelBefore, c.kernelAfter, containerOf);
-  } catch {
-    return null;
-  }
-}
-
-/** Names the engines gave containers at record time (they are gone once containers exit). */
-function namesOf(c: CountersFile | null): NameResolver | undefined {
-  const named = new Map<string, ContainerIdentity>();
-  for (const map of [c?.cgroupsBefore, c?.cgroupsAfter]) {
-    for (const e of map?.cgroups ?? []) {
-      const id = e.container;
-      if (id && typeof id.id === 'string' && typeof id.name === 'string' && id.name !== id.shortId)
-        named.set(id.id, id);
-    }
-  }
-  if (named.size === 0) return undefined;
-  return (identity) => {
-    const n = named.get(identity.id);
-    return n
-      ? { ...identity, name: n.name, image: n.image ?? identity.image, pod: n.pod ?? identity.pod }
-      : identity;
-  };
+/** A profile already in memory (a test, a script), as a loaded input without run facts. */
+export function loadedProfile(profile: Profile): LoadedInput {
+  return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null };
 }

@@ -1,27 +1,22 @@
 /**
  * Kernel time over the recording, per container and per top syscall, in the windows diagnosis
- * correlates (signature-match.ts windowsOf: about one per second, 10 to 60), so the chart shows
- * exactly the series behind a finding's "correlated" evidence.
+ * correlates (windows.ts), so the chart shows exactly the series behind a finding's "correlated"
+ * evidence. Kernel time and containers are the labeller's (sample-labels.ts), as analyze counts them.
  */
-import { Attributions, modeOf } from '../../analysis/attribute.ts';
-import { isIdleComm } from '../../analysis/kernel-entry.ts';
-import { type Windows, windowOf, windowsOf } from '../../analysis/signature-match.ts';
-import type { Profile } from '../../model/profile.ts';
-import { type ReportContainer, sampleContainers } from './report-containers.ts';
-import type { TimelineData, TimelineSeries } from './report-data.ts';
+import { modeOf } from './attribute.ts';
+import type { SampleLabels } from './sample-labels.ts';
+import type { TimelineData, TimelineSeries } from './view-data.ts';
+import { type Windows, windowOf, windowsOfTimes } from './windows.ts';
 
 export interface TimelineOptions {
-  containers?: ReportContainer[];
   /** Syscalls with a series of their own, in this order (e.g. the analysis' top syscalls). */
   syscalls?: string[];
   /** Containers drawn, heaviest kernel time first; findings' containers are always drawn. Default 8. */
   maxContainers?: number;
-  /** Report keys (reportKey) of findings' antagonists and victims, and findings' syscalls: drawn emphasised. */
+  /** Container keys (containerKey) of findings' antagonists and victims, and findings' syscalls: drawn emphasised. */
   antagonists?: string[];
   findingSyscalls?: string[];
   victims?: string[];
-  /** Attributions to reuse. Default: computed here. */
-  attributions?: Attributions;
   /**
    * Only samples with positive weight (the target of a diff profile), windowed over their own
    * time range. Default false.
@@ -29,32 +24,9 @@ export interface TimelineOptions {
   positiveOnly?: boolean;
 }
 
-/** Mirrors windowsOf for a subset of samples (a diff's target side). */
-function windowsOfTimes(times: number[]): Windows {
-  let start = Number.POSITIVE_INFINITY;
-  let end = Number.NEGATIVE_INFINITY;
-  for (const t of times) {
-    if (t < start) start = t;
-    if (t > end) end = t;
-  }
-  const d = end - start;
-  if (!(d > 0)) return { count: 1, start: 0, width: Number.POSITIVE_INFINITY };
-  const count = Math.max(10, Math.min(60, Math.round(d)));
-  return { count, start, width: (d / count) * (1 + 1e-9) };
-}
-
-/**
- * Kernel time as analyze counts it: kernel-mode categories, except kernel-only stacks of the idle
- * task, which analyze's refineCategory moves to idle.
- */
-function isKernelTime(a: ReturnType<Attributions['of']>, comm: string, pid: number): boolean {
-  if (modeOf(a.category) !== 'kernel') return false;
-  return !(a.category === 'kernel_other' && a.kernelOnly && (pid === 0 || isIdleComm(comm)));
-}
-
 /** Samples with a time (and, for a diff's target, a positive weight). */
-function timedSamples(p: Profile, positiveOnly: boolean): number[] {
-  const { samples } = p;
+function timedSamples(labels: SampleLabels, positiveOnly: boolean): number[] {
+  const { samples } = labels.profile;
   const out: number[] = [];
   for (let i = 0; i < samples.length; i++) {
     if (Number.isNaN(samples.time[i])) continue;
@@ -67,28 +39,30 @@ function timedSamples(p: Profile, positiveOnly: boolean): number[] {
 type ContainerSeries = Map<string, { label: string; values: Float64Array; total: number }>;
 
 /** Null when samples carry no time (folded input): there is no timeline to draw. */
-export function timelineOf(p: Profile, opts: TimelineOptions = {}): TimelineData | null {
+export function timelineOf(labels: SampleLabels, opts: TimelineOptions = {}): TimelineData | null {
+  const p = labels.profile;
   const { samples } = p;
-  const selected = timedSamples(p, opts.positiveOnly ?? false);
+  const positiveOnly = opts.positiveOnly ?? false;
+  const selected = timedSamples(labels, positiveOnly);
   if (selected.length === 0) return null;
-  const windows = opts.positiveOnly ? windowsOfTimes(selected.map((i) => samples.time[i])) : windowsOf(p);
+  const windows = positiveOnly ? windowsOfTimes(selected.map((i) => samples.time[i])) : labels.windows;
   if (windows.count === 1) return null;
-  const attributions = opts.attributions ?? new Attributions(p);
-  const containerOf = sampleContainers(p, opts.containers ?? []);
+  const windowOfSample = (i: number) =>
+    positiveOnly ? windowOf(windows, samples.time[i]) : labels.window[i];
   const byContainer: ContainerSeries = new Map();
   const bySyscall = new Map<string, Float64Array>();
   for (const name of opts.syscalls ?? []) bySyscall.set(name, new Float64Array(windows.count));
   for (const i of selected) {
-    const a = attributions.of(samples.stack[i]);
-    if (!isKernelTime(a, p.strings[samples.comm[i]], samples.pid[i])) continue;
-    const { key, label } = containerOf(i);
+    if (modeOf(labels.categoryOf(i)) !== 'kernel') continue;
+    const a = labels.attributions.of(samples.stack[i]);
+    const { key, label } = labels.containerOf(i);
     let acc = byContainer.get(key);
     if (acc === undefined) {
       acc = { label, values: new Float64Array(windows.count), total: 0 };
       byContainer.set(key, acc);
     }
     const w = samples.weight[i];
-    const k = windowOf(windows, samples.time[i]);
+    const k = windowOfSample(i);
     acc.values[k] += w;
     acc.total += w;
     const s = a.category === 'syscall' && a.syscall !== null ? bySyscall.get(a.syscall) : undefined;
@@ -98,7 +72,7 @@ export function timelineOf(p: Profile, opts: TimelineOptions = {}): TimelineData
 }
 
 function seriesOf(
-  p: Profile,
+  p: SampleLabels['profile'],
   windows: Windows,
   byContainer: ContainerSeries,
   bySyscall: Map<string, Float64Array>,

@@ -7,16 +7,11 @@
  * (positive) and the baseline's (negative) weights are summed separately, so the page can colour a
  * node by (target - baseline) / (target + baseline) and size it by both.
  */
-import type { Profile } from '../../model/profile.ts';
-import { type ReportContainer, sampleContainers } from './report-containers.ts';
-import { type FlameData, FlameKind, type FlameView } from './report-data.ts';
+import type { Profile } from '../model/profile.ts';
+import type { SampleLabels } from './sample-labels.ts';
+import { type FlameData, FlameKind, type FlameView } from './view-data.ts';
 
 export interface FlameTreeOptions {
-  /**
-   * Containers as the analysis named them (id, display name, cgroups). A cgroup not listed is
-   * identified by containerOf(path). Default: none listed.
-   */
-  containers?: ReportContainer[];
   /**
    * Nodes below this share of every view's total are left out. Default 1e-5: at 1,500 px wide a
    * frame of 0.001% is 0.015 px, still under a pixel when its 1%-wide ancestor is zoomed to full
@@ -150,17 +145,12 @@ interface ViewDef {
 }
 
 /** `all` plus the heaviest containers; one container alone adds no view (it would equal `all`). */
-function viewsOf(
-  p: Profile,
-  containers: ReportContainer[],
-  maxViews: number,
-): { views: ViewDef[]; leftOut: number } {
-  const { samples } = p;
-  const containerOf = sampleContainers(p, containers);
+function viewsOf(labels: SampleLabels, maxViews: number): { views: ViewDef[]; leftOut: number } {
+  const { samples } = labels.profile;
   const weight = new Map<string, { id: string; name: string; weight: number; count: number }>();
   const containerOfSample = new Array<string>(samples.length);
   for (let i = 0; i < samples.length; i++) {
-    const { key, label } = containerOf(i);
+    const { key, label } = labels.containerOf(i);
     containerOfSample[i] = key;
     const acc = weight.get(key) ?? { id: key, name: label, weight: 0, count: 0 };
     acc.weight += Math.abs(samples.weight[i]);
@@ -236,10 +226,12 @@ function round(x: number): number {
   return x === 0 || Number.isInteger(x) ? x : Number(x.toPrecision(7));
 }
 
-export function buildFlameTree(p: Profile, opts: FlameTreeOptions = {}): FlameData {
+/** The call tree of the labelled profile, with a view per container (containers as `labels` names them). */
+export function buildFlameTree(labels: SampleLabels, opts: FlameTreeOptions = {}): FlameData {
+  const p = labels.profile;
   const tree = growTree(p);
   const n = tree.parent.length;
-  const { views, leftOut } = viewsOf(p, opts.containers ?? [], opts.maxViews ?? 40);
+  const { views, leftOut } = viewsOf(labels, opts.maxViews ?? 40);
   const sums = new ViewSums(tree.parent);
   const score = new Float64Array(n);
   let signed = false;

@@ -1,0 +1,54 @@
+/**
+ * The diff of two loaded inputs (normalised deltas, container pairing) and the target's diagnosis
+ * with the baseline for growth; the differential folded stacks of FlameGraph's difffolded.pl.
+ */
+import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
+import { diagnose } from '../analysis/diagnose.ts';
+import { type DiffResult, diffAnalyses, type Normalization } from '../analysis/diff.ts';
+import { diffFolded } from '../analysis/diff-profile.ts';
+import type { Finding } from '../analysis/findings.ts';
+import type { ExplicitMatch } from '../analysis/match-containers.ts';
+import { labelSamples } from '../analysis/sample-labels.ts';
+import type { LoadedInput } from './load.ts';
+
+export interface Diffed {
+  diff: DiffResult;
+  findings: Finding[];
+  target: AnalysisResult;
+  baseline: AnalysisResult;
+}
+
+/** Throws DiffError (analysis/diff.ts) when the two inputs cannot be compared. */
+export function diffLoaded(
+  base: LoadedInput,
+  target: LoadedInput,
+  opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
+): Diffed {
+  const limits = { topSyscalls: 200, topCallSites: 50, topKernelPaths: 50 };
+  const baseResult = analyzeProfile(base.profile, { ...limits, nameOf: base.nameOf });
+  const labels = labelSamples(target.profile, { nameOf: target.nameOf });
+  const targetResult = analyzeProfile(target.profile, { ...limits, labels });
+  const d = diffAnalyses(baseResult, targetResult, base.counters, target.counters, opts);
+  const findings = diagnose(target.profile, targetResult, {
+    labels,
+    counters: target.counters ?? undefined,
+    syscallRates: target.syscallRates ?? undefined,
+    baseline: {
+      profile: base.profile,
+      analysis: baseResult,
+      pairing: d.pairing,
+      counters: base.counters ?? undefined,
+    },
+  });
+  return { diff: d, findings, target: targetResult, baseline: baseResult };
+}
+
+/** `stack BASELINE TARGET` lines, containers paired as the diff pairs them. */
+export function diffFoldedLoaded(base: LoadedInput, target: LoadedInput, match: ExplicitMatch[]): string[] {
+  const ba = analyzeProfile(base.profile, { nameOf: base.nameOf });
+  const ta = analyzeProfile(target.profile, { nameOf: target.nameOf });
+  const pairing = diffAnalyses(ba, ta, null, null, { match }).pairing;
+  const names = (l: LoadedInput) => (i: Parameters<NonNullable<LoadedInput['nameOf']>>[0]) =>
+    (l.nameOf ? l.nameOf(i) : i).name;
+  return diffFolded(base.profile, target.profile, pairing, names(target));
+}
