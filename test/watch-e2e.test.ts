@@ -106,7 +106,9 @@ class WatchProcess {
       const found = this.events.find(match);
       if (found) return found;
       if (Date.now() > deadline || this.child.exitCode !== null)
-        throw new Error(`no ${what} within ${ms} ms; events: ${JSON.stringify(this.events)}\nstderr: ${this.stderr}`);
+        throw new Error(
+          `no ${what} within ${ms} ms; events: ${JSON.stringify(this.events)}\nstderr: ${this.stderr}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 200);
         this.waiters.push(() => {
@@ -161,113 +163,128 @@ const isStarted = (e: WatchEvent): e is Extract<WatchEvent, { event: 'started' }
 const isFinding = (e: WatchEvent): e is Extract<WatchEvent, { event: 'finding' }> => e.event === 'finding';
 const isRecorded = (e: WatchEvent): e is Extract<WatchEvent, { event: 'recorded' }> => e.event === 'recorded';
 
-describe.skipIf(skip !== '')(`crosstalk watch with Prometheus and a lab episode ${skip ? `(skipped: ${skip})` : ''}`, () => {
-  it('is scraped, catches the lab episode against its own baseline, stops on SIGTERM and resumes', async () => {
-    const watch = new WatchProcess([]);
-    const started = await watch.waitFor(isStarted, 30_000, 'started event');
-    expect(started.historySamples).toBe(0);
-    const target = started.metricsAddress!;
+describe.skipIf(skip !== '')(
+  `crosstalk watch with Prometheus and a lab episode ${skip ? `(skipped: ${skip})` : ''}`,
+  () => {
+    it('is scraped, catches the lab episode against its own baseline, stops on SIGTERM and resumes', async () => {
+      const watch = new WatchProcess([]);
+      const started = await watch.waitFor(isStarted, 30_000, 'started event');
+      expect(started.historySamples).toBe(0);
+      const target = started.metricsAddress!;
 
-    const promPort = await freePort();
-    const config = join(dir, 'prometheus.yml');
-    writeFileSync(
-      config,
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: crosstalk-watch\n    static_configs:\n      - targets: ['${target}']\n`,
-    );
-    const prometheus = spawn(
-      PROMETHEUS,
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-        '--log.level=warn',
-      ],
-      { stdio: 'ignore' },
-    );
-    children.push(prometheus);
-    try {
-      // The series arrive through Prometheus's own query API.
-      const samples = await until('crosstalk_watch_samples_total in Prometheus', 30_000, async () => {
-        const r = await query(promPort, 'crosstalk_watch_samples_total');
-        return r.length > 0 && Number(r[0].value[1]) > 0 ? r : null;
-      });
-      expect(samples[0].metric.job).toBe('crosstalk-watch');
-      const pressure = await query(promPort, 'crosstalk_host_pressure_stall_ratio');
-      expect(pressure.map((r) => r.metric.resource).sort()).toEqual(['cpu', 'io', 'memory']);
-
-      // A quiet baseline first: nothing departs while only the host's usual load runs.
-      const baseline = await watch.waitFor(
-        (e) => isRecorded(e) && e.kind === 'baseline' && e.status === 'complete',
-        60_000,
-        'quiet baseline',
+      const promPort = await freePort();
+      const config = join(dir, 'prometheus.yml');
+      writeFileSync(
+        config,
+        `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: crosstalk-watch\n    static_configs:\n      - targets: ['${target}']\n`,
       );
-      if (!isRecorded(baseline)) throw new Error('unreachable');
+      const prometheus = spawn(
+        PROMETHEUS,
+        [
+          `--config.file=${config}`,
+          `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+          `--web.listen-address=127.0.0.1:${promPort}`,
+          '--log.level=warn',
+        ],
+        { stdio: 'ignore' },
+      );
+      children.push(prometheus);
+      try {
+        // The series arrive through Prometheus's own query API.
+        const samples = await until('crosstalk_watch_samples_total in Prometheus', 30_000, async () => {
+          const r = await query(promPort, 'crosstalk_watch_samples_total');
+          return r.length > 0 && Number(r[0].value[1]) > 0 ? r : null;
+        });
+        expect(samples[0].metric.job).toBe('crosstalk-watch');
+        const pressure = await query(promPort, 'crosstalk_host_pressure_stall_ratio');
+        expect(pressure.map((r) => r.metric.resource).sort()).toEqual(['cpu', 'io', 'memory']);
 
-      // The episode: negative-dentries with its unfixed neighbours held running until watch reports.
-      const lab = await runScenario('negative-dentries', {
-        durationSeconds: 1,
-        runs: 1,
-        warmupSeconds: 0.5,
-        waitSeconds: 120,
-        onSignal: 'throw',
-        onContended: async (ctx) => {
-          const antagonists = new Set(ctx.containers.filter((c) => c.role === 'neighbour').map((c) => c.name));
-          return watch.waitFor(
-            (e): e is Extract<WatchEvent, { event: 'finding' }> =>
-              isFinding(e) && e.kind === 'triggered' && antagonists.has(e.antagonist?.name ?? ''),
-            90_000,
-            `a finding naming one of ${[...antagonists].join(', ')}`,
-          );
-        },
-      });
-      const finding = lab.contended!.value;
-      expect(finding.signature).toBe('negative-dentries');
-      expect(finding.baseline?.run).toBe(baseline.run);
-      expect(finding.trigger?.kind).toBe('anomaly');
-      // The stored run carries its trigger and the baseline it was diagnosed against.
-      const marker = JSON.parse(readFileSync(join(store, finding.run, 'watch.json'), 'utf8'));
-      expect(marker).toMatchObject({ kind: 'triggered', diagnosed: true, baseline: { run: baseline.run } });
-      expect(marker.trigger.series).toBeTypeOf('string');
-      // The events log on disk has the same line.
-      const logged = readFileSync(join(state, 'events.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => watchEventSchema.parse(JSON.parse(l)));
-      expect(logged.some((e) => isFinding(e) && e.run === finding.run && e.antagonist?.name === finding.antagonist?.name)).toBe(true);
+        // A quiet baseline first: nothing departs while only the host's usual load runs.
+        const baseline = await watch.waitFor(
+          (e) => isRecorded(e) && e.kind === 'baseline' && e.status === 'complete',
+          60_000,
+          'quiet baseline',
+        );
+        if (!isRecorded(baseline)) throw new Error('unreachable');
 
-      // ... and Prometheus has the finding.
-      const active = await until('crosstalk_findings_active for negative-dentries', 30_000, async () => {
-        const r = await query(promPort, 'crosstalk_findings_active{signature="negative-dentries"}');
-        return r.length > 0 && Number(r[0].value[1]) >= 1 ? r : null;
-      });
-      expect(active[0].metric.severity).toBe(finding.severity);
+        // The episode: negative-dentries with its unfixed neighbours held running until watch reports.
+        const lab = await runScenario('negative-dentries', {
+          durationSeconds: 1,
+          runs: 1,
+          warmupSeconds: 0.5,
+          waitSeconds: 120,
+          onSignal: 'throw',
+          onContended: async (ctx) => {
+            const antagonists = new Set(
+              ctx.containers.filter((c) => c.role === 'neighbour').map((c) => c.name),
+            );
+            return watch.waitFor(
+              (e): e is Extract<WatchEvent, { event: 'finding' }> =>
+                isFinding(e) && e.kind === 'triggered' && antagonists.has(e.antagonist?.name ?? ''),
+              90_000,
+              `a finding naming one of ${[...antagonists].join(', ')}`,
+            );
+          },
+        });
+        const finding = lab.contended!.value;
+        expect(finding.signature).toBe('negative-dentries');
+        expect(finding.baseline?.run).toBe(baseline.run);
+        expect(finding.trigger?.kind).toBe('anomaly');
+        // The stored run carries its trigger and the baseline it was diagnosed against.
+        const marker = JSON.parse(readFileSync(join(store, finding.run, 'watch.json'), 'utf8'));
+        expect(marker).toMatchObject({ kind: 'triggered', diagnosed: true, baseline: { run: baseline.run } });
+        expect(marker.trigger.series).toBeTypeOf('string');
+        // The events log on disk has the same line.
+        const logged = readFileSync(join(state, 'events.jsonl'), 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => watchEventSchema.parse(JSON.parse(l)));
+        expect(
+          logged.some(
+            (e) => isFinding(e) && e.run === finding.run && e.antagonist?.name === finding.antagonist?.name,
+          ),
+        ).toBe(true);
 
-      // SIGTERM: a clean stop, no run left in `recording`.
-      const code = await watch.terminate();
-      expect(code, watch.stderr).toBe(0);
-      expect(watch.events.at(-1)?.event).toBe('stopped');
-      const runs = await new RunStore(store).listRuns();
-      expect(runs.filter((r) => r.state === 'recording' || r.state === 'abandoned')).toEqual([]);
-      const persisted = readFileSync(join(state, 'history.jsonl'), 'utf8').split('\n').filter((l) => l !== '').length;
+        // ... and Prometheus has the finding.
+        const active = await until('crosstalk_findings_active for negative-dentries', 30_000, async () => {
+          const r = await query(promPort, 'crosstalk_findings_active{signature="negative-dentries"}');
+          return r.length > 0 && Number(r[0].value[1]) >= 1 ? r : null;
+        });
+        expect(active[0].metric.severity).toBe(finding.severity);
 
-      // A restart resumes its history and baselines; SIGTERM mid-recording keeps the run whole.
-      const again = new WatchProcess(['--profile-every', '1']);
-      const resumed = await again.waitFor(isStarted, 30_000, 'started event after the restart');
-      expect(resumed.historySamples).toBe(Math.min(60, persisted));
-      expect(resumed.historySamples).toBeGreaterThan(4);
-      expect(resumed.baselines).toContain(baseline.run);
-      await again.waitFor((e) => e.event === 'trigger' && e.trigger.kind === 'schedule', 30_000, 'scheduled trigger');
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(await again.terminate(), again.stderr).toBe(0);
-      const recorded = again.events.find(isRecorded);
-      expect(recorded, again.stderr).toBeDefined();
-      expect(['complete', 'interrupted']).toContain(recorded!.status);
-      const after = await new RunStore(store).listRuns();
-      const stopped = after.find((r) => r.id === recorded!.run)!;
-      expect(['interrupted', 'complete']).toContain(stopped.state);
-      expect(JSON.parse(readFileSync(join(stopped.dir, 'watch.json'), 'utf8')).kind).toBe('scheduled');
-    } finally {
-      prometheus.kill('SIGTERM');
-    }
-  });
-});
+        // SIGTERM: a clean stop, no run left in `recording`.
+        const code = await watch.terminate();
+        expect(code, watch.stderr).toBe(0);
+        expect(watch.events.at(-1)?.event).toBe('stopped');
+        const runs = await new RunStore(store).listRuns();
+        expect(runs.filter((r) => r.state === 'recording' || r.state === 'abandoned')).toEqual([]);
+        const persisted = readFileSync(join(state, 'history.jsonl'), 'utf8')
+          .split('\n')
+          .filter((l) => l !== '').length;
+
+        // A restart resumes its history and baselines; SIGTERM mid-recording keeps the run whole.
+        const again = new WatchProcess(['--profile-every', '1']);
+        const resumed = await again.waitFor(isStarted, 30_000, 'started event after the restart');
+        expect(resumed.historySamples).toBe(Math.min(60, persisted));
+        expect(resumed.historySamples).toBeGreaterThan(4);
+        expect(resumed.baselines).toContain(baseline.run);
+        await again.waitFor(
+          (e) => e.event === 'trigger' && e.trigger.kind === 'schedule',
+          30_000,
+          'scheduled trigger',
+        );
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(await again.terminate(), again.stderr).toBe(0);
+        const recorded = again.events.find(isRecorded);
+        expect(recorded, again.stderr).toBeDefined();
+        expect(['complete', 'interrupted']).toContain(recorded!.status);
+        const after = await new RunStore(store).listRuns();
+        const stopped = after.find((r) => r.id === recorded!.run)!;
+        expect(['interrupted', 'complete']).toContain(stopped.state);
+        expect(JSON.parse(readFileSync(join(stopped.dir, 'watch.json'), 'utf8')).kind).toBe('scheduled');
+      } finally {
+        prometheus.kill('SIGTERM');
+      }
+    });
+  },
+);
