@@ -5,6 +5,8 @@
 //           temp file: import + analyze + diagnose, MB/s, samples/s, peak RSS; baseline: a bare
 //           byte scan of the same file.
 //   record: recording overhead (bench/record-overhead.mjs), run with `npm run bench -- record`.
+//   watch:  `crosstalk watch` overhead, always-on and triggered layers (bench/watch-overhead.mjs),
+//           run with `npm run bench -- watch`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,3 +95,5 @@ async function parseBench() {
 if (which.length === 0 || which.includes('parse')) await parseBench();
 if (which.includes('record'))
   execFileSync(process.execPath, [join(here, 'record-overhead.mjs')], { stdio: 'inherit' });
+if (which.includes('watch'))
+  execFileSync(process.execPath, [join(here, 'watch-overhead.mjs')], { stdio: 'inherit' });

@@ -2,7 +2,15 @@
 // steps above the threshold fire within `sustain` readings, single spikes and rises under the
 // floor do not, and a lasting level becomes the baseline.
 import { describe, expect, it } from 'vitest';
-import { departureOf, mad, median, observe, SeriesRing, TRIGGER_DEFAULTS, type TriggerRule } from '../src/watch/trigger.ts';
+import {
+  departureOf,
+  mad,
+  median,
+  observe,
+  SeriesRing,
+  TRIGGER_DEFAULTS,
+  type TriggerRule,
+} from '../src/watch/trigger.ts';
 
 /** mulberry32: a small seeded PRNG, so every run sees the same series. */
 function rng(seed: number): () => number {

@@ -145,7 +145,7 @@ describe('history', () => {
     for (let i = 0; i < 100; i++) {
       const v = interval(i * 1000, 0);
       h.observe(v);
-      await h.persist(v);
+      h.persist(v);
     }
     const sizes = ['history.jsonl', 'history.1.jsonl'].map((f) => readFileSync(join(d, f)).length);
     expect(sizes[0] + sizes[1]).toBeLessThanOrEqual(4000 + 200);

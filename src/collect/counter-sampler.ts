@@ -5,7 +5,7 @@
  * hierarchy, which reads every cgroup's cgroup.procs) is the costly part and is refreshed every
  * `rescanMs`, not on every reading; container engines are not asked for names here.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { type CgroupHierarchies, cgroupHierarchies } from './cgroup-fs.ts';
 import { type CgroupMap, mapCgroups } from './cgroup-map.ts';
 import { type KernelStateSnapshot, snapshotKernelState } from './kernel-state.ts';
@@ -41,9 +41,17 @@ export class CounterSampler {
       this.mappedAt = now;
     }
     const [kernel, stat] = await Promise.all([
-      snapshotKernelState(this.hierarchies, this.map),
-      readFile('/proc/stat', 'utf8').catch(() => ''),
+      snapshotKernelState(this.hierarchies, this.map, { sync: true }),
+      procStatText(),
     ]);
     return { at: now, kernel, procStat: parseProcStat(stat) };
+  }
+}
+
+function procStatText(): string {
+  try {
+    return readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return '';
   }
 }

@@ -30,7 +30,7 @@ import {
   type WatchCounters,
   watchRegistry,
 } from './metrics.ts';
-import { type ContainerTotals, containerTotalsOf, intervalValues } from './series.ts';
+import { type ContainerTotals, containerTotalsOf, type IntervalValues, intervalValues } from './series.ts';
 import type { TriggerRule } from './trigger.ts';
 import {
   listWatchRuns,
@@ -105,6 +105,7 @@ export class Watcher {
   private lastScheduledAt: number;
   private newestBaseline: { run: string; dir: string; createdAt: string } | null = null;
   private diskFull = false;
+  private historyFailing = false;
   private findings: Finding[] = [];
   private figures: RecordingFigures | null = null;
   private server: MetricsServer | null = null;
@@ -176,7 +177,7 @@ export class Watcher {
         const v = intervalValues(this.previous, sample, containerOf);
         if (v) {
           firings = this.history.observe(v);
-          await this.history.persist(v).catch((e) => this.error('history', e));
+          this.persist(v);
         }
       }
       this.previous = sample;
@@ -190,6 +191,17 @@ export class Watcher {
     this.capInterval(seconds);
     for (const f of firings) this.counters.triggers.inc({ series: f.series });
     await this.maybeRecord(firings);
+  }
+
+  /** The history's copy on disk; a failure (a full disk) is logged once per episode, readings go on. */
+  private persist(v: IntervalValues): void {
+    try {
+      this.history.persist(v);
+      this.historyFailing = false;
+    } catch (e) {
+      if (!this.historyFailing) this.error('history', e);
+      this.historyFailing = true;
+    }
   }
 
   /** Keeps the always-on layer's CPU under maxCpuShare of one CPU by lengthening the interval. */
