@@ -11,18 +11,7 @@ import {
   TRIGGER_DEFAULTS,
   type TriggerRule,
 } from '../src/watch/trigger.ts';
-
-/** mulberry32: a small seeded PRNG, so every run sees the same series. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './support/process-watch.ts';
 
 function gaussian(r: () => number): number {
   const u = Math.max(r(), 1e-12);
@@ -69,7 +58,7 @@ describe('median and MAD', () => {
 describe.each(NOISE)('a pressure-like series (level 0.2, noise sd %s)', (sd) => {
   const floor = 0.1;
   const quiet = (seed: number, n: number) => {
-    const r = rng(seed);
+    const r = seededRandom(seed);
     return Array.from({ length: n }, () => Math.max(0, 0.2 + sd * gaussian(r)));
   };
 
@@ -79,7 +68,7 @@ describe.each(NOISE)('a pressure-like series (level 0.2, noise sd %s)', (sd) => 
   });
 
   it('never fires on 5,000 quiet readings with heavy-tailed (Laplace) noise', () => {
-    const r = rng(2);
+    const r = seededRandom(2);
     const series = Array.from({ length: 5000 }, () => 0.2 + laplace(r, sd));
     expect(firings(series, floor)).toEqual([]);
     expect(firings(series, 0)).toEqual([]);

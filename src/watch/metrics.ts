@@ -184,33 +184,30 @@ function containerMetrics(src: MetricsSource, gauge: GaugeOf, mirror: CounterOf)
         }
     },
   );
-  mirror(
-    'crosstalk_container_cpu_usage_seconds_total',
-    'CPU time the container used (cpu.stat usage_usec)',
-    ['container', 'id'],
-    (c) => {
-      for (const [id, t] of src.totals())
-        if (t.usageSeconds !== null) c.inc({ container: t.name, id }, t.usageSeconds);
-    },
-  );
-  mirror(
-    'crosstalk_container_cpu_throttled_seconds_total',
-    'time the container was throttled (cpu.stat throttled_usec)',
-    ['container', 'id'],
-    (c) => {
-      for (const [id, t] of src.totals())
-        if (t.throttledSeconds !== null) c.inc({ container: t.name, id }, t.throttledSeconds);
-    },
-  );
-  mirror(
-    'crosstalk_container_cpu_throttled_periods_total',
-    'CFS periods the container was throttled in (cpu.stat nr_throttled)',
-    ['container', 'id'],
-    (c) => {
-      for (const [id, t] of src.totals())
-        if (t.throttledPeriods !== null) c.inc({ container: t.name, id }, t.throttledPeriods);
-    },
-  );
+  const perContainer: [string, string, (t: ContainerTotals) => number | null][] = [
+    [
+      'crosstalk_container_cpu_usage_seconds_total',
+      'CPU time the container used (cpu.stat usage_usec)',
+      (t) => t.usageSeconds,
+    ],
+    [
+      'crosstalk_container_cpu_throttled_seconds_total',
+      'time the container was throttled (cpu.stat throttled_usec)',
+      (t) => t.throttledSeconds,
+    ],
+    [
+      'crosstalk_container_cpu_throttled_periods_total',
+      'CFS periods the container was throttled in (cpu.stat nr_throttled)',
+      (t) => t.throttledPeriods,
+    ],
+  ];
+  for (const [name, help, value] of perContainer)
+    mirror(name, help, ['container', 'id'], (c) => {
+      for (const [id, t] of src.totals()) {
+        const v = value(t);
+        if (v !== null) c.inc({ container: t.name, id }, v);
+      }
+    });
 }
 
 function hostMetrics(src: MetricsSource, gauge: GaugeOf, mirror: CounterOf): void {
@@ -301,6 +298,10 @@ function recordingMetrics(src: MetricsSource, gauge: GaugeOf): void {
   );
 }
 
+function unixSeconds(ms: number | null): number | null {
+  return ms === null ? null : ms / 1000;
+}
+
 function healthMetrics(src: MetricsSource, gauge: GaugeOf, mirror: CounterOf): void {
   const h = () => src.health();
   const simple = (name: string, help: string, value: () => number | null) =>
@@ -311,10 +312,7 @@ function healthMetrics(src: MetricsSource, gauge: GaugeOf, mirror: CounterOf): v
   simple(
     'crosstalk_watch_last_sample_timestamp_seconds',
     'when the always-on layer last read its counters (Unix time)',
-    () => {
-      const t = h().lastSampleAt;
-      return t === null ? null : t / 1000;
-    },
+    () => unixSeconds(h().lastSampleAt),
   );
   simple(
     'crosstalk_watch_sample_interval_seconds',
@@ -332,10 +330,7 @@ function healthMetrics(src: MetricsSource, gauge: GaugeOf, mirror: CounterOf): v
   simple(
     'crosstalk_watch_baseline_timestamp_seconds',
     'when the newest quiet baseline was recorded (Unix time)',
-    () => {
-      const t = h().newestBaselineAt;
-      return t === null ? null : t / 1000;
-    },
+    () => unixSeconds(h().newestBaselineAt),
   );
   mirror(
     'crosstalk_watch_cpu_seconds_total',
