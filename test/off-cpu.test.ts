@@ -288,7 +288,7 @@ describe.skipIf(reason !== null || spawnSync('cc', ['--version']).status !== 0)(
         expect(r.status, r.stderr).toBe(0);
         const { dir: runDir } = JSON.parse(r.stdout) as { dir: string };
         const m = parseRunMetadata(readFileSync(join(runDir, METADATA_FILE), 'utf8'), runDir);
-        return { stderr: r.stderr, offCpu: m.recording!.options.offCpu, notes: m.recording!.notes };
+        return { stderr: r.stderr, offCpu: m.recording!.options!.offCpu, notes: m.recording!.notes! };
       } finally {
         load.kill('SIGKILL');
       }

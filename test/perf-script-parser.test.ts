@@ -12,9 +12,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/formats/errors.ts';
-import { UNKNOWN_PID } from '../src/formats/perf-script/header.ts';
 import { eventBase, type PerfScriptOptions, parsePerfScript } from '../src/formats/perf-script/parser.ts';
-import { FrameKind, frameKindNames, type Profile } from '../src/model/profile.ts';
+import { FrameKind, frameKindNames, type Profile, UNKNOWN_PID } from '../src/model/profile.ts';
 import { validateProfile } from '../src/model/validate.ts';
 import { corpusFile } from './support/corpus.mjs';
 

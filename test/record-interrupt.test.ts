@@ -103,7 +103,7 @@ describe.skipIf(skip)('interrupted recordings', () => {
     const m = await metadataOf(dir);
     expect(m.status).toBe('complete');
     expect(m.recording?.interrupted).toBe(true);
-    expect(m.recording?.window.actualSeconds).toBeLessThan(10);
+    expect(m.recording?.window?.actualSeconds).toBeLessThan(10);
     const read = await readPerfData(join(dir, PERF_DATA_FILE));
     expect(read.truncated).toBe(false);
     expect(read.samples).toBeGreaterThan(0);

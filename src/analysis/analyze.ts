@@ -4,8 +4,9 @@
  * Shares are fractions of the total weight (sum of periods) of all samples of the chosen event.
  */
 import type { Profile } from '../model/profile.ts';
+import { type AnalysisInput, inputOf } from './analysis-input.ts';
 import type { Attributions } from './attribute.ts';
-import { type Category, categories, modeOf } from './attribute.ts';
+import { type Category, categories, modeOf } from './categories.ts';
 import type { ContainerIdentity, NameResolver } from './containers.ts';
 import { type Limitation, limitationsOf } from './limitations.ts';
 import { type OffCpuSummary, offCpuProfiles, summarizeOffCpu } from './off-cpu.ts';
@@ -52,24 +53,6 @@ export interface ContainerSummary {
   processes: { comm: string; pid: number; share: number }[];
 }
 
-export interface AnalysisInput {
-  source: string;
-  format: Profile['meta']['format'];
-  event: string;
-  events: { name: string; samples: number }[];
-  eventChosenBy: Profile['meta']['eventChosenBy'];
-  callGraph: Profile['meta']['callGraph'];
-  samples: number;
-  totalWeight: number;
-  weightUnit: 'ns' | 'events';
-  durationSeconds: number | null;
-  truncated: boolean;
-  hasCgroups: boolean;
-  warnings: string[];
-  oddities: Profile['meta']['oddities'];
-  recording: Profile['meta']['recording'];
-}
-
 /** One host of a multi-host profile. Shares are of the whole profile's weight. */
 export interface HostSummary {
   name: string;
@@ -93,11 +76,6 @@ export interface AnalysisResult {
   containers: ContainerSummary[];
   syscalls: SyscallSummary[];
   limitations: Limitation[];
-}
-
-/** cpu-clock and task-clock periods are nanoseconds; other events count occurrences. */
-function weightUnitOf(event: string): 'ns' | 'events' {
-  return /^(?:cpu-clock|task-clock|off-cpu)(?::|\/|$| )/.test(event) ? 'ns' : 'events';
 }
 
 interface ContainerAcc {
@@ -264,26 +242,5 @@ function containerSummary(
       .sort((a, b) => b.share - a.share || a.name.localeCompare(b.name))
       .slice(0, 5),
     processes: processes.slice(0, topProcesses),
-  };
-}
-
-function inputOf(p: Profile, total: number): AnalysisInput {
-  const m = p.meta;
-  return {
-    source: m.source,
-    format: m.format,
-    event: m.event,
-    events: m.events,
-    eventChosenBy: m.eventChosenBy,
-    callGraph: m.callGraph,
-    samples: p.samples.length,
-    totalWeight: total,
-    weightUnit: weightUnitOf(m.event),
-    durationSeconds: m.durationSeconds,
-    truncated: m.truncated,
-    hasCgroups: m.hasCgroups,
-    warnings: m.warnings,
-    oddities: m.oddities,
-    recording: m.recording,
   };
 }

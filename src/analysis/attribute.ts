@@ -5,6 +5,7 @@
  */
 import { type CallGraphMode, FrameKind, type Profile, type StackIndex } from '../model/profile.ts';
 import { type CallSite, callSiteOf, functionNameOf, type UserFrame } from './call-site.ts';
+import type { Category } from './categories.ts';
 import {
   bareSyscallNameOf,
   isHardIrqEntry,
@@ -16,36 +17,6 @@ import {
   syscallHelperNameOf,
   syscallNameOf,
 } from './kernel-entry.ts';
-
-export const categories = [
-  'user',
-  'syscall',
-  'page_fault',
-  'interrupt',
-  'kernel_thread',
-  'idle',
-  'kernel_other',
-  'no_stack',
-] as const;
-export type Category = (typeof categories)[number];
-
-/** Which part of the user / kernel / idle split a category belongs to. */
-export function modeOf(c: Category): 'user' | 'kernel' | 'idle' | 'unknown' {
-  switch (c) {
-    case 'user':
-      return 'user';
-    case 'idle':
-      return 'idle';
-    case 'no_stack':
-      return 'unknown';
-    case 'syscall':
-    case 'page_fault':
-    case 'interrupt':
-    case 'kernel_thread':
-    case 'kernel_other':
-      return 'kernel';
-  }
-}
 
 /** Name used for syscall time whose entry frame is not on the stack (entry/exit code itself). */
 export const UNNAMED_SYSCALL = '(syscall entry/exit)';

@@ -12,7 +12,8 @@
  * recording: the average number of a container's tasks blocked or waiting for a CPU, a figure
  * that load alone does not scale the way a share does.
  */
-import type { AnalysisInput, AnalysisResult } from './analyze.ts';
+import type { AnalysisInput } from './analysis-input.ts';
+import type { AnalysisResult } from './analyze.ts';
 import type { CounterSet } from './counters.ts';
 import { type ContainerPairing, type ExplicitMatch, matchContainers } from './match-containers.ts';
 import type { OffCpuContainer, OffCpuSummary } from './off-cpu.ts';

@@ -3,7 +3,7 @@
  * no call graphs, hidden kernel symbols, call sites lost to frame-pointer unwinding.
  */
 import { FrameKind, type Profile } from '../model/profile.ts';
-import type { AnalysisInput } from './analyze.ts';
+import type { AnalysisInput } from './analysis-input.ts';
 import type { OffCpuSummary } from './off-cpu.ts';
 import type { SyscallSummary } from './syscalls.ts';
 

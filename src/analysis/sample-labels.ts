@@ -6,7 +6,8 @@
  */
 import type { Profile } from '../model/profile.ts';
 import type { StringIndex } from '../model/strings.ts';
-import { Attributions, type Category, categories } from './attribute.ts';
+import { Attributions } from './attribute.ts';
+import { type Category, categories } from './categories.ts';
 import { type ContainerIdentity, containerOf, type NameResolver } from './containers.ts';
 import { isIdleComm, isKernelThreadComm } from './kernel-entry.ts';
 import { type Windows, windowOf, windowsOf } from './windows.ts';

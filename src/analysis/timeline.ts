@@ -3,7 +3,7 @@
  * correlates (windows.ts), so the chart shows exactly the series behind a finding's "correlated"
  * evidence. Kernel time and containers are the labeller's (sample-labels.ts), as analyze counts them.
  */
-import { modeOf } from './attribute.ts';
+import { modeOf } from './categories.ts';
 import type { SampleLabels } from './sample-labels.ts';
 import type { TimelineData, TimelineSeries } from './view-data.ts';
 import { type Windows, windowOf, windowsOfTimes } from './windows.ts';

@@ -10,11 +10,10 @@ import {
   type PreflightProblem,
   type ProblemKind,
 } from '../collect/preflight.ts';
+import { RECORD_DEFAULTS, type RecordProgress } from '../collect/record-options.ts';
 import {
   PreflightFailedError,
-  RECORD_DEFAULTS,
   RecordingCancelledError,
-  type RecordProgress,
   type RunInfo,
   recordRun,
 } from '../collect/recorder.ts';

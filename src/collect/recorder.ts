@@ -15,6 +15,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILE_MODE, writeFileAtomic, writeFileAtomicSync } from '../store/atomic-file.ts';
+import { COUNTERS_SCHEMA, type StoredCounters } from '../store/counters-file.ts';
 import {
   COUNTERS_FILE,
   METADATA_FILE,
@@ -24,65 +25,11 @@ import {
 } from '../store/metadata.ts';
 import { invalidLabel, LABEL, type RunStore } from '../store/store.ts';
 import type { SourceNote } from './container-names.ts';
-import { decideOffCpu, type OffCpuRequest } from './off-cpu-policy.ts';
-import {
-  type CallGraphMode,
-  formatProblem,
-  type PreflightProblem,
-  type PreflightReport,
-  preflight,
-} from './preflight.ts';
+import { decideOffCpu } from './off-cpu-policy.ts';
+import { formatProblem, type PreflightProblem, type PreflightReport, preflight } from './preflight.ts';
+import { RECORD_DEFAULTS, type RecordOptions, type Settings } from './record-options.ts';
 import { Session } from './recording-session.ts';
-import { COUNTERS_SCHEMA, type RecordingFacts, type RunCounters } from './run-facts.ts';
-
-/** Defaults of `crosstalk record`; see the README for why fp and 99 Hz. */
-export const RECORD_DEFAULTS = {
-  durationSeconds: 10,
-  frequency: 99,
-  callGraph: 'fp' as CallGraphMode,
-  dwarfStackBytes: 8192,
-  /** Off-CPU recording: decided on the host by its context-switch rate (off-cpu-policy.ts). */
-  offCpu: 'auto' as OffCpuRequest,
-};
-
-export interface RecordOptions {
-  /** Length of the window, seconds. Default 10. */
-  durationSeconds?: number;
-  /** Samples per second per CPU. Default 99 (not 100: avoids lockstep with 100 Hz timers). */
-  frequency?: number;
-  /** Default fp: cheap to record and decode; dwarf keeps callers of libc wrappers at ~15x the data. */
-  callGraph?: CallGraphMode;
-  /** User stack bytes copied per sample with dwarf. Default 8192. */
-  dwarfStackBytes?: number;
-  /** Label the run at creation (e.g. `healthy` for a baseline). */
-  label?: string;
-  store: RunStore;
-  /** Run the per-container syscall counter. Default true. */
-  syscallRates?: boolean;
-  /**
-   * Record every context switch with its call chain, for off-CPU time. Default 'auto': when the
-   * host's switch rate keeps the cost under 5% of its CPU time (off-cpu-policy.ts).
-   */
-  offCpu?: OffCpuRequest;
-  onProgress?: (p: RecordProgress) => void;
-  /** Ends the window early; perf finishes its file; the run is complete and marked interrupted. */
-  stop?: AbortSignal;
-  /** Kills perf at once; the run is kept, marked incomplete. */
-  abort?: AbortSignal;
-  /** Environment for perf and the container engines (PATH). Default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** How long perf may take to start (synthesizing every process's maps), ms. Default 60000. */
-  startTimeoutMs?: number;
-}
-
-export type RecordProgress =
-  | { phase: 'preflight' }
-  | { phase: 'snapshot'; when: 'before' | 'after' }
-  | { phase: 'starting' }
-  | { phase: 'recording'; elapsedSeconds: number; durationSeconds: number }
-  | { phase: 'stopping'; interrupted: boolean }
-  | { phase: 'syscalls' }
-  | { phase: 'checking'; fraction: number };
+import type { RecordingFacts, RunCounters } from './run-facts.ts';
 
 export interface RunInfo {
   id: string;
@@ -90,9 +37,12 @@ export interface RunInfo {
   status: RunStatus;
   interrupted: boolean;
   incompleteReason: string | null;
-  metadata: RunMetadata;
+  /** As written, with the recorder's whole facts. */
+  metadata: RecordedMetadata;
   preflight: PreflightReport;
 }
+
+export type RecordedMetadata = Omit<RunMetadata, 'recording'> & { recording: RecordingFacts | null };
 
 /** Preflight found a fatal problem; nothing was written. */
 export class PreflightFailedError extends Error {
@@ -110,19 +60,6 @@ export class RecordingCancelledError extends Error {
 /** Spare bytes kept in the run directory and freed if the disk fills, so the metadata can still say so. */
 const RESERVE_FILE = '.reserve';
 const RESERVE_BYTES = 1024 * 1024;
-
-export interface Settings {
-  durationSeconds: number;
-  frequency: number;
-  callGraph: CallGraphMode;
-  dwarfStackBytes: number;
-  syscallRates: boolean;
-  /** Resolved before recording (decideOffCpu). */
-  offCpu: boolean;
-  /** Length of the syscall-counting window after the profile. */
-  syscallSeconds: number;
-  env: NodeJS.ProcessEnv;
-}
 
 /**
  * The syscall-counting window: a fifth of the profile window, between 1 and 3 seconds (enough
@@ -187,7 +124,8 @@ export async function recordRun(opts: RecordOptions): Promise<RunInfo> {
     status: metadata.status,
     interrupted: facts.interrupted,
     incompleteReason: facts.incompleteReason,
-    metadata,
+    // finish() wrote these facts as the run's recording.
+    metadata: { ...metadata, recording: facts },
     preflight: pre,
   };
 }
@@ -201,7 +139,12 @@ async function finish(
 ): Promise<RunMetadata> {
   const counters = countersOf(session);
   const write = async () => {
-    if (counters) await writeFileAtomic(join(dir, COUNTERS_FILE), `${JSON.stringify(counters)}\n`);
+    // What is written must read back (store/counters-file.ts validates it on read).
+    if (counters)
+      await writeFileAtomic(
+        join(dir, COUNTERS_FILE),
+        `${JSON.stringify(counters satisfies StoredCounters)}\n`,
+      );
     return store.updateMetadata(dir, (m) => ({
       ...m,
       status: facts.incompleteReason === null ? 'complete' : 'incomplete',

@@ -15,7 +15,7 @@ import { readHostFacts } from './host-facts.ts';
 import { snapshotKernelState } from './kernel-state.ts';
 import { exitText, type PerfExit, PerfRecording, perfRecordArgs } from './perf-recording.ts';
 import { callGraphArgs, type PreflightReport } from './preflight.ts';
-import type { RecordOptions, RecordProgress, Settings } from './recorder.ts';
+import type { RecordOptions, RecordProgress, Settings } from './record-options.ts';
 import type { ProfileCheck, RecordingFacts, RunCounters } from './run-facts.ts';
 import {
   readSyscallRates,

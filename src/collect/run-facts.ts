@@ -1,8 +1,12 @@
 /**
  * What a recording writes about itself: RecordingFacts go into metadata.json (small, read by
  * `crosstalk runs`), RunCounters into counters.json (the snapshots, cgroup maps and syscall rates).
+ * The store owns the files' format as read back (store/metadata.ts StoredRecording,
+ * store/counters-file.ts StoredCounters, validated with zod); these types must stay assignable to
+ * those (the recorder writes them through the store's types, so the compiler checks it).
  */
 
+import type { COUNTERS_SCHEMA } from '../store/counters-file.ts';
 import type { CgroupMap } from './cgroup-map.ts';
 import type { SourceNote } from './container-names.ts';
 import type { HostFacts } from './host-facts.ts';
@@ -10,8 +14,6 @@ import type { KernelStateSnapshot } from './kernel-state.ts';
 import type { PerfExit } from './perf-recording.ts';
 import type { CallGraphMode, PreflightProblem } from './preflight.ts';
 import type { SyscallRates } from './syscall-rates.ts';
-
-export const COUNTERS_SCHEMA = 'crosstalk.counters/1';
 
 export interface RecordingOptionsUsed {
   durationSeconds: number;

@@ -12,8 +12,8 @@
  */
 
 import type { Profile } from '../model/profile.ts';
+import { UNKNOWN_PID } from '../model/profile.ts';
 import { type FrameTextOptions, frameText } from './collapse-frame.ts';
-import { UNKNOWN_PID } from './perf-script/header.ts';
 
 export interface CollapseOptions {
   /** Process name `comm-PID` (`comm-?` when perf printed only one number). Default false. */

@@ -9,11 +9,10 @@
  * and `_[i]` inlined frames (the `--all` / `--kernel` / `--jit` annotations).
  */
 import { ProfileBuilder } from '../model/builder.ts';
-import { FrameKind, type FrameKindCode, type Profile } from '../model/profile.ts';
+import { FrameKind, type FrameKindCode, type Profile, UNKNOWN_PID } from '../model/profile.ts';
 import { decode, isDigit, SEMICOLON, SPACE, skipSpaces, trimEnd } from './bytes.ts';
 import { InputError } from './errors.ts';
 import { forEachLine } from './lines.ts';
-import { UNKNOWN_PID } from './perf-script/header.ts';
 
 /** yes: the first content line is `frames count`; need-more: no complete line yet. */
 export function sniffFolded(head: Uint8Array, complete: boolean): 'yes' | 'no' | 'need-more' {

@@ -7,26 +7,11 @@
  * splits a large text file itself.
  */
 import { stat } from 'node:fs/promises';
-import { parentPort } from 'node:worker_threads';
 import type { Profile } from '../model/profile.ts';
-import { deserializeError, type SerializedError, serializeError } from './errors.ts';
+import { deserializeError } from './errors.ts';
 import { type ImportOptions, importProfile } from './input.ts';
 import { defaultThreads, PARALLEL_MIN_BYTES, startWorker } from './parallel.ts';
-
-export const FILE_JOB = 'crosstalk-import-file';
-
-/** Options a worker can receive (functions cannot cross threads). */
-export type FileJobOptions = Pick<ImportOptions, 'event' | 'keepAddresses' | 'callGraph'>;
-
-interface FileJob {
-  path: string;
-  options: FileJobOptions;
-}
-
-type FileJobMessage =
-  | { type: 'progress'; fraction: number }
-  | { type: 'done'; profile: Profile }
-  | { type: 'error'; error: SerializedError };
+import { FILE_JOB, type FileJob, type FileJobMessage, type FileJobOptions } from './worker-protocol.ts';
 
 /**
  * The profiles of `paths`, in the same order. `opts.threads` bounds the lanes (default: the CPUs
@@ -124,74 +109,4 @@ class ImportWorker {
     this.w.postMessage(null);
     await exited;
   }
-}
-
-/** Worker side: imports each input it is sent, whole, on this thread; posts each profile back. */
-export function serveFileJobs(): void {
-  const port = parentPort!;
-  port.on('message', (job: FileJob | null) => {
-    if (job === null) port.close();
-    else void runFileJob(job);
-  });
-}
-
-async function runFileJob(job: FileJob): Promise<void> {
-  const port = parentPort!;
-  let last = 0;
-  try {
-    const profile = await importProfile(job.path, {
-      ...job.options,
-      threads: 1,
-      onProgress: (fraction) => {
-        if (fraction - last >= 0.05) {
-          last = fraction;
-          port.postMessage({ type: 'progress', fraction } satisfies FileJobMessage);
-        }
-      },
-    });
-    port.postMessage({ type: 'done', profile } satisfies FileJobMessage, transferListOf(profile));
-  } catch (e) {
-    port.postMessage({ type: 'error', error: serializeError(e) } satisfies FileJobMessage);
-  }
-}
-
-/** The typed arrays of a finished profile, moved (not copied) to the main thread. */
-export function transferListOf(profile: Profile): ArrayBuffer[] {
-  return [
-    profile.frames.name,
-    profile.frames.module,
-    profile.frames.kind,
-    profile.frames.inlined,
-    profile.frames.address,
-    profile.stacks.prefix,
-    profile.stacks.frame,
-    profile.stacks.depth,
-    profile.samples.stack,
-    profile.samples.time,
-    profile.samples.weight,
-    profile.samples.pid,
-    profile.samples.tid,
-    profile.samples.cpu,
-    profile.samples.comm,
-    profile.samples.cgroup,
-    profile.samples.host,
-    ...switchColumns(profile),
-  ].map((a) => a.buffer as ArrayBuffer);
-}
-
-function switchColumns(profile: Profile): ArrayBufferView[] {
-  const sw = profile.switches;
-  if (sw === undefined) return [];
-  return [
-    sw.stack,
-    sw.timeNs,
-    sw.cpu,
-    sw.prevTid,
-    sw.prevPid,
-    sw.comm,
-    sw.cgroup,
-    sw.prevState,
-    sw.nextTid,
-    sw.host,
-  ];
 }

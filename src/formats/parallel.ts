@@ -9,8 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { mergeProfiles } from '../model/merge.ts';
 import type { Profile } from '../model/profile.ts';
 import { deserializeError } from './errors.ts';
-import type { PartMessage, PartRequest } from './parse-worker.ts';
 import { eventBase, severalEventsWarning } from './perf-script/parser.ts';
+import type { PartMessage, PartRequest } from './worker-protocol.ts';
 
 /** Below this size one thread is as fast: starting workers and merging costs ~100 ms. */
 export const PARALLEL_MIN_BYTES = 48 * 1024 * 1024;

@@ -6,25 +6,17 @@
  */
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Profile } from '../model/profile.ts';
-import { type SerializedError, serializeError } from './errors.ts';
-import { FILE_JOB, serveFileJobs, transferListOf } from './import-many.ts';
-import { type PerfScriptOptions, parsePerfScript } from './perf-script/parser.ts';
-
-export interface PartRequest {
-  file: string;
-  source: string;
-  start: number;
-  /** Exclusive. */
-  end: number;
-  options: Pick<PerfScriptOptions, 'event' | 'defaultEvent' | 'keepAddresses' | 'callGraph' | 'switchEvent'>;
-}
-
-export type PartMessage =
-  | { type: 'lines'; count: number }
-  | { type: 'progress'; bytes: number }
-  | { type: 'done'; profile: Profile }
-  | { type: 'error'; error: SerializedError };
+import { serializeError } from './errors.ts';
+import { importProfile } from './input.ts';
+import { parsePerfScript } from './perf-script/parser.ts';
+import {
+  FILE_JOB,
+  type FileJob,
+  type FileJobMessage,
+  type PartMessage,
+  type PartRequest,
+  transferListOf,
+} from './worker-protocol.ts';
 
 const CHUNK = 1 << 20;
 
@@ -75,6 +67,35 @@ if (parentPort && workerData?.kind === 'crosstalk-parse-part') {
   run(workerData.request as PartRequest).catch((e: unknown) => {
     parentPort!.postMessage({ type: 'error', error: serializeError(e) } satisfies PartMessage);
   });
+}
+
+/** Worker side: imports each input it is sent, whole, on this thread; posts each profile back. */
+function serveFileJobs(): void {
+  const port = parentPort!;
+  port.on('message', (job: FileJob | null) => {
+    if (job === null) port.close();
+    else void runFileJob(job);
+  });
+}
+
+async function runFileJob(job: FileJob): Promise<void> {
+  const port = parentPort!;
+  let last = 0;
+  try {
+    const profile = await importProfile(job.path, {
+      ...job.options,
+      threads: 1,
+      onProgress: (fraction) => {
+        if (fraction - last >= 0.05) {
+          last = fraction;
+          port.postMessage({ type: 'progress', fraction } satisfies FileJobMessage);
+        }
+      },
+    });
+    port.postMessage({ type: 'done', profile } satisfies FileJobMessage, transferListOf(profile));
+  } catch (e) {
+    port.postMessage({ type: 'error', error: serializeError(e) } satisfies FileJobMessage);
+  }
 }
 
 if (parentPort && workerData?.kind === FILE_JOB) serveFileJobs();

@@ -30,8 +30,7 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format';
-import { FrameKind, type Profile } from '../model/profile.ts';
-import { UNKNOWN_PID } from './perf-script/header.ts';
+import { FrameKind, type Profile, UNKNOWN_PID } from '../model/profile.ts';
 
 /** What an exporter needs from analysis, per sample (src/analysis/sample-labels.ts provides it). */
 export interface SampleLabeler {

@@ -24,10 +24,15 @@ import {
   type Sample,
 } from 'pprof-format';
 import { ProfileBuilder } from '../model/builder.ts';
-import { type CallGraphMode, FrameKind, type FrameKindCode, type Profile } from '../model/profile.ts';
+import {
+  type CallGraphMode,
+  FrameKind,
+  type FrameKindCode,
+  type Profile,
+  UNKNOWN_PID,
+} from '../model/profile.ts';
 import { InputError } from './errors.ts';
 import { frameKindOf } from './perf-script/frame.ts';
-import { UNKNOWN_PID } from './perf-script/header.ts';
 import { COMMENT_PREFIX, JIT_SUFFIX, KERNEL_SUFFIX, NO_STACK_FRAME } from './pprof-export.ts';
 
 /** Above this many rows a profile is kept one row per pprof sample (about 50 bytes per row). */

@@ -7,8 +7,7 @@
  * "Time Order" view therefore shows stacks, not time. Frame names follow the pprof export: `_[k]`
  * marks kernel frames, `_[j]` JIT frames, and samples without frames get `[no stack]`.
  */
-import { FrameKind, type Profile } from '../model/profile.ts';
-import { UNKNOWN_PID } from './perf-script/header.ts';
+import { FrameKind, type Profile, UNKNOWN_PID } from '../model/profile.ts';
 import {
   isNanosecondEvent,
   JIT_SUFFIX,

@@ -49,6 +49,12 @@ export interface SampleTable {
   readonly host: Int32Array;
 }
 
+/**
+ * The pid of a sample whose input gave only a thread id (perf script's default fields print the
+ * TID alone; folded and pprof input may carry none): not a real pid, never shown as one.
+ */
+export const UNKNOWN_PID = -2147483648;
+
 export type CallGraphMode = 'fp' | 'dwarf' | 'lbr' | 'none' | 'unknown';
 
 export interface EventCount {

@@ -1,5 +1,5 @@
 /** The `diff --json` document. */
-import type { AnalysisInput } from '../analysis/analyze.ts';
+import type { AnalysisInput } from '../analysis/analysis-input.ts';
 import type { Delta, DiffResult } from '../analysis/diff.ts';
 import type { Finding } from '../analysis/findings.ts';
 import { DIFF_SCHEMA_VERSION, type DiffJson } from './diff-schema.ts';

@@ -3,7 +3,7 @@ import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { HostFinding } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
-import { UNKNOWN_PID } from '../formats/perf-script/header.ts';
+import { UNKNOWN_PID } from '../model/profile.ts';
 import { ANALYZE_SCHEMA_VERSION, type AnalyzeJson } from './schema.ts';
 
 export const TOOL_VERSION = '0.1.0';

@@ -1,7 +1,7 @@
 /** Human-readable `analyze` summary for a terminal. All profile-derived text goes through safeText. */
 import { createColors } from 'picocolors';
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
-import type { Category } from '../analysis/attribute.ts';
+import type { Category } from '../analysis/categories.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { OffCpuContainer, OffCpuSummary } from '../analysis/off-cpu.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';

@@ -4,7 +4,7 @@
  * counters.json beside it, written once.
  */
 
-import type { RecordingFacts } from '../collect/run-facts.ts';
+import { z } from 'zod';
 import { InputError } from '../formats/errors.ts';
 
 export const RUN_SCHEMA = 'crosstalk.run/1';
@@ -24,23 +24,59 @@ export const REPORT_HTML = 'report.html';
  */
 export type RunStatus = 'recording' | 'complete' | 'incomplete';
 
-export interface RunMetadata {
-  schema: typeof RUN_SCHEMA;
-  id: string;
-  /** ISO 8601, UTC. */
-  createdAt: string;
-  /** Names such as `healthy`; a run may carry several; added later with `runs label`. */
-  labels: string[];
-  status: RunStatus;
-  /** The crosstalk process that created the run (to tell a live recording from a dead one). */
-  recorderPid: number;
-  /** Filled in by the recorder; null while the run is being set up. */
-  recording: RecordingFacts | null;
-  /** Set when the recorder failed (a bug, an I/O error) before it could write `recording`. */
-  failure?: string;
-}
+/**
+ * What crosstalk reads back from a recording's facts (collect/run-facts.ts RecordingFacts writes
+ * more; the rest is kept as written and shown by `runs show`). Optional: older runs and runs that
+ * failed early lack some.
+ */
+const storedRecording = z.object({
+  interrupted: z.boolean().optional(),
+  incompleteReason: z.string().nullable().optional(),
+  notes: z.array(z.string()).optional(),
+  options: z
+    .object({
+      callGraph: z.string().optional(),
+      frequency: z.number().optional(),
+      offCpu: z.boolean().optional(),
+    })
+    .optional(),
+  window: z.object({ actualSeconds: z.number().nullable().optional() }).optional(),
+  perf: z
+    .object({
+      check: z
+        .discriminatedUnion('kind', [
+          z.object({ kind: z.literal('read'), samples: z.number() }),
+          z.object({ kind: z.literal('unreadable'), reason: z.string().optional() }),
+        ])
+        .nullable()
+        .optional(),
+    })
+    .optional(),
+});
+export type StoredRecording = z.infer<typeof storedRecording>;
 
-/** Validates the parts of metadata.json the store relies on; the rest is the recorder's. */
+const runMetadata = z.object({
+  schema: z.literal(RUN_SCHEMA),
+  id: z.string(),
+  /** ISO 8601, UTC. */
+  createdAt: z.string(),
+  /** Names such as `healthy`; a run may carry several; added later with `runs label`. */
+  labels: z.array(z.string()),
+  status: z.enum(['recording', 'complete', 'incomplete']),
+  /** The crosstalk process that created the run (to tell a live recording from a dead one). */
+  recorderPid: z.number(),
+  /** Filled in by the recorder; null while the run is being set up. */
+  recording: storedRecording.nullable(),
+  /** Set when the recorder failed (a bug, an I/O error) before it could write `recording`. */
+  failure: z.string().optional(),
+});
+
+export type RunMetadata = z.infer<typeof runMetadata>;
+
+/**
+ * Validates metadata.json (zod): an error names the file. The value is returned as written, so
+ * `runs show` prints the recorder's facts whole.
+ */
 export function parseRunMetadata(text: string, file: string): RunMetadata {
   let value: unknown;
   try {
@@ -48,18 +84,15 @@ export function parseRunMetadata(text: string, file: string): RunMetadata {
   } catch {
     throw new InputError(file, null, 'JSON run metadata', 'text that is not JSON');
   }
-  const m = value as Partial<RunMetadata> | null;
-  if (typeof m !== 'object' || m === null || m.schema !== RUN_SCHEMA) {
+  if (typeof value !== 'object' || value === null || (value as { schema?: unknown }).schema !== RUN_SCHEMA) {
     throw new InputError(file, null, `run metadata with schema "${RUN_SCHEMA}"`);
   }
-  const ok =
-    typeof m.id === 'string' &&
-    typeof m.createdAt === 'string' &&
-    Array.isArray(m.labels) &&
-    m.labels.every((l) => typeof l === 'string') &&
-    (m.status === 'recording' || m.status === 'complete' || m.status === 'incomplete') &&
-    typeof m.recorderPid === 'number' &&
-    (m.recording === null || typeof m.recording === 'object');
-  if (!ok) throw new InputError(file, null, 'run metadata with id, createdAt, labels, status, recorderPid');
-  return m as RunMetadata;
+  const checked = runMetadata.safeParse(value);
+  if (!checked.success) {
+    // The recorder's facts are named by field: a hand-edited or damaged file says where.
+    const where = checked.error.issues[0]?.path.join('.') ?? '';
+    const found = where.startsWith('recording') ? `a bad ${where}` : undefined;
+    throw new InputError(file, null, 'run metadata with id, createdAt, labels, status, recorderPid', found);
+  }
+  return value as RunMetadata;
 }

@@ -22,9 +22,8 @@
  * optional fields the file has; later headers must agree, which resolves lines such as
  * "a 1 b: c 123 1.0: 100 cpu-clock:".
  */
+import { UNKNOWN_PID } from '../../model/profile.ts';
 import { COLON, DOT, isDigit, LBRACKET, MINUS, RBRACKET, SLASH, SPACE, TAB } from '../bytes.ts';
-
-export const UNKNOWN_PID = -2147483648;
 
 export interface HeaderFields {
   commStart: number;
