@@ -8,7 +8,8 @@
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { preflight } from '../collect/preflight.ts';
-import { PreflightFailedError, RECORD_DEFAULTS } from '../collect/recorder.ts';
+import { RECORD_DEFAULTS } from '../collect/record-options.ts';
+import { PreflightFailedError } from '../collect/recorder.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
 import { EventLog } from '../watch/events.ts';
 import { parseListenAddress } from '../watch/metrics.ts';
