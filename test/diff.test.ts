@@ -178,3 +178,48 @@ describe('diff', () => {
     expect(cgroups).toEqual(new Set([lab('run-bbb', 'query-1'), lab('run-bbb', 'query-2')]));
   });
 });
+
+describe('diff of runs unwound differently (frame pointers vs DWARF)', () => {
+  // The libc wrapper hides its caller under frame pointers; a raw syscall from the program does not.
+  const text = `
+${lab('run-aaa', 'query-1')} q:1 ${fadvise} 20
+${lab('run-aaa', 'query-1')} q:1 main@/srv/q;Direct@/srv/q;do_syscall_64_[k];__x64_sys_read_[k];vfs_read_[k] 10
+${lab('run-aaa', 'query-1')} q:1 ${work} 70
+`;
+  const fp = analyzeProfile(profileFromText(text, 'fp'));
+  const dwarf = analyzeProfile(profileFromText(text, 'dwarf'));
+
+  it('compares only call sites both runs name, and says why', () => {
+    const d = diffAnalyses(fp, dwarf, null, null);
+    expect(d.callSites.map((c) => `${c.syscall} ${c.status} ${c.function}`)).toEqual(['read found Direct']);
+    expect(d.callSites[0].change.delta).toBeCloseTo(0, 12);
+    expect(d.warnings).toHaveLength(1);
+    expect(d.warnings[0]).toContain('fp call graphs and the target with dwarf');
+    expect(renderDiff(d, [])).toContain('call sites are compared only where both runs name the function');
+    expect(diffSchema.parse(diffJson(d, [])).comparisonWarnings).toEqual(d.warnings);
+  });
+
+  it('runs unwound the same way compare every call site, lost ones included', () => {
+    const d = diffAnalyses(fp, fp, null, null);
+    expect(d.warnings).toEqual([]);
+    expect(d.callSites.map((c) => c.status).sort()).toEqual(['found', 'lost']);
+  });
+});
+
+describe('terminal tables keep columns apart', () => {
+  it('a number wider than its column is still separated from the one before', () => {
+    const a = analyzeProfile(profileFromText(`${lab('run-aaa', 'query-1')} q:1 ${work} 10`));
+    const d = diffAnalyses(a, a, null, null);
+    d.counters = [
+      {
+        metric: 'dentry.negative.delta',
+        container: null,
+        change: { baseline: 1_247_814_784, target: 2_000_000_000, delta: 752_185_216 },
+      },
+    ];
+    const line = renderDiff(d, [])
+      .split('\n')
+      .find((l) => l.includes('dentry.negative.delta'))!;
+    expect(line).toMatch(/ 1,247,814,784 +2,000,000,000 /);
+  });
+});

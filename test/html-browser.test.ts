@@ -8,9 +8,10 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CounterSet } from '../src/analysis/counters.ts';
 import { diffAnalyses } from '../src/analysis/diff.ts';
 import { profileEventArgs } from '../src/collect/recording-session.ts';
 import { importProfile } from '../src/formats/input.ts';
@@ -105,8 +106,17 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
     const flat = await recordAndAnalyse(join(dir, 'flat.data'), false);
     await cgroups.cleanup();
     const file = join(dir, 'report.html');
-    await writeHtmlReport(file, analysisReport(target.loaded, target));
-    const diff = diffAnalyses(baseline.result, target.result, null, null);
+    // Counters as a recorded run carries them (the runs here are plain perf recordings).
+    const counters = (negative: number): CounterSet => ({
+      windowSeconds: 2,
+      host: new Map([
+        ['dentry.negative.delta', negative],
+        ['psi.host.cpu.some', 0.125],
+      ]),
+      byContainer: new Map(),
+    });
+    await writeHtmlReport(file, analysisReport({ ...target.loaded, counters: counters(1_289_652) }, target));
+    const diff = diffAnalyses(baseline.result, target.result, counters(1), counters(1_289_652));
     const diffFile = join(dir, 'diff.html');
     await writeHtmlReport(
       diffFile,
@@ -226,6 +236,36 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
     });
     expect(series[0]).toBeGreaterThanOrEqual(3);
     expect(await countPixels(report, '#timeline .uplot canvas', 'any')).toBeGreaterThan(1000);
+  });
+
+  it('reads at a glance: axis in CPUs busy, legend values, flame height, counters with labels', async () => {
+    const charts = await report.page.evaluate(() => {
+      type Plot = { axes: { label?: string }[]; data: number[][] };
+      const r = (window as unknown as { crosstalkReport: { charts(): Plot[] } }).crosstalkReport;
+      return r.charts().map((c) => ({ label: c.axes[1].label, max: Math.max(...c.data.slice(1).flat()) }));
+    });
+    // cpu-clock/freq=499/ weights are CPU time: CPUs busy (this host has 2), not ns per second.
+    expect(charts[0].label).toBe('CPUs busy in the kernel');
+    expect(charts[0].max).toBeGreaterThan(0);
+    expect(charts[0].max).toBeLessThanOrEqual(availableParallelism() * 1.05);
+    const values = await report.page.locator('#timeline .u-legend .u-value').allTextContents();
+    expect(values.length).toBeGreaterThan(2);
+    for (const v of values) expect(v.trim()).not.toBe('');
+    // The canvas is as tall as its content: its bottom row holds a frame, no blank band below.
+    const canvas = report.page.locator('#flame canvas');
+    const height = Number(await canvas.evaluate((c) => (c as HTMLCanvasElement).clientHeight));
+    const boxes = await frames(report, 'flame');
+    const deepest = Math.max(...boxes.map((f) => f.y)) + 18;
+    expect(height).toBe(deepest);
+    expect(boxes.some((f) => f.y + 18 === deepest && f.w >= 3)).toBe(true);
+    const run = await visibleText(report.page.locator('#run'));
+    expect(run).toMatch(/negative dentries added during the window\s+1,289,652/);
+    expect(run).toMatch(/host CPU pressure: time some task stalled\s+12\.5%/);
+    const key = report.page.locator('#run .counter[title="dentry.negative.delta"]');
+    await expect(key.count()).resolves.toBe(1);
+    const diffRun = await visibleText(diffReport.page.locator('#run'));
+    expect(diffRun).not.toContain('No kernel counters');
+    expect(diffRun).toMatch(/negative dentries added during the window\s+1\s+1,289,652\s+\+1,289,651/);
   });
 
   it('shows the run metadata', async () => {

@@ -109,13 +109,27 @@ describe('pprof export, read by go tool pprof', () => {
     expect(top).toMatch(/clear_page_erms_\[k\]$/m);
   });
 
-  it.skipIf(noGo)('carries pid as a string and a numeric label when perf printed it', () => {
+  it.skipIf(noGo)('carries pid as one string label whose per-pid totals add up to the total', () => {
     const p = withPidLabels();
     const f = exportTo(p, 'iperf.pb.gz');
-    const tags = goPprof(['-tags', '-sample_index=samples', f]);
-    expect(tags).toMatch(/^ pid: Total /m);
-    expect(tags).toMatch(/: 27409$/m);
-    expect(goPprof(['-raw', f])).toMatch(/pid:\[27409\] tid:\[\d+\]/);
+    const tags = parseTags(goPprof(['-tags', '-sample_index=samples', f]));
+    const pid = tags.get('pid')!;
+    expect(pid.get('27409')).toBeDefined();
+    const sum = [...pid].filter(([k]) => k !== '(total)').reduce((acc, [, v]) => acc + Number(v), 0);
+    // Before, pid was a string and a numeric label: go tool pprof counted each sample twice.
+    expect(sum).toBe(p.samples.length);
+    expect(Number(pid.get('(total)'))).toBe(p.samples.length);
+    expect(goPprof(['-raw', f])).toMatch(/pid:\[27409\][^\n]*\n\s+tid:\[\d+\]/);
+  });
+
+  it.skipIf(noGo)('types cpu-clock weights as cpu nanoseconds in every spelling perf records', () => {
+    for (const event of ['cpu-clock/freq=99/', 'cpu-clock:ppp', 'task-clock']) {
+      const p = withPidLabels();
+      const f = exportTo({ ...p, meta: { ...p.meta, event } }, `iperf-${event.replace(/\W/g, '_')}.pb.gz`);
+      const top = goPprof(['-top', '-nodecount=1', f]);
+      expect(top, event).toMatch(/Type: cpu/);
+      expect(top, event).toMatch(/Total samples = [\d.]+(?:ns|us|ms|s)\b/);
+    }
   });
 
   it('round-trips: pprof export then import gives the same per-container and per-syscall shares', async () => {

@@ -76,6 +76,15 @@ describe('speedscope export', () => {
     expect(byContainer.shared.frames.some((f) => f.name === 'do_syscall_64_[k]')).toBe(true);
   });
 
+  it('gives nanosecond weights a time unit for the event name perf records (cpu-clock/freq=99/)', () => {
+    // crosstalk record's perf.data names its event `cpu-clock/freq=99/`: this was exported as "none".
+    for (const event of ['cpu-clock/freq=99/', 'cpu-clock:ppp', 'task-clock'])
+      expect(speedscopeOf({ ...busy, meta: { ...busy.meta, event } }).profiles[0].unit, event).toBe(
+        'nanoseconds',
+      );
+    expect(speedscopeOf({ ...busy, meta: { ...busy.meta, event: 'cycles' } }).profiles[0].unit).toBe('none');
+  });
+
   it('lists stacks root first, as speedscope reads them', () => {
     const frames = byContainer.shared.frames;
     const idle = byContainer.profiles

@@ -4,6 +4,7 @@
  * (limitations.ts) and diffs read it beside the analysis.
  */
 import type { Profile } from '../model/profile.ts';
+import { weightUnitOf } from '../model/units.ts';
 
 export interface AnalysisInput {
   source: string;
@@ -21,11 +22,6 @@ export interface AnalysisInput {
   warnings: string[];
   oddities: Profile['meta']['oddities'];
   recording: Profile['meta']['recording'];
-}
-
-/** cpu-clock and task-clock periods are nanoseconds; other events count occurrences. */
-function weightUnitOf(event: string): 'ns' | 'events' {
-  return /^(?:cpu-clock|task-clock|off-cpu)(?::|\/|$| )/.test(event) ? 'ns' : 'events';
 }
 
 export function inputOf(p: Profile, total: number): AnalysisInput {

@@ -91,6 +91,8 @@ export interface DiffResult {
   counters: CounterDelta[];
   /** null unless both runs recorded context switches. */
   offCpu: { containers: OffCpuContainerDelta[] } | null;
+  /** What the comparison itself cannot answer (e.g. call sites under different unwinding). */
+  warnings: string[];
 }
 
 export interface DiffOptions {
@@ -153,14 +155,29 @@ export function diffAnalyses(
     },
     containers: containerDeltas(base, target, pairing, sb, st),
     syscalls: syscallDeltas(base, target, idInTarget, names, sb, st).slice(0, top),
-    callSites: callSiteDeltas(base, target, sb, st).slice(0, top),
+    callSites: callSiteDeltas(base, target, sb, st, comparableUnwinding(base, target)).slice(0, top),
     kernelPaths: pathDeltas(base, target, sb, st).slice(0, top),
     counters: counterDeltas(baseCounters, targetCounters, idInTarget),
     offCpu:
       base.offCpu && target.offCpu
         ? { containers: offCpuDeltas(base.offCpu, target.offCpu, idInTarget, names).slice(0, top) }
         : null,
+    warnings: comparableUnwinding(base, target) ? [] : [unwindingWarning(base, target)],
   };
+}
+
+/**
+ * Frame-pointer stacks lose the caller of a libc syscall wrapper and DWARF stacks keep it, so the
+ * same code shows as "lost" in one run and as a named function in the other: comparing the two
+ * would invent changes. Runs unwound differently compare only call sites both can name.
+ */
+function comparableUnwinding(base: AnalysisResult, target: AnalysisResult): boolean {
+  const modes = new Set([base.input.callGraph, target.input.callGraph]);
+  return !(modes.has('fp') && modes.has('dwarf'));
+}
+
+function unwindingWarning(base: AnalysisResult, target: AnalysisResult): string {
+  return `the baseline was recorded with ${base.input.callGraph} call graphs and the target with ${target.input.callGraph}: call sites are compared only where both runs name the function; record both the same way to compare all`;
 }
 
 /**
@@ -319,10 +336,13 @@ function callSiteDeltas(
   target: AnalysisResult,
   sb: number,
   st: number,
+  comparable: boolean,
 ): CallSiteDelta[] {
   const acc = new Map<string, CallSiteDelta>();
+  const seen = { baseline: new Set<string>(), target: new Set<string>() };
   const add = (side: 'baseline' | 'target', syscall: string, c: CallSiteSummary, scale: number) => {
     const key = siteKey(syscall, c);
+    seen[side].add(key);
     let e = acc.get(key);
     if (!e) {
       e = {
@@ -340,7 +360,10 @@ function callSiteDeltas(
   };
   for (const s of base.syscalls) for (const c of s.callSites) add('baseline', s.name, c, sb);
   for (const s of target.syscalls) for (const c of s.callSites) add('target', s.name, c, st);
-  return [...acc.values()].sort(bySize((x) => x.change));
+  const both = ([key, e]: [string, CallSiteDelta]) =>
+    e.status === 'found' && seen.baseline.has(key) && seen.target.has(key);
+  const kept = comparable ? [...acc.values()] : [...acc].filter(both).map(([, e]) => e);
+  return kept.sort(bySize((x) => x.change));
 }
 
 function pathDeltas(base: AnalysisResult, target: AnalysisResult, sb: number, st: number): PathDelta[] {

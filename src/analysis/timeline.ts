@@ -3,6 +3,7 @@
  * correlates (windows.ts), so the chart shows exactly the series behind a finding's "correlated"
  * evidence. Kernel time and containers are the labeller's (sample-labels.ts), as analyze counts them.
  */
+import { weightUnitOf } from '../model/units.ts';
 import { modeOf } from './categories.ts';
 import type { SampleLabels } from './sample-labels.ts';
 import type { TimelineData, TimelineSeries } from './view-data.ts';
@@ -78,7 +79,7 @@ function seriesOf(
   bySyscall: Map<string, Float64Array>,
   opts: TimelineOptions,
 ): TimelineData {
-  const ns = /^(?:cpu-clock|task-clock)(?::|$)/.test(p.meta.event);
+  const ns = weightUnitOf(p.meta.event) === 'ns';
   // ns of CPU per second of recording = CPUs busy; other events: occurrences per second.
   const perWindow = (v: Float64Array) =>
     Array.from(v, (x) => Number(((ns ? x / 1e9 : x) / windows.width).toPrecision(4)));

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
 import { analyzeLoaded } from '../pipeline/analyze.ts';
 import { diffLoaded } from '../pipeline/diff.ts';
-import { loadInput } from '../pipeline/load.ts';
+import { checkInputRef, loadInput } from '../pipeline/load.ts';
 import { analysisReport, diffReport } from '../pipeline/report.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { renderDiff } from '../report/diff-text.ts';
@@ -41,7 +41,10 @@ export function registerDoctor(program: Command): void {
       ),
   )
     .option('--baseline <run>', 'a healthy run (id, label or directory) to compare with')
-    .option('--json', 'print the report as JSON (schema/analyze.schema.json)')
+    .option(
+      '--json',
+      'print the report as JSON: schema/analyze.schema.json, or with --baseline schema/diff.schema.json',
+    )
     .option(
       '--html <file>',
       'also write the HTML report here (it is always written into the run as report.html)',
@@ -49,6 +52,8 @@ export function registerDoctor(program: Command): void {
     .option('--force', 'replace the --html file if it exists')
     .option('--no-color', 'no ANSI colours')
     .action(async (flags: DoctorFlags) => {
+      // Arguments are checked before the window: a wrong baseline must not cost a recording.
+      if (flags.baseline !== undefined) await checkInputRef(flags.baseline, flags.store);
       const info = await recordFromFlags(flags, !flags.json);
       // Ctrl-C twice means stop: the run is kept (incomplete), and perf's unfinished file is not analysed.
       if (exitCodeOf(info) === ExitCode.interrupted) {

@@ -21,6 +21,7 @@ interface ExportFlags {
   event?: string;
   callGraph?: string;
   threads?: string;
+  counts?: boolean;
 }
 
 export function registerExport(program: Command): void {
@@ -43,15 +44,29 @@ export function registerExport(program: Command): void {
     .option('--event <name>', 'export this event (default: the first event in the input)')
     .option('--call-graph <mode>', 'how text input was unwound: fp or dwarf (perf.data knows)')
     .option('--threads <n>', 'worker threads for large or several text inputs (default: one per CPU)')
+    .option(
+      '--counts',
+      'folded: COUNT is the number of samples (default: the sum of sample periods, nanoseconds of CPU for cpu-clock/task-clock)',
+    )
     .action(async (inputs: string[], flags: ExportFlags) => {
       const format = parseFormat(flags.format);
       const by = parseBy(flags.by, format);
+      if (flags.counts === true && format !== 'folded')
+        throw new CliError(
+          '--counts applies to --format folded (pprof and speedscope carry both)',
+          ExitCode.usage,
+        );
       if (format === 'pprof' && flags.output === undefined && process.stdout.isTTY === true)
         throw new CliError('pprof is binary: give -o FILE or redirect standard output', ExitCode.usage);
       const loaded = await loadFromArguments(inputs, flags);
       const { profile } = loaded;
       for (const w of profile.meta.warnings) process.stderr.write(`crosstalk: warning: ${oneLine(w)}\n`);
-      const bytes = exportBytes(labelSamples(profile, { nameOf: loaded.nameOf }), format, by);
+      const bytes = exportBytes(
+        labelSamples(profile, { nameOf: loaded.nameOf }),
+        format,
+        by,
+        flags.counts === true,
+      );
       // Owner-only, as every report: the profile names the host's commands and paths.
       if (flags.output !== undefined) await writeFile(flags.output, bytes, { mode: 0o600 });
       else await writeStdout(process.stdout.isTTY === true && format !== 'pprof' ? inertText(bytes) : bytes);

@@ -111,7 +111,7 @@ export function parseRecordFlags(
   const durationSeconds = Number(flags.duration);
   if (!Number.isFinite(durationSeconds) || durationSeconds <= 0 || durationSeconds > 86400) {
     throw new CliError(
-      `--duration: expected seconds between 0 and 86400, got ${JSON.stringify(flags.duration)}`,
+      `--duration: expected seconds above 0 and at most 86400 (one day), got ${JSON.stringify(flags.duration)}`,
       ExitCode.usage,
     );
   }
@@ -234,6 +234,26 @@ export function printWarnings(problems: readonly PreflightProblem[]): void {
   for (const p of problems) process.stderr.write(`crosstalk: warning: ${oneLine(formatProblem(p))}\n`);
 }
 
+/**
+ * What the recording holds, named per event: `analyze` counts samples of the profiled event
+ * only, so "1,632 samples, 14,232 context switches" rather than one sum that matches nothing.
+ */
+function samplesText(check: { samples: number; byEvent?: { event: string; samples: number }[] }): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const isSwitch = (e: { event: string }) => /^sched:sched_switch\b/.test(e.event);
+  // perf adds a `dummy` event for side-band records; it has no samples.
+  const events = (check.byEvent ?? []).filter((e) => e.samples > 0);
+  if (events.length === 0) return `${n(check.samples)} samples`;
+  const profiled = events.filter((e) => !isSwitch(e));
+  return events
+    .map((e) =>
+      isSwitch(e)
+        ? `${n(e.samples)} context switches`
+        : `${n(e.samples)} ${profiled.length > 1 ? `${oneLine(e.event)} ` : ''}samples`,
+    )
+    .join(', ');
+}
+
 function printOutcome(info: RunInfo, json: boolean): void {
   printWarnings(info.preflight.problems.filter((p) => p.severity === 'warning'));
   for (const note of info.metadata.recording?.notes ?? [])
@@ -246,7 +266,7 @@ function printOutcome(info: RunInfo, json: boolean): void {
   }
   const r = info.metadata.recording;
   const seconds = r?.window.actualSeconds?.toFixed(1) ?? '0';
-  const samples = r?.perf.check?.kind === 'read' ? `, ${r.perf.check.samples} samples` : '';
+  const samples = r?.perf.check?.kind === 'read' ? `, ${samplesText(r.perf.check)}` : '';
   if (info.status === 'complete') {
     const how = info.interrupted ? `interrupted after ${seconds} s` : `${seconds} s`;
     process.stdout.write(`run ${info.id} recorded (${how}${samples}): ${info.dir}\n`);

@@ -250,6 +250,7 @@ export class Session {
       return {
         kind: 'read',
         samples: r.samples,
+        byEvent: r.attrs.map((a) => ({ event: a.name, samples: a.samples })),
         lost: r.lost,
         lostSamples: r.lostSamples,
         truncated: r.truncated,

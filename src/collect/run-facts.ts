@@ -46,7 +46,10 @@ export interface RecordingWindow {
 export type ProfileCheck =
   | {
       kind: 'read';
+      /** Sample records of every event (profile samples and context switches alike). */
       samples: number;
+      /** The same, per event in the file's order (`cpu-clock/freq=99/`, `sched:sched_switch`). */
+      byEvent?: { event: string; samples: number }[];
       /** Events the kernel dropped (ring buffer full). */
       lost: number;
       lostSamples: number;

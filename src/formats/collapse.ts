@@ -37,6 +37,12 @@ export interface CollapseOptions {
    * Default: none.
    */
   rootOf?: (sample: number) => string;
+  /**
+   * Count samples instead of summing their weights. A sample's weight is its period: nanoseconds
+   * of CPU for cpu-clock/task-clock (10,101,010 per sample at 99 Hz), occurrences for other
+   * events. Default false (weights, as inferno-collapse-perf sums periods).
+   */
+  counts?: boolean;
 }
 
 /** Folded lines `pname;frame;...;frame COUNT`, byte-wise sorted; samples without frames are left out. */
@@ -57,7 +63,7 @@ export function collapseToMap(profile: Profile, opts: CollapseOptions = {}): Map
     const stack = samples.stack[i];
     if (stack === -1) continue;
     const key = names.of(i) * width + stack;
-    byNode.set(key, (byNode.get(key) ?? 0) + samples.weight[i]);
+    byNode.set(key, (byNode.get(key) ?? 0) + (opts.counts === true ? 1 : samples.weight[i]));
   }
   const byText = new Map<string, number>();
   for (const [key, weight] of byNode) {

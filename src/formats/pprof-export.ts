@@ -16,7 +16,8 @@
  *   samples without locations in some views (`go tool pprof -tags`), and their time is real.
  * - String labels: comm, pid, cgroup, container, container_name, pod (when in a pod), category
  *   (user, syscall, page_fault, ...), syscall (syscall time only), host (multi-host profiles).
- *   Numeric labels: pid and tid (a numeric 0 is dropped by readers, so pid is also a string).
+ *   Numeric label: tid. pid is a string label only (readers drop a numeric 0, the idle task's
+ *   pid, and two labels of one key would count every sample twice in `go tool pprof -tags`).
  */
 import { gzipSync } from 'node:zlib';
 import {
@@ -31,6 +32,7 @@ import {
   ValueType,
 } from 'pprof-format';
 import { FrameKind, type Profile, UNKNOWN_PID } from '../model/profile.ts';
+import { weightUnitOf } from '../model/units.ts';
 
 /** What an exporter needs from analysis, per sample (src/analysis/sample-labels.ts provides it). */
 export interface SampleLabeler {
@@ -55,7 +57,7 @@ export const COMMENT_PREFIX = 'crosstalk:';
 
 /** cpu-clock and task-clock periods are nanoseconds; other events count occurrences. */
 export function isNanosecondEvent(event: string): boolean {
-  return /^(?:cpu-clock|task-clock)(?::|$)/.test(event);
+  return weightUnitOf(event) === 'ns';
 }
 
 export const KERNEL_SUFFIX = '_[k]';
@@ -149,8 +151,9 @@ class PprofWriter {
     str('comm', strings[samples.comm[i]]);
     const pid = samples.pid[i];
     if (pid !== UNKNOWN_PID) {
+      // A string only: a numeric label of the same key would make `go tool pprof -tags` count
+      // every sample twice under pid, and readers drop a numeric 0 (the idle task).
       str('pid', String(pid));
-      num('pid', pid);
     }
     num('tid', samples.tid[i]);
     const cgroup = strings[samples.cgroup[i]];

@@ -14,7 +14,13 @@ export type ExportFormat = 'pprof' | 'speedscope' | 'folded';
 /** speedscope: one profile per container or process; folded: container puts the container above the process. */
 export type ExportGrouping = 'container' | 'process';
 
-export function exportBytes(labels: SampleLabels, format: ExportFormat, by: ExportGrouping): Uint8Array {
+/** `counts`: folded lines count samples instead of summing periods (ns for cpu-clock). Default false. */
+export function exportBytes(
+  labels: SampleLabels,
+  format: ExportFormat,
+  by: ExportGrouping,
+  counts = false,
+): Uint8Array {
   const p = labels.profile;
   switch (format) {
     case 'pprof':
@@ -32,6 +38,7 @@ export function exportBytes(labels: SampleLabels, format: ExportFormat, by: Expo
       };
       const lines = collapseProfile(p, {
         all: true,
+        counts,
         rootOf: multiHost || by === 'container' ? rootOf : undefined,
       });
       return Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : '');

@@ -139,6 +139,15 @@ async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<Lo
   return { profile, run, ...(await runCounters(run.dir)) };
 }
 
+/**
+ * Checks that `ref` names a run or an existing file, without reading it: `doctor --baseline`
+ * calls this before recording, so a typo fails at once instead of after the window.
+ */
+export async function checkInputRef(ref: string, store: string | undefined): Promise<void> {
+  const r = await resolveInput(ref, store);
+  if (r.run === null && !existsSync(r.file)) throw new UnreadableInputError(ref, 'no such file');
+}
+
 /** The run `ref` names, or null when it names a plain file. */
 async function runOf(ref: string, store: string | undefined): Promise<RunSummary | null> {
   if (existsSync(ref)) {
@@ -148,7 +157,10 @@ async function runOf(ref: string, store: string | undefined): Promise<RunSummary
   if (ref.includes('/') || ref.includes('.')) throw new UnreadableInputError(ref, 'no such file');
   const root = storeLocation(store).root;
   try {
-    return await new RunStore(root).resolveRun(ref);
+    const { run, note } = await new RunStore(root).resolveRunExplained(ref);
+    // Said on stderr, so a script reading --json still sees which run its numbers come from.
+    if (note !== null) process.stderr.write(`crosstalk: ${note}\n`);
+    return run;
   } catch (e) {
     throw new RunLookupError(ref, e);
   }

@@ -59,5 +59,6 @@ export function diffJson(d: DiffResult, findings: Finding[]): DiffJson {
         syscalls: x.syscalls.map((s) => ({ name: s.name, change: c(s.change) })),
       })),
     },
+    comparisonWarnings: d.warnings,
   };
 }

@@ -83,6 +83,12 @@ export const diffSchema = z.object({
     .describe(
       'off-CPU change, in tasks off-CPU on average (task-seconds per second of each run), whatever the normalisation; null unless both runs recorded context switches',
     ),
+  comparisonWarnings: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'what the comparison itself cannot answer, e.g. call sites of runs unwound differently (frame pointers vs DWARF): then callSites holds only sites both runs name',
+    ),
 });
 
 export type DiffJson = z.infer<typeof diffSchema>;

@@ -2,6 +2,7 @@
 import { createColors } from 'picocolors';
 import type { Delta, DiffResult } from '../analysis/diff.ts';
 import type { Finding } from '../analysis/findings.ts';
+import { counterLabel, formatCounter } from './counter-labels.ts';
 import { renderFindings } from './findings-text.ts';
 import { pad, percent, safeText } from './safe-text.ts';
 
@@ -46,7 +47,7 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
       `normalised as ${d.normalize} (${unit}); baseline ${d.baseline.samples} samples, target ${d.target.samples} samples`,
     ),
   ];
-  for (const w of [...d.baseline.warnings, ...d.target.warnings])
+  for (const w of [...d.baseline.warnings, ...d.target.warnings, ...d.warnings])
     out.push(c.yellow(`warning: ${safeText(w, 400)}`));
   out.push('', ...renderFindings(findings, opts.color ?? false), '');
   const head = (title: string) =>
@@ -85,10 +86,10 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
   if (d.counters.length > 0) {
     out.push('', head('Kernel counters'));
     for (const x of d.counters.slice(0, n * 2)) {
-      const v = (y: number) =>
-        Math.abs(y) < 10 && !Number.isInteger(y) ? y.toFixed(3) : Math.round(y).toLocaleString('en-US');
+      const v = (y: number) => formatCounter(x.metric, y);
+      const label = `${counterLabel(x.metric).label}${x.container ? ` (${x.container.slice(0, 24)})` : ''}`;
       out.push(
-        `  ${pad(safeText(`${x.metric}${x.container ? ` (${x.container.slice(0, 24)})` : ''}`, 56), 56)}${pad(v(x.change.baseline), 11, true)}${pad(v(x.change.target), 11, true)}  ${v(x.change.delta)}`,
+        `  ${pad(safeText(label, 55), 56)}${pad(v(x.change.baseline), 11, true)}${pad(v(x.change.target), 11, true)}  ${x.change.delta > 0 ? '+' : ''}${v(x.change.delta)}`,
       );
     }
   }

@@ -35,10 +35,12 @@ export function percent(x: number, digits = 1): string {
   return `${(100 * x).toFixed(digits)}%`;
 }
 
-/** Pads to a display width, counting code points (names may hold non-ASCII text). */
+/** Pads to a display width, counting code points (names may hold non-ASCII text); never glues cells. */
 export function pad(s: string, width: number, right = false): string {
   const len = [...s].length;
-  if (len >= width) return s;
+  // A cell wider than its column still keeps a space from its neighbour: `1,247,814,784` in an
+  // 11-wide column after `0` must not read `01,247,814,784`.
+  if (len >= width) return right ? ` ${s}` : `${s} `;
   const fill = ' '.repeat(width - len);
   return right ? fill + s : s + fill;
 }

@@ -88,7 +88,7 @@ function containerLabel(s: ContainerSummary): string {
   const id = s.identity;
   const rt = id.runtime === 'host' || id.runtime === 'unknown' ? '' : ` (${id.runtime})`;
   const host = s.host === '' ? '' : `${s.host}: `;
-  return safeText(`${host}${id.name}${rt}`, 44);
+  return safeText(`${host}${id.name}${rt}`, 43);
 }
 
 /** Multi-host input: one line per host, before the containers (which carry a `host: ` prefix). */
@@ -101,7 +101,7 @@ function hostTable(a: AnalysisResult, bold: (s: string) => string): string[] {
   ];
   for (const h of a.hosts) {
     rows.push(
-      `  ${pad(safeText(h.name, 44), 44)}${pad(percent(h.share), 8, true)}${pad(percent(h.userShare), 8, true)}` +
+      `  ${pad(safeText(h.name, 43), 44)}${pad(percent(h.share), 8, true)}${pad(percent(h.userShare), 8, true)}` +
         `${pad(percent(h.kernelShare), 8, true)}${pad(percent(h.idleShare), 8, true)}   ${thousands(h.samples)}`,
     );
   }

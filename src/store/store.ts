@@ -120,13 +120,26 @@ export class RunStore {
    * an exact id; a label (the newest whole run carrying it); a unique id prefix.
    */
   async resolveRun(ref: string): Promise<RunSummary> {
-    if (ref.includes('/')) return resolvePath(ref);
+    return (await this.resolveRunExplained(ref)).run;
+  }
+
+  /**
+   * resolveRun, plus a note when the choice was not the only one: a label that several whole runs
+   * carry resolves to the newest of them, and the note names it and how many there were.
+   */
+  async resolveRunExplained(ref: string): Promise<{ run: RunSummary; note: string | null }> {
+    if (ref.includes('/')) return { run: await resolvePath(ref), note: null };
     const runs = await this.listRuns();
     const exact = runs.find((r) => r.id === ref);
-    if (exact) return exact;
-    if (LABEL.test(ref)) return newestLabelled(runs, ref);
+    if (exact) return { run: exact, note: null };
+    if (LABEL.test(ref)) {
+      const run = newestLabelled(runs, ref);
+      const others = runs.filter((r) => r.labels.includes(ref) && isWhole(r)).length - 1;
+      const note = others > 0 ? `label "${ref}" is on ${others + 1} runs; using the newest, ${run.id}` : null;
+      return { run, note };
+    }
     const matches = runs.filter((r) => r.id.startsWith(ref));
-    if (matches.length === 1) return matches[0];
+    if (matches.length === 1) return { run: matches[0], note: null };
     if (matches.length > 1)
       throw new AmbiguousRunError(
         ref,

@@ -11,7 +11,7 @@ import type { ReportViews } from '../../analysis/report-views.ts';
 import type { ScenarioResult } from '../../lab/types.ts';
 import { analyzeJson } from '../json.ts';
 import { reportAppAssets } from './app-assets.ts';
-import { counterRows, diffSummary, labSummary, metadataRows } from './metadata.ts';
+import { counterDeltaRows, counterRows, diffSummary, labSummary, metadataRows } from './metadata.ts';
 import { reportPage } from './page.ts';
 import { REPORT_DATA_VERSION, type ReportData } from './report-data.ts';
 import { type WriteReportOptions, writeReportFile } from './write-file.ts';
@@ -78,7 +78,10 @@ export function buildReportData(input: HtmlReportInput): ReportData {
           ]
         : [],
     ),
-    counters: counterRows(input.counters, (id) => nameOf.get(id) ?? id),
+    counters:
+      input.kind === 'diff'
+        ? counterDeltaRows(input.diff)
+        : counterRows(input.counters, (id) => nameOf.get(id) ?? id),
     lab: labSummary(input.lab),
   };
 }

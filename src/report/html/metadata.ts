@@ -6,6 +6,7 @@
 import type { CounterSet } from '../../analysis/counters.ts';
 import type { DiffResult } from '../../analysis/diff.ts';
 import type { ScenarioResult } from '../../lab/types.ts';
+import { counterLabel, formatCounter } from '../counter-labels.ts';
 import type { AnalyzeJson } from '../schema.ts';
 import type { CounterRow, DiffSummary, LabSummary, MetadataRow } from './report-data.ts';
 
@@ -24,6 +25,7 @@ const knownFacts: [key: string, label: string][] = [
   ['lostSamples', 'lost samples'],
   ['lostEvents', 'lost events'],
   ['cgroups', 'cgroups seen'],
+  ['multiCgroupThreads', 'threads seen in more than one cgroup'],
 ];
 
 export function metadataRows(input: AnalyzeJson['input'], extra: MetadataRow[] = []): MetadataRow[] {
@@ -69,14 +71,28 @@ export function metadataRows(input: AnalyzeJson['input'], extra: MetadataRow[] =
   return [...rows, ...extra];
 }
 
+function counterRow(container: string | null, metric: string, value: number): CounterRow {
+  return { container, metric, label: counterLabel(metric).label, value, text: formatCounter(metric, value) };
+}
+
 export function counterRows(c: CounterSet | null | undefined, nameOf: (id: string) => string): CounterRow[] {
   if (!c) return [];
-  const rows: CounterRow[] = [{ container: null, metric: 'counter window (s)', value: c.windowSeconds }];
-  for (const [metric, value] of c.host) rows.push({ container: null, metric, value });
+  const rows: CounterRow[] = [counterRow(null, 'counter window (s)', c.windowSeconds)];
+  for (const [metric, value] of c.host) rows.push(counterRow(null, metric, value));
   for (const [id, m] of c.byContainer) {
-    for (const [metric, value] of m) rows.push({ container: nameOf(id), metric, value });
+    for (const [metric, value] of m) rows.push(counterRow(nameOf(id), metric, value));
   }
   return rows;
+}
+
+/** A diff's counters (both runs were recorded): the target's value, the baseline's and the change. */
+export function counterDeltaRows(d: DiffResult | null | undefined): CounterRow[] {
+  if (!d) return [];
+  return d.counters.map((x) => ({
+    ...counterRow(x.container, x.metric, x.change.target),
+    baseline: formatCounter(x.metric, x.change.baseline),
+    change: `${x.change.delta > 0 ? '+' : ''}${formatCounter(x.metric, x.change.delta)}`,
+  }));
 }
 
 export function labSummary(r: ScenarioResult<unknown> | null | undefined): LabSummary | null {

@@ -26,8 +26,16 @@ export interface MetadataRow {
 export interface CounterRow {
   /** Container name, or null for the host. */
   container: string | null;
+  /** The metric's key (`dentry.negative.delta`), shown as a tooltip. */
   metric: string;
+  /** What people read: `negative dentries added during the window`. */
+  label: string;
   value: number;
+  /** The value in its unit: `1,289,652`, `12.5 MiB`, `3.2%`. */
+  text: string;
+  /** A diff's counters: the baseline's value and the change; absent for one run. */
+  baseline?: string;
+  change?: string;
 }
 
 export interface LabPhaseRow {

@@ -20,6 +20,7 @@ export interface Attrs {
   'aria-label'?: string;
   'data-kind'?: string;
   'data-severity'?: string;
+  'data-note'?: string;
 }
 
 export function el<K extends keyof HTMLElementTagNameMap>(

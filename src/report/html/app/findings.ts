@@ -8,18 +8,32 @@ import { microseconds, percent, points, shortPath, thousands } from './format.ts
 type Finding = AnalyzeJson['findings'][number];
 type Evidence = Finding['evidence'][number];
 
-function evidenceText(e: Evidence): string {
-  const v =
-    e.unit === 'fraction'
-      ? percent(e.value)
-      : e.unit === 'correlation'
-        ? `r = ${e.value.toFixed(2)}`
-        : `${thousands(e.value)} ${e.unit}`;
-  const base =
-    e.baseline === null
-      ? ''
-      : ` (baseline ${e.unit === 'fraction' ? percent(e.baseline) : thousands(e.baseline)})`;
-  return `${e.metric}: ${v}${base}`;
+function evidenceValue(e: Evidence, v: number): string {
+  if (e.unit === 'fraction') return percent(v);
+  if (e.unit === 'correlation') return `r = ${v.toFixed(2)}`;
+  return `${thousands(v)} ${e.unit}`;
+}
+
+/** Evidence as a small table: what was measured, the value, the baseline's value, whose. */
+function evidenceTable(list: Evidence[]): HTMLElement {
+  const withBaseline = list.some((e) => e.baseline !== null);
+  const withContainer = list.some((e) => e.container !== null);
+  const head = [
+    'measured',
+    'value',
+    ...(withBaseline ? ['baseline'] : []),
+    ...(withContainer ? ['container'] : []),
+  ];
+  return table(
+    head,
+    list.map((e) => [
+      e.metric,
+      evidenceValue(e, e.value),
+      ...(withBaseline ? [e.baseline === null ? '' : evidenceValue(e, e.baseline)] : []),
+      ...(withContainer ? [e.container ?? ''] : []),
+    ]),
+    'evidence numeric',
+  );
 }
 
 const verdict: Record<Finding['severity'], string> = {
@@ -61,13 +75,7 @@ function findingCard(f: Finding): HTMLElement {
       ),
     );
   if (f.resource) rows.push(...row('shared resource', f.resource));
-  if (f.evidence.length > 0)
-    rows.push(
-      ...row(
-        'evidence',
-        el('ul', { class: 'plain' }, ...f.evidence.map((e) => el('li', null, evidenceText(e)))),
-      ),
-    );
+  if (f.evidence.length > 0) rows.push(...row('evidence', evidenceTable(f.evidence)));
   if (f.kind !== 'cannot-answer') rows.push(...row('fix', el('span', { class: 'fix' }, f.fix)));
   if (f.references.length > 0)
     rows.push(

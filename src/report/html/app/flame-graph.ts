@@ -157,6 +157,7 @@ export class FlameGraph {
       );
     }
     this.canvas.dataset.drawn = String(l.count);
+    this.canvas.dataset.hiddenDeep = String(l.hiddenDeep);
     this.canvas.dataset.highlighted = String(highlighted);
     this.canvas.dataset.zoom = this.model.name(this.zoomNode);
     const total = this.weights.width(0, this.opts.mode);

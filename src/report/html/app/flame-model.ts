@@ -90,10 +90,19 @@ export interface FlameLayout {
   w: Float64Array;
   row: Int32Array;
   rows: number;
+  /** Frames left out because they are deeper than any frame TALL_FRAME_PX wide (zoom shows them). */
+  hiddenDeep: number;
 }
 
 /** Frames narrower than this many pixels are not drawn, and neither are their children. */
 export const MIN_FRAME_PX = 0.35;
+
+/**
+ * The graph is as deep as its deepest frame of at least this width. A hairline tower (one deep
+ * recursion in 0.1% of the samples) would otherwise make the canvas thousands of pixels tall and
+ * mostly blank; zooming on a frame makes it full width and shows its deep children.
+ */
+export const TALL_FRAME_PX = 3;
 
 /**
  * Lays out the icicle zoomed on `zoom`: its ancestors span the full width above it, its subtree
@@ -114,6 +123,7 @@ export function layoutFlame(
     w: new Float64Array(cap),
     row: new Int32Array(cap),
     rows: 0,
+    hiddenDeep: 0,
   };
   const push = (node: number, x: number, w: number) => {
     const k = out.count++;
@@ -148,7 +158,27 @@ export function layoutFlame(
       xs.push(kids[k][1]);
     }
   }
-  return out;
+  return keepVisibleDepth(out);
+}
+
+/** Drops frames below the deepest row that holds a frame TALL_FRAME_PX wide (see there). */
+function keepVisibleDepth(l: FlameLayout): FlameLayout {
+  let rows = 0;
+  for (let k = 0; k < l.count; k++) if (l.w[k] >= TALL_FRAME_PX && l.row[k] + 1 > rows) rows = l.row[k] + 1;
+  if (rows === 0 || rows >= l.rows) return l;
+  let kept = 0;
+  for (let k = 0; k < l.count; k++) {
+    if (l.row[k] >= rows) continue;
+    l.node[kept] = l.node[k];
+    l.x[kept] = l.x[k];
+    l.w[kept] = l.w[k];
+    l.row[kept] = l.row[k];
+    kept++;
+  }
+  l.hiddenDeep = l.count - kept;
+  l.count = kept;
+  l.rows = rows;
+  return l;
 }
 
 /** Nodes whose name contains `query` (case-insensitive); empty query: none. */

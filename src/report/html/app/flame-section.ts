@@ -32,6 +32,7 @@ function legend(mode: FlameMode): HTMLElement {
     item('sw sw-jit', 'JIT'),
     item('sw sw-process', 'process'),
     item('sw sw-hit', 'search match'),
+    el('span', { class: 'legend-item muted' }, 'deep, narrow towers show when you click a frame to zoom'),
   );
 }
 

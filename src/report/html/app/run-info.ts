@@ -14,21 +14,34 @@ export function runSection(data: ReportData): HTMLElement {
       `${thousands(p.nodesKept)} of ${thousands(p.nodesBefore)} frames kept (frames under ${percent(p.minShare, 3)} of every view left out${p.viewsLeftOut > 0 ? `; ${p.viewsLeftOut} containers have no filter of their own (they are in "all containers")` : ''})`,
     ],
   );
-  const counters =
-    data.counters.length === 0
-      ? el(
-          'p',
-          { class: 'muted' },
-          'No kernel counters: the input is not a recorded run (crosstalk record / doctor).',
-        )
-      : table(
-          ['container', 'metric', 'value'],
-          data.counters.map((c) => [
-            c.container ?? 'host',
-            c.metric,
-            Number.isInteger(c.value) ? thousands(c.value) : c.value.toFixed(4),
-          ]),
-          'counters',
-        );
+  const counters = countersTable(data);
   return section('run', 'Run', table(['', ''], rows, 'meta'), el('h3', null, 'Counters'), counters);
+}
+
+/** Counters with human labels and units; the metric key is each label's tooltip. */
+function countersTable(data: ReportData): HTMLElement {
+  const rows = data.counters;
+  if (rows.length === 0) {
+    return el(
+      'p',
+      { class: 'muted' },
+      data.kind === 'diff'
+        ? 'No kernel counters to compare: one of the two inputs is not a recorded run (crosstalk record / doctor), or neither run has the same counter.'
+        : 'No kernel counters: the input is not a recorded run (crosstalk record / doctor).',
+    );
+  }
+  const name = (r: ReportData['counters'][number]) =>
+    el('span', { title: r.metric, class: 'counter' }, r.label);
+  if (data.kind === 'diff') {
+    return table(
+      ['container', 'counter', 'baseline', 'target', 'change'],
+      rows.map((r) => [r.container ?? 'host', name(r), r.baseline ?? '', r.text, r.change ?? '']),
+      'counters',
+    );
+  }
+  return table(
+    ['container', 'counter', 'value'],
+    rows.map((r) => [r.container ?? 'host', name(r), r.text]),
+    'counters',
+  );
 }

@@ -80,7 +80,7 @@ export function callSiteText(cs: CallSite): string {
       return `${cs.function} (${basename(cs.module ?? '')})${via}`;
     case 'lost':
       return cs.reason === 'frame-pointer'
-        ? `lost by frame-pointer unwinding${via}; record with --call-graph dwarf`
+        ? `lost by frame-pointer unwinding${via}`
         : `lost (stack shows only the process entry)${via}`;
     case 'none':
       return `no caller on the stack${via}`;
@@ -153,6 +153,8 @@ export function syscallsSection(data: ReportData): HTMLElement {
             : null,
         ];
   const total = list.reduce((x, s) => x + s.share, 0);
+  // The advice for lost call sites is said once, under the table, not in every row.
+  const lost = list.some((s) => s.callSites.some((c) => c.status === 'lost' && c.reason === 'frame-pointer'));
   return section(
     'syscalls',
     'Kernel time by syscall',
@@ -162,6 +164,13 @@ export function syscallsSection(data: ReportData): HTMLElement {
       `${thousands(list.length)} syscalls listed, ${percent(total)} of all samples.`,
     ),
     ...body,
+    lost
+      ? el(
+          'p',
+          { class: 'muted', 'data-note': 'call-sites-lost' },
+          'Call sites "lost by frame-pointer unwinding": the libc syscall wrapper has no frame pointer, so the unwinder skipped its caller. Record with --call-graph dwarf to name it.',
+        )
+      : null,
   );
 }
 

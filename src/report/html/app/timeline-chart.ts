@@ -39,16 +39,22 @@ function chart(
         scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] } },
         axes: [
           { label: 'seconds into the recording' },
-          { label: t.unit === 'cpus' ? 'kernel CPUs busy' : 'kernel events / s', size: 60 },
+          {
+            // cpu-clock/task-clock weights are CPU time: CPUs busy; counted events: per second.
+            label: t.unit === 'cpus' ? 'CPUs busy in the kernel' : 'kernel samples / s',
+            size: 64,
+            values: (_u, splits) => splits.map((v) => compact(v)),
+          },
         ],
         series: [
-          { label: 'seconds', value: (_u, v) => (v === null ? '' : v.toFixed(1)) },
+          // Without the cursor on the chart there is no value: a dash, not an empty "label:".
+          { label: 'time (s)', value: (_u, v) => (v === null ? '–' : v.toFixed(1)) },
           ...series.map((s, i) => ({
             label: s.role ? `${s.label} (${s.role})` : s.label,
             stroke: palette[i % palette.length],
             width: s.role ? 3 : 1.5,
             dash: s.role === 'victim' ? [8, 4] : undefined,
-            value: (_u: uPlot, v: number | null) => (v === null ? '' : v.toFixed(3)),
+            value: (_u: uPlot, v: number | null) => (v === null ? '–' : compact(v)),
           })),
         ],
       },
@@ -58,6 +64,17 @@ function chart(
   };
   new ResizeObserver(() => make()).observe(host);
   return { element, plot: () => plot };
+}
+
+/** Axis and legend numbers that fit: 0.125, 12.5, 1.2k, 3.4M (never a clipped 000,000,000). */
+export function compact(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e9) return `${(v / 1e9).toFixed(1)}G`;
+  if (a >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
+  if (a >= 1e4) return `${(v / 1e3).toFixed(1)}k`;
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 1) return v.toFixed(2);
+  return v === 0 ? '0' : v.toFixed(3);
 }
 
 export interface TimelineCharts {
