@@ -79,6 +79,9 @@ class WatchProcess {
       '50',
       '--max-cpu-percent',
       '100',
+      // The lab's containers appear mid-test: walk the cgroups every 2 s, not every 30.
+      '--rescan',
+      '2',
       ...extra,
     ];
     this.child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -227,6 +230,7 @@ describe.skipIf(skip !== '')(
           },
         });
         const finding = lab.contended!.value;
+        console.log(`finding event: ${JSON.stringify(finding)}`);
         expect(finding.signature).toBe('negative-dentries');
         expect(finding.baseline?.run).toBe(baseline.run);
         expect(finding.trigger?.kind).toBe('anomaly');
@@ -251,6 +255,13 @@ describe.skipIf(skip !== '')(
           return r.length > 0 && Number(r[0].value[1]) >= 1 ? r : null;
         });
         expect(active[0].metric.severity).toBe(finding.severity);
+        // The lab's containers had their own series (the antagonist's CPU, by its container name).
+        const usage = await query(
+          promPort,
+          `crosstalk_container_cpu_usage_seconds_total{container="${finding.antagonist!.name}"}`,
+        );
+        expect(usage.length).toBe(1);
+        expect(Number(usage[0].value[1])).toBeGreaterThan(0);
 
         // SIGTERM: a clean stop, no run left in `recording`.
         const code = await watch.terminate();

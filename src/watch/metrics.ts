@@ -11,7 +11,7 @@
  *   severity        critical | warning | info
  *   kind, status    run kind (triggered | scheduled | baseline) x status (complete | interrupted | incomplete | failed)
  *   series          the judged series of src/watch/series.ts (11)
- *   stage           sample | history | record | diagnose | retention | events
+ *   stage           sample | history | record | diagnose | retention | metrics
  *   layer           always_on | triggered
  */
 import { createServer, type Server } from 'node:http';

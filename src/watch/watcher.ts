@@ -16,7 +16,7 @@ import { containerOf } from '../analysis/containers.ts';
 import type { Finding } from '../analysis/findings.ts';
 import { type CounterSample, CounterSampler } from '../collect/counter-sampler.ts';
 import type { RecordOptions } from '../collect/record-options.ts';
-import { recordRun } from '../collect/recorder.ts';
+import { RecordingCancelledError, recordRun } from '../collect/recorder.ts';
 import type { WatchTrigger } from '../report/watch-event-schema.ts';
 import { DIR_MODE } from '../store/atomic-file.ts';
 import { isAlive } from '../store/lock.ts';
@@ -293,8 +293,11 @@ export class Watcher {
         abort: this.o.abort,
       });
     } catch (e) {
+      // Stopped before perf started: nothing was recorded, nothing went wrong.
+      if (e instanceof RecordingCancelledError) return;
       this.counters.recordings.inc({ kind, status: 'failed' });
-      throw e;
+      this.error('record', e);
+      return;
     }
     const status =
       info.status === 'complete' ? (info.interrupted ? 'interrupted' : 'complete') : 'incomplete';
