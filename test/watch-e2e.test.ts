@@ -169,7 +169,10 @@ const isRecorded = (e: WatchEvent): e is Extract<WatchEvent, { event: 'recorded'
 describe.skipIf(skip !== '')(
   `crosstalk watch with Prometheus and a lab episode ${skip ? `(skipped: ${skip})` : ''}`,
   () => {
-    it('is scraped, catches the lab episode against its own baseline, stops on SIGTERM and resumes', async () => {
+    // About a minute on a quiet 2-CPU host; the limit leaves room for a busy one.
+    it('is scraped, catches the lab episode against its own baseline, stops on SIGTERM and resumes', {
+      timeout: 300_000,
+    }, async () => {
       const watch = new WatchProcess([]);
       const started = await watch.waitFor(isStarted, 30_000, 'started event');
       expect(started.historySamples).toBe(0);
@@ -256,11 +259,16 @@ describe.skipIf(skip !== '')(
         });
         expect(active[0].metric.severity).toBe(finding.severity);
         // The lab's containers had their own series (the antagonist's CPU, by its container name).
+        // They are gone now, so Prometheus has marked their series stale: look back over the range.
         const usage = await query(
           promPort,
-          `crosstalk_container_cpu_usage_seconds_total{container="${finding.antagonist!.name}"}`,
+          `max_over_time(crosstalk_container_cpu_usage_seconds_total{container="${finding.antagonist!.name}"}[5m])`,
         );
-        expect(usage.length).toBe(1);
+        const seen = await query(
+          promPort,
+          'count by (container) (max_over_time(crosstalk_container_cpu_usage_seconds_total[5m]))',
+        );
+        expect(usage.length, `containers seen: ${seen.map((r) => r.metric.container).join(', ')}`).toBe(1);
         expect(Number(usage[0].value[1])).toBeGreaterThan(0);
 
         // SIGTERM: a clean stop, no run left in `recording`.
@@ -284,7 +292,13 @@ describe.skipIf(skip !== '')(
           30_000,
           'scheduled trigger',
         );
-        await new Promise((r) => setTimeout(r, 1500));
+        // Mid-recording: the scheduled run exists and perf has had a moment to start.
+        const known = new Set(runs.map((r) => r.id));
+        await until('the scheduled run being recorded', 30_000, async () => {
+          const now = await new RunStore(store).listRuns();
+          return now.find((r) => !known.has(r.id) && r.state === 'recording') ?? null;
+        });
+        await new Promise((r) => setTimeout(r, 1000));
         expect(await again.terminate(), again.stderr).toBe(0);
         const recorded = again.events.find(isRecorded);
         expect(recorded, again.stderr).toBeDefined();
