@@ -95,3 +95,20 @@ describe('analyzeProfile', () => {
     expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });
 });
+
+describe('foreign load beside a scenario', () => {
+  it('lists other containers busy for at least 5% of the recording, busiest first', async () => {
+    const { foreignLoadOf } = await import('../src/analysis/foreign-load.ts');
+    const { analyzeProfile } = await import('../src/analysis/analyze.ts');
+    const { profileFromText } = await import('./support/profile-text.ts');
+    const p = profileFromText(`
+/crosstalk-lab/run-a/query-1 q:1 main@/srv/q;Work@/srv/q 40
+/docker/${'a'.repeat(64)} other:2 main@/bin/o;Spin@/bin/o 38
+/ cron:3 main@/bin/c 2
+/ swapper:0 cpu_idle_[k] 20
+`);
+    const load = foreignLoadOf(analyzeProfile(p), new Set(['query-1']));
+    expect(load.map((l) => l.name)).toEqual(['a'.repeat(12)]);
+    expect(load[0].busyShare).toBeCloseTo(0.38, 6);
+  });
+});

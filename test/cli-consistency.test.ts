@@ -110,3 +110,19 @@ describe('help says what --json prints', () => {
     );
   });
 });
+
+describe('record counts what analyze counts', () => {
+  it('names the profiled samples and the context switches apart, and leaves out the dummy event', async () => {
+    const { samplesText } = await import('../src/cli/record.ts');
+    const check = {
+      samples: 15_864,
+      byEvent: [
+        { event: 'cpu-clock/freq=99/', samples: 428 },
+        { event: 'sched:sched_switch', samples: 15_436 },
+        { event: 'dummy:HG', samples: 0 },
+      ],
+    };
+    expect(samplesText(check)).toBe('428 samples, 15,436 context switches');
+    expect(samplesText({ samples: 132 })).toBe('132 samples');
+  });
+});

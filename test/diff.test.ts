@@ -219,7 +219,7 @@ describe('terminal tables keep columns apart', () => {
     ];
     const line = renderDiff(d, [])
       .split('\n')
-      .find((l) => l.includes('dentry.negative.delta'))!;
+      .find((l) => l.includes('negative dentries added'))!;
     expect(line).toMatch(/ 1,247,814,784 +2,000,000,000 /);
   });
 });

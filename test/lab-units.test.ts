@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Finding } from '../src/analysis/findings.ts';
-import { againstGroundTruth } from '../src/cli/lab-hooks.ts';
+import { againstGroundTruth, splitForeignFindings } from '../src/cli/lab-hooks.ts';
 import { assertInsideLab, findCgroup2Mount, labCgroupDirName } from '../src/lab/cgroupfs.ts';
 import { alignRows, fixVerdict, phaseTable, scalingTable } from '../src/lab/latency-table.ts';
 import {
@@ -289,6 +289,21 @@ describe('the blind diagnosis against the ground truth', () => {
     expect(victimCheck(result('query-1', all), drifted)).toBe(true);
     const row = againstGroundTruth(result('query-1', all), drifted).find((c) => c.item === 'victim');
     expect(row?.found).toBe('query-2, query-3; query-1 as a driver');
+  });
+
+  it('a finding that blames a container outside the scenario is left out of the comparison', () => {
+    const own = new Set(all);
+    const foreign = {
+      ...finding('f0a284c910d7', [['query-1', ['pressure']]], false),
+      severity: 'critical' as const,
+    };
+    const ours = finding('query-2', [['query-1', ['in-path']]], false);
+    const { compared, foreignFindings } = splitForeignFindings([foreign, ours], own);
+    expect(compared).toBe(ours);
+    expect(foreignFindings).toEqual([foreign]);
+    expect(againstGroundTruth(result('query-1', all), compared).every((c) => c.matches)).toBe(true);
+    // Without the split, the foreign CRITICAL would have been compared, and differed.
+    expect(againstGroundTruth(result('query-1', all), foreign)[0].matches).toBe(false);
   });
 
   it('a victim named as the antagonist does not match when it is not one in truth', () => {

@@ -30,7 +30,7 @@ export function inputOf(p: Profile, total: number): AnalysisInput {
     source: m.source,
     format: m.format,
     event: m.event,
-    events: m.events,
+    events: [...m.events],
     eventChosenBy: m.eventChosenBy,
     callGraph: m.callGraph,
     samples: p.samples.length,
@@ -39,7 +39,7 @@ export function inputOf(p: Profile, total: number): AnalysisInput {
     durationSeconds: m.durationSeconds,
     truncated: m.truncated,
     hasCgroups: m.hasCgroups,
-    warnings: m.warnings,
+    warnings: [...m.warnings],
     oddities: m.oddities,
     recording: m.recording,
   };

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Finding } from '../analysis/findings.ts';
+import { type ForeignLoad, foreignLoadOf } from '../analysis/foreign-load.ts';
 import { type RunInfo, recordRun } from '../collect/recorder.ts';
 import type { ScenarioResult } from '../lab/types.ts';
 import { analyzeLoaded } from '../pipeline/analyze.ts';
@@ -68,10 +69,14 @@ async function describeRun(
   await writeHtmlReport(report, html);
   if (flags.html !== undefined) await writeHtml(flags.html, html, flags.force);
   const color = useColor({});
-  const check = againstGroundTruth(result, findings[0]);
+  const own = new Set(result.containers.map((c) => c.name));
+  const foreign = foreignLoadOf(analyzed.result, own);
+  const { compared, foreignFindings } = splitForeignFindings(findings, own);
+  const check = againstGroundTruth(result, compared);
   return {
     lines: [
       `Blind diagnosis of the recording made while the unfixed containers ran (run ${run.id}):`,
+      ...foreignLines(foreign, foreignFindings),
       '',
       ...renderFindings(findings.slice(0, 2), color),
       '',
@@ -89,8 +94,39 @@ async function describeRun(
       report,
       findings: findings.map(findingJson),
       groundTruthCheck: check,
+      foreignLoad: foreign,
     },
   };
+}
+
+/**
+ * A finding that blames a container outside the scenario is about other load on the host, not
+ * about the scenario: it is shown, said to be foreign, and left out of the ground-truth comparison,
+ * which takes the first finding that does not.
+ */
+export function splitForeignFindings(
+  findings: readonly Finding[],
+  own: ReadonlySet<string>,
+): { compared: Finding | undefined; foreignFindings: Finding[] } {
+  const isForeign = (f: Finding) => f.antagonist !== null && !own.has(f.antagonist.name);
+  return { compared: findings.find((f) => !isForeign(f)), foreignFindings: findings.filter(isForeign) };
+}
+
+/** One line for other load on the host, one per finding that blames it. */
+function foreignLines(load: ForeignLoad[], blamed: Finding[]): string[] {
+  const lines: string[] = [];
+  if (load.length > 0) {
+    const who = (name: string) => (name === 'host' ? 'processes outside any container' : oneLine(name));
+    const list = load.map((l) => `${who(l.name)} ${(100 * l.busyShare).toFixed(0)}%`).join(', ');
+    lines.push(
+      `foreign load: ${list} of the host's CPU time during the recording came from outside the scenario; latencies and findings are measured beside it`,
+    );
+  }
+  for (const f of blamed)
+    lines.push(
+      `foreign finding, not compared with the ground truth: ${f.severity.toUpperCase()} ${oneLine(f.title).slice(0, 80)} (blames ${oneLine(f.antagonist?.name ?? '')}, not part of the scenario)`,
+    );
+  return lines;
 }
 
 export interface GroundTruthCheck {

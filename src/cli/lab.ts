@@ -53,8 +53,9 @@ export interface LabFlags {
 export const demoDefaults = {
   scenario: 'fadvise-logger',
   containers: 4,
-  durationSeconds: 8,
-  runs: 1,
+  // Three short runs of every phase, interleaved, show the spread a single run would hide.
+  durationSeconds: 3,
+  runs: 3,
 } as const;
 
 interface RunFlags extends LabFlags {

@@ -238,7 +238,10 @@ export function printWarnings(problems: readonly PreflightProblem[]): void {
  * What the recording holds, named per event: `analyze` counts samples of the profiled event
  * only, so "1,632 samples, 14,232 context switches" rather than one sum that matches nothing.
  */
-function samplesText(check: { samples: number; byEvent?: { event: string; samples: number }[] }): string {
+export function samplesText(check: {
+  samples: number;
+  byEvent?: { event: string; samples: number }[];
+}): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const isSwitch = (e: { event: string }) => /^sched:sched_switch\b/.test(e.event);
   // perf adds a `dummy` event for side-band records; it has no samples.

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import type { CallGraphMode, Profile } from '../model/profile.ts';
+import { type CallGraphMode, type Profile, withWarnings } from '../model/profile.ts';
 import { InputError, UnreadableInputError, UnrecognizedFormatError } from './errors.ts';
 import { parseFolded, sniffFolded } from './folded.ts';
 import { lineTooLong, MAX_LINE_BYTES } from './lines.ts';
@@ -119,8 +119,8 @@ export async function importProfile(path: string, opts: ImportOptions = {}): Pro
     );
   }
   if (source.cutShort !== null) {
-    profile.meta.truncated = true;
-    profile.meta.warnings.push(`${path}: ${source.cutShort()}; the result covers the data before that point`);
+    const warning = `${path}: ${source.cutShort()}; the result covers the data before that point`;
+    return withWarnings(profile, [warning], true);
   }
   return profile;
 }

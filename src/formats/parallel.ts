@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { mergeProfiles } from '../model/merge.ts';
-import type { Profile } from '../model/profile.ts';
+import { metaCopy, type Profile, withMeta } from '../model/profile.ts';
 import { deserializeError } from './errors.ts';
 import { eventBase, severalEventsWarning } from './perf-script/parser.ts';
 import type { PartMessage, PartRequest } from './worker-protocol.ts';
@@ -114,17 +114,15 @@ export async function parsePerfScriptParallel(
       });
     }),
   ).finally(() => Promise.all(workers.map((w) => w.terminate())));
-  const merged = mergeProfiles(results, source);
-  fixEventChoice(merged, source, options);
-  return merged;
+  return withEventChoice(mergeProfiles(results, source), source, options);
 }
 
 /** Each part saw only its own events; the whole file's choice and warning are decided here. */
-function fixEventChoice(p: Profile, source: string, options: PartRequest['options']): void {
-  const m = p.meta;
+function withEventChoice(p: Profile, source: string, options: PartRequest['options']): Profile {
+  const m = metaCopy(p);
   if (options.event !== undefined) {
     m.eventChosenBy = 'option';
-    return;
+    return withMeta(p, m);
   }
   m.warnings = m.warnings.filter((w) => !/ events in the input \(/.test(w));
   // Context switches kept beside the profile are not a choice of event (as in the parser's finish).
@@ -133,4 +131,5 @@ function fixEventChoice(p: Profile, source: string, options: PartRequest['option
   const bases = new Set(profiled.map((e) => eventBase(e.name)));
   m.eventChosenBy = bases.size > 1 ? 'first' : 'only';
   if (bases.size > 1) m.warnings.push(severalEventsWarning(source, profiled, m.event));
+  return withMeta(p, m);
 }

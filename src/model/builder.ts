@@ -240,7 +240,15 @@ export class ProfileBuilder {
         cgroup: this.sampleCgroup.finish(),
         host: this.sampleHost.finish(),
       },
-      meta: this.meta,
+      // A copy, frozen: the finished profile never changes, even if the builder's meta does.
+      meta: Object.freeze({
+        ...this.meta,
+        events: this.meta.events.map((e) => ({ ...e })),
+        oddities: { ...this.meta.oddities },
+        warnings: [...this.meta.warnings],
+        recording: { ...this.meta.recording },
+        hosts: [...this.meta.hosts],
+      }),
       ...(this.switchCols ? { switches: finishSwitches(this.switchCols) } : {}),
     };
     validateProfile(profile, opts);

@@ -3,7 +3,14 @@
  * host (the `host` sample column), and the way back to one host's samples.
  */
 import { mergeProfiles } from './merge.ts';
-import type { HostMeta, Profile, SampleTable, SwitchTable } from './profile.ts';
+import {
+  type HostMeta,
+  metaCopy,
+  type Profile,
+  type SampleTable,
+  type SwitchTable,
+  withMeta,
+} from './profile.ts';
 
 export interface HostPart {
   /** Host label for every sample of `profile`; must be unique and non-empty. */
@@ -29,7 +36,7 @@ export function mergeHosts(parts: HostPart[], source: string): Profile {
     source,
     { hostOf: (k) => parts[k].host },
   );
-  const m = merged.meta;
+  const m = metaCopy(merged);
   m.hosts = parts.map(({ host, profile }) => hostMetaOf(host, profile));
   const durations = parts.map((p) => p.profile.meta.durationSeconds).filter((d) => d !== null);
   m.durationSeconds = durations.length > 0 ? Math.max(...durations) : null;
@@ -40,7 +47,7 @@ export function mergeHosts(parts: HostPart[], source: string): Profile {
       `the hosts' profiles hold different events (${[...events].join(', ')}); their weights are added as if they were ${m.event}`,
     );
   }
-  return merged;
+  return withMeta(merged, m);
 }
 
 function hostMetaOf(host: string, p: Profile): HostMeta {

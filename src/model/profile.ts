@@ -125,12 +125,50 @@ export interface SwitchTable {
 /** prev_state of sched_switch: runnable (preempted), sleeping, uninterruptible (usually I/O), other. */
 export const SwitchState = { runnable: 0, sleeping: 1, uninterruptible: 2, other: 3 } as const;
 
+/**
+ * A finished profile's meta: read-only, like its tables. Facts learnt later (a run's state, a
+ * truncated stream) make a new profile (withMeta), so a profile never changes once finished.
+ */
+export type FinishedMeta = {
+  readonly [K in keyof ProfileMeta]: ProfileMeta[K] extends (infer E)[]
+    ? readonly E[]
+    : ProfileMeta[K] extends object
+      ? Readonly<ProfileMeta[K]>
+      : ProfileMeta[K];
+};
+
 export interface Profile {
   readonly strings: readonly string[];
   readonly frames: FrameTable;
   readonly stacks: StackTable;
   readonly samples: SampleTable;
-  readonly meta: ProfileMeta;
+  readonly meta: FinishedMeta;
   /** Present when the input recorded context switches beside the sampled event. */
   readonly switches?: SwitchTable;
+}
+
+/** A copy of a profile's meta to change and give to withMeta (the profile keeps its own). */
+export function metaCopy(p: Profile): ProfileMeta {
+  const m = p.meta;
+  return {
+    ...m,
+    events: m.events.map((e) => ({ ...e })),
+    oddities: { ...m.oddities },
+    warnings: [...m.warnings],
+    recording: { ...m.recording },
+    hosts: m.hosts.map((h) => ({ ...h, events: [...h.events], recording: { ...h.recording } })),
+  };
+}
+
+/** The same profile (tables shared, not copied) with some meta replaced; `p` is unchanged. */
+export function withMeta(p: Profile, change: Partial<FinishedMeta>): Profile {
+  return { ...p, meta: Object.freeze({ ...p.meta, ...change }) };
+}
+
+/** The same profile with warnings appended (and marked truncated when `truncated`); `p` is unchanged. */
+export function withWarnings(p: Profile, warnings: readonly string[], truncated = false): Profile {
+  return withMeta(p, {
+    warnings: [...p.meta.warnings, ...warnings],
+    truncated: p.meta.truncated || truncated,
+  });
 }

@@ -14,7 +14,7 @@ import { UnreadableInputError } from '../formats/errors.ts';
 import { importMany } from '../formats/import-many.ts';
 import { type ImportOptions, importProfile } from '../formats/input.ts';
 import { mergeHosts } from '../model/hosts.ts';
-import type { Profile } from '../model/profile.ts';
+import { type Profile, withMeta, withWarnings } from '../model/profile.ts';
 import { METADATA_FILE, PERF_DATA_FILE } from '../store/metadata.ts';
 import { RunStore, type RunSummary, storeLocation, summarizeRun } from '../store/store.ts';
 import { PipelineError, RunLookupError } from './errors.ts';
@@ -128,15 +128,13 @@ async function resolveInput(ref: string, store: string | undefined): Promise<Res
 /** A run's warnings, counters, names and rates around its imported profile. */
 async function finishInput({ run }: ResolvedInput, profile: Profile): Promise<LoadedInput> {
   if (run === null) return { profile, run: null, counters: null, nameOf: undefined, syscallRates: null };
-  profile.meta.source = run.dir;
   const reason = run.metadata?.recording?.incompleteReason ?? run.metadata?.failure ?? run.problem;
+  let fromRun = withMeta(profile, { source: run.dir });
   if (run.state === 'incomplete' || run.state === 'abandoned' || run.state === 'unreadable') {
-    profile.meta.truncated = true;
-    profile.meta.warnings.push(
-      `run ${run.id} is ${run.state}${reason ? `: ${reason}` : ''}; the result covers what was recorded`,
-    );
+    const warning = `run ${run.id} is ${run.state}${reason ? `: ${reason}` : ''}; the result covers what was recorded`;
+    fromRun = withWarnings(fromRun, [warning], true);
   }
-  return { profile, run, ...(await runCounters(run.dir)) };
+  return { profile: fromRun, run, ...(await runCounters(run.dir)) };
 }
 
 /**

@@ -5,7 +5,7 @@
  * `perf script` prints the stacks as text, which the perf script parser reads while each text
  * sample is joined to its cgroup by (tid, time in ns).
  */
-import type { Profile } from '../../model/profile.ts';
+import { metaCopy, type Profile, type ProfileMeta, withMeta } from '../../model/profile.ts';
 import { InputError, ToolError } from '../errors.ts';
 import { eventBase, parsePerfScript } from '../perf-script/parser.ts';
 import {
@@ -56,17 +56,17 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
   try {
     if (summary.truncated) copy = await writeRepairedCopy(file, summary.dataOffset, summary.validDataEnd);
     const join = new CgroupJoin(summary);
-    const { profile, perfStderr } = await runAndParse(file, copy?.path ?? file, summary, join, opts);
-    fillMeta(profile, summary, join);
+    const parsed = await runAndParse(file, copy?.path ?? file, summary, join, opts);
+    const meta = filledMeta(parsed.profile, summary, join);
     if (copy !== null && copy.tracepointsLeftOut > 0) {
-      profile.meta.warnings.push(
+      meta.warnings.push(
         `${file}: tracepoint events (context switches for off-CPU time) are left out: perf writes the tracing data they need at the end of the file, which this one lacks`,
       );
     }
-    const said = firstStderrLine(perfStderr);
-    if (said !== '') profile.meta.warnings.push(`${file}: perf script said: ${said}`);
+    const said = firstStderrLine(parsed.perfStderr);
+    if (said !== '') meta.warnings.push(`${file}: perf script said: ${said}`);
     progress?.(1);
-    return profile;
+    return withMeta(parsed.profile, meta);
   } finally {
     await copy?.remove();
   }
@@ -225,8 +225,9 @@ function chosenAttr(profile: Profile, s: PerfDataSummary): PerfDataAttrSummary |
   );
 }
 
-function fillMeta(profile: Profile, s: PerfDataSummary, join: CgroupJoin): void {
-  const meta = profile.meta;
+/** The meta of the parsed perf script output, completed with what perf.data itself says. */
+function filledMeta(profile: Profile, s: PerfDataSummary, join: CgroupJoin): ProfileMeta {
+  const meta = metaCopy(profile);
   const file = s.file;
   const attr = chosenAttr(profile, s);
   meta.format = 'perf-data';
@@ -252,6 +253,7 @@ function fillMeta(profile: Profile, s: PerfDataSummary, join: CgroupJoin): void 
   if (meta.hasCgroups && join.noThread + join.noPath > 0) {
     meta.warnings.push(cgroupMissWarning(file, profile.samples.length, join));
   }
+  return meta;
 }
 
 function cgroupMissWarning(file: string, total: number, join: CgroupJoin): string {

@@ -14,23 +14,19 @@ function evidenceValue(e: Evidence, v: number): string {
   return `${thousands(v)} ${e.unit}`;
 }
 
-/** Evidence as a small table: what was measured, the value, the baseline's value, whose. */
+/**
+ * Evidence as a small table: what was measured (its text names the container), the value, and
+ * the baseline's value when there is one. The container id is the row's tooltip.
+ */
 function evidenceTable(list: Evidence[]): HTMLElement {
   const withBaseline = list.some((e) => e.baseline !== null);
-  const withContainer = list.some((e) => e.container !== null);
-  const head = [
-    'measured',
-    'value',
-    ...(withBaseline ? ['baseline'] : []),
-    ...(withContainer ? ['container'] : []),
-  ];
+  const head = ['measured', 'value', ...(withBaseline ? ['baseline'] : [])];
   return table(
     head,
     list.map((e) => [
-      e.metric,
+      e.container === null ? e.metric : el('span', { title: e.container }, e.metric),
       evidenceValue(e, e.value),
       ...(withBaseline ? [e.baseline === null ? '' : evidenceValue(e, e.baseline)] : []),
-      ...(withContainer ? [e.container ?? ''] : []),
     ]),
     'evidence numeric',
   );
