@@ -10,7 +10,7 @@
  *   signature       the signature catalog (src/signatures, 11 ids) plus `generic` and `cannot-answer`
  *   severity        critical | warning | info
  *   kind, status    run kind (triggered | scheduled | baseline) x status (complete | interrupted | incomplete | failed)
- *   series          the judged series of src/watch/series.ts (11)
+ *   series          the judged series of src/watch/series.ts (12)
  *   stage           sample | history | record | diagnose | retention | metrics
  *   layer           always_on | triggered
  */
