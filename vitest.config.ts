@@ -30,6 +30,7 @@ const systemTests = [
   'test/syscall-latency-e2e.test.ts',
   'test/victim-latency-lab.test.ts',
   'test/victim-no-harm-e2e.test.ts',
+  'test/watch-e2e.test.ts',
 ];
 
 // Signature files are imported as text, as the esbuild bundle does with loader "text".

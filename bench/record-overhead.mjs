@@ -10,9 +10,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { removePingpong, WORKLOADS } from './workloads.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -60,67 +61,6 @@ function recordCommand() {
     : '';
   if (/^\s+record\b/m.test(help)) return [dist];
   return ['--import', 'tsx', join(repo, 'test', 'record-cli-driver.ts')];
-}
-
-/** Iterations of a mixing loop in `seconds` of wall time (no syscalls: the clock is the vDSO). */
-const CPU_SCRIPT = `
-const end = Date.now() + Number(process.argv[1]) * 1000; let x = 1, n = 0;
-while (Date.now() < end) { for (let i = 0; i < 1e6; i++) x = (x * 1103515245 + 12345) | 0; n++; }
-process.stdout.write(String(n * 1e6 + (x & 0)));`;
-
-function run(cmd, argv, opts = {}) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b) => {
-      out += b;
-    });
-    p.stderr.on('data', (b) => {
-      err += b;
-    });
-    p.on('error', reject);
-    p.on('close', (code, signal) => resolve({ code, signal, out, err }));
-  });
-}
-
-const WORKLOADS = {
-  /** Loop iterations per second. */
-  'cpu-bound': async (seconds) => {
-    const r = await run(process.execPath, ['-e', CPU_SCRIPT, String(seconds)]);
-    return Number(r.out) / seconds;
-  },
-  /** Bytes per second with one-byte reads and writes: two syscalls per byte. dd reports on SIGINT. */
-  'syscall-heavy': async (seconds) => {
-    const p = run('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1']);
-    await new Promise((r) => setTimeout(r, 200));
-    const ps = spawnSync('pgrep', ['-n', '-x', 'dd', '-P', String(process.pid)], { encoding: 'utf8' });
-    const pid = Number(ps.stdout.trim());
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    process.kill(pid, 'SIGINT');
-    const { err } = await p;
-    const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(err);
-    if (!m) throw new Error(`dd said: ${err}`);
-    return Number(m[1]) / Number(m[2]);
-  },
-  /** Pipe round trips per second: every one is two context switches. */
-  'context-switch-heavy': async (seconds) => {
-    const r = await run(await pingpong(), [String(seconds)]);
-    if (r.code !== 0) throw new Error(`pingpong failed (${r.code}): ${r.err}`);
-    return Number(r.out);
-  },
-};
-
-let pingpongBinary = null;
-/** bench/pingpong.c, compiled once into a temporary directory. */
-async function pingpong() {
-  if (pingpongBinary !== null) return pingpongBinary;
-  const dir = await mkdtemp(join(tmpdir(), 'crosstalk-pingpong-'));
-  const out = join(dir, 'pingpong');
-  const cc = spawnSync('cc', ['-O2', '-o', out, join(repo, 'bench', 'pingpong.c')], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`cc bench/pingpong.c failed: ${cc.error?.message ?? cc.stderr}`);
-  pingpongBinary = out;
-  return out;
 }
 
 const SELECTED = args.workloads ? args.workloads.split(',') : Object.keys(WORKLOADS);
@@ -222,7 +162,7 @@ async function main() {
       }
     }
   }
-  if (pingpongBinary !== null) await rm(dirname(pingpongBinary), { recursive: true, force: true });
+  await removePingpong();
   report(ratios, best, files);
 }
 

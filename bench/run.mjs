@@ -9,6 +9,8 @@
 //           at 999 Hz, two busy shell loops; holds /tmp/crosstalk-system.lock while recording),
 //           then times whole-process `crosstalk analyze --json` (native decoder) against
 //           `perf script` alone on the same file, alternating; `npm run bench -- perfdata`.
+//   watch:  `crosstalk watch` overhead, always-on and triggered layers (bench/watch-overhead.mjs),
+//           run with `npm run bench -- watch`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -156,3 +158,5 @@ if (which.length === 0 || which.includes('parse')) await parseBench();
 if (which.includes('perfdata')) perfDataBench();
 if (which.includes('record'))
   execFileSync(process.execPath, [join(here, 'record-overhead.mjs')], { stdio: 'inherit' });
+if (which.includes('watch'))
+  execFileSync(process.execPath, [join(here, 'watch-overhead.mjs')], { stdio: 'inherit' });

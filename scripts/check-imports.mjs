@@ -16,13 +16,26 @@ const REPORT_MAY_IMPORT = new Set(['analysis/categories.ts', 'analysis/view-data
 
 /** For each folder, the folders that call it and that it must therefore never import. */
 const LAYER_ABOVE = {
-  store: ['cli', 'pipeline', 'collect', 'lab'],
-  analysis: ['cli', 'pipeline', 'report', 'collect', 'lab', 'store'],
-  model: ['cli', 'pipeline', 'analysis', 'report', 'formats', 'collect', 'lab', 'store', 'signatures'],
-  formats: ['cli', 'pipeline', 'analysis', 'report', 'collect', 'lab', 'store'],
-  report: ['cli', 'pipeline'],
-  pipeline: ['cli'],
-  signatures: ['cli', 'pipeline', 'analysis', 'report'],
+  store: ['cli', 'pipeline', 'collect', 'lab', 'watch'],
+  analysis: ['cli', 'pipeline', 'report', 'collect', 'lab', 'store', 'watch'],
+  model: [
+    'cli',
+    'pipeline',
+    'analysis',
+    'report',
+    'formats',
+    'collect',
+    'lab',
+    'store',
+    'signatures',
+    'watch',
+  ],
+  formats: ['cli', 'pipeline', 'analysis', 'report', 'collect', 'lab', 'store', 'watch'],
+  report: ['cli', 'pipeline', 'watch'],
+  pipeline: ['cli', 'watch'],
+  signatures: ['cli', 'pipeline', 'analysis', 'report', 'watch'],
+  collect: ['cli', 'pipeline', 'watch'],
+  watch: ['cli'],
 };
 
 function sourceFiles(dir) {

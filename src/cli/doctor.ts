@@ -16,6 +16,7 @@ import { renderDiff } from '../report/diff-text.ts';
 import { type HtmlReportInput, writeHtmlReport } from '../report/html/html-report.ts';
 import { analyzeJson, jsonText } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
+import { REPORT_DIFF_JSON, REPORT_HTML, REPORT_JSON } from '../store/metadata.ts';
 import { oneLine } from './errors.ts';
 import { ExitCode, SeverityExitCode } from './exit-codes.ts';
 import { useColor } from './flags.ts';
@@ -29,10 +30,6 @@ interface DoctorFlags extends RecordFlags {
   baseline?: string;
   color?: boolean;
 }
-
-export const REPORT_JSON = 'report.json';
-export const REPORT_DIFF_JSON = 'report-diff.json';
-export const REPORT_HTML = 'report.html';
 
 export function registerDoctor(program: Command): void {
   withRecordingOptions(

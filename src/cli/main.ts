@@ -17,6 +17,7 @@ import { registerDemo, registerLab } from './lab.ts';
 import { labHooks } from './lab-hooks.ts';
 import { registerRecord } from './record.ts';
 import { registerRuns } from './runs.ts';
+import { registerWatch } from './watch.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerLab(program, labHooks());
   registerDemo(program, labHooks());
+  registerWatch(program);
   return program;
 }
 

@@ -5,6 +5,7 @@
  * throttling). Taken before and after a recording; the analysis subtracts them. Every source may
  * be missing (older kernels, no root, no PSI): a missing file is a null plus a note, never a throw.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CgroupHierarchies, pidsOf, v1MountWith, walkCgroups } from './cgroup-fs.ts';
@@ -164,16 +165,35 @@ export function parseKeyValues(text: string): Record<string, number> {
   return out;
 }
 
-async function readText(path: string): Promise<{ text: string } | { error: string }> {
-  try {
-    return { text: await readFile(path, 'utf8') };
-  } catch (e) {
-    return { error: (e as NodeJS.ErrnoException).code ?? String(e) };
-  }
+type ReadText = (path: string) => Promise<{ text: string } | { error: string }>;
+
+function textReader(read: (path: string) => string | Promise<string>): ReadText {
+  return async (path) => {
+    try {
+      return { text: await read(path) };
+    } catch (e) {
+      return { error: (e as NodeJS.ErrnoException).code ?? String(e) };
+    }
+  };
+}
+
+export interface SnapshotOptions {
+  /**
+   * Read the files synchronously: each small /proc or cgroupfs file then costs a few microseconds
+   * instead of the thread-pool round trips of fs/promises (watch reads them every few seconds; it
+   * measured 6 ms of CPU per reading asynchronously). Default false: `record`'s two snapshots of
+   * up to 2,000 cgroups do not block the event loop.
+   */
+  sync?: boolean;
 }
 
 /** Reads `path` and parses it; on failure notes why and yields null. */
-async function readParsed<T>(path: string, parse: (text: string) => T, notes: string[]): Promise<T | null> {
+async function readParsed<T>(
+  readText: ReadText,
+  path: string,
+  parse: (text: string) => T,
+  notes: string[],
+): Promise<T | null> {
   const r = await readText(path);
   if ('error' in r) {
     notes.push(`${path}: ${r.error}`);
@@ -185,17 +205,19 @@ async function readParsed<T>(path: string, parse: (text: string) => T, notes: st
 export async function snapshotKernelState(
   h: CgroupHierarchies,
   map: CgroupMap,
+  opts: SnapshotOptions = {},
 ): Promise<KernelStateSnapshot> {
   const notes: string[] = [];
+  const read = textReader(opts.sync ? (p) => readFileSync(p, 'utf8') : (p) => readFile(p, 'utf8'));
   const [uptime, cpuTimes, dentryState, slabinfo, vmstat, meminfo, pressure, cgroups] = await Promise.all([
-    readParsed('/proc/uptime', (t) => Number.parseFloat(t), notes),
-    readParsed('/proc/stat', parseCpuTimes, notes),
-    readParsed('/proc/sys/fs/dentry-state', parseDentryState, notes),
-    readParsed('/proc/slabinfo', (t) => parseSlabinfo(t), notes),
-    readParsed('/proc/vmstat', parseKeyValues, notes),
-    readParsed('/proc/meminfo', parseKeyValues, notes),
-    hostPressure(notes),
-    cgroupCounters(h, map, notes),
+    readParsed(read, '/proc/uptime', (t) => Number.parseFloat(t), notes),
+    readParsed(read, '/proc/stat', parseCpuTimes, notes),
+    readParsed(read, '/proc/sys/fs/dentry-state', parseDentryState, notes),
+    readParsed(read, '/proc/slabinfo', (t) => parseSlabinfo(t), notes),
+    readParsed(read, '/proc/vmstat', parseKeyValues, notes),
+    readParsed(read, '/proc/meminfo', parseKeyValues, notes),
+    hostPressure(read, notes),
+    cgroupCounters(read, h, map, notes),
   ]);
   return {
     takenAt: new Date().toISOString(),
@@ -211,7 +233,7 @@ export async function snapshotKernelState(
   };
 }
 
-async function hostPressure(notes: string[]): Promise<KernelStateSnapshot['pressure']> {
+async function hostPressure(readText: ReadText, notes: string[]): Promise<KernelStateSnapshot['pressure']> {
   const out: KernelStateSnapshot['pressure'] = {};
   for (const r of [...PRESSURE_RESOURCES, 'irq'] as const) {
     const text = await readText(`/proc/pressure/${r}`);
@@ -228,17 +250,18 @@ async function hostPressure(notes: string[]): Promise<KernelStateSnapshot['press
  * hierarchy, walked for populated cgroups.
  */
 async function cgroupCounters(
+  readText: ReadText,
   h: CgroupHierarchies,
   map: CgroupMap,
   notes: string[],
 ): Promise<CgroupCounters[]> {
   const v2Paths = map.hierarchy === 'v2' && map.mountPoint ? v2CounterPaths(map) : [];
   const v2 = await mapBounded(v2Paths.slice(0, MAX_CGROUPS), FILE_CONCURRENCY, (path) =>
-    readCgroupCounters(map.mountPoint!, path, 'v2'),
+    readCgroupCounters(readText, map.mountPoint!, path, 'v2'),
   );
   const v1Cpu = v1MountWith(h, 'cpu');
   const needV1 = v1Cpu && !(h.v2?.controllers.includes('cpu') ?? false);
-  const v1 = needV1 ? await v1CpuCounters(v1Cpu.mountPoint) : [];
+  const v1 = needV1 ? await v1CpuCounters(readText, v1Cpu.mountPoint) : [];
   if (v2Paths.length + v1.length > MAX_CGROUPS)
     notes.push(`cgroup counters limited to ${MAX_CGROUPS} cgroups`);
   return [...v2, ...v1].slice(0, MAX_CGROUPS);
@@ -255,6 +278,7 @@ function v2CounterPaths(map: CgroupMap): string[] {
 }
 
 async function readCgroupCounters(
+  readText: ReadText,
   mountPoint: string,
   path: string,
   hierarchy: 'v2' | 'v1',
@@ -271,11 +295,11 @@ async function readCgroupCounters(
   return { path, hierarchy, pressure, cpuStat: 'text' in stat ? parseKeyValues(stat.text) : null };
 }
 
-async function v1CpuCounters(mountPoint: string): Promise<CgroupCounters[]> {
+async function v1CpuCounters(readText: ReadText, mountPoint: string): Promise<CgroupCounters[]> {
   const { cgroups } = await walkCgroups({ version: 1, mountPoint, root: '/', controllers: ['cpu'] });
   const wanted = await mapBounded(cgroups, FILE_CONCURRENCY, async (c) =>
     c.path !== '/' && (await pidsOf(c.dir)).length > 0 ? c.path : null,
   );
   const paths = wanted.filter((p): p is string => p !== null).slice(0, MAX_CGROUPS);
-  return mapBounded(paths, FILE_CONCURRENCY, (p) => readCgroupCounters(mountPoint, p, 'v1'));
+  return mapBounded(paths, FILE_CONCURRENCY, (p) => readCgroupCounters(readText, mountPoint, p, 'v1'));
 }

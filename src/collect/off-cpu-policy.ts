@@ -14,6 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { parseProcStat } from './proc-stat.ts';
 
 /** CPU time one recorded context switch costs, ns (see above). */
 export const SWITCH_COST_NS = 3800;
@@ -47,8 +48,7 @@ export interface OffCpuPolicyOptions {
 
 /** The `ctxt` line of /proc/stat: context switches since boot, or null if absent. */
 export function contextSwitchesOf(procStat: string): number | null {
-  const m = /^ctxt (\d+)$/m.exec(procStat);
-  return m ? Number(m[1]) : null;
+  return parseProcStat(procStat).contextSwitches;
 }
 
 export function offCpuCost(switchesPerSecond: number, cpus: number): number {

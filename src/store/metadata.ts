@@ -13,6 +13,10 @@ export const METADATA_FILE = 'metadata.json';
 export const COUNTERS_FILE = 'counters.json';
 export const PERF_DATA_FILE = 'perf.data';
 export const SYSCALLS_DATA_FILE = 'syscalls.data';
+/** The diagnosis `doctor` (and `watch`) writes into a run: alone, or against a baseline. */
+export const REPORT_JSON = 'report.json';
+export const REPORT_DIFF_JSON = 'report-diff.json';
+export const REPORT_HTML = 'report.html';
 
 /**
  * recording: perf is (or was, if the recorder died) running; see RunSummary.state.

@@ -2,7 +2,8 @@
  * The run store: one directory per run under a root (default `$XDG_DATA_HOME/crosstalk/runs`).
  * Runs are created with a fresh id by an atomic mkdir, so concurrent recordings never collide;
  * label and status changes rewrite metadata.json atomically under the store lock; nothing is
- * removed except by deleteRun, which the CLI only calls after an explicit confirmation.
+ * removed except by deleteRun, which the CLI only calls after an explicit confirmation, and
+ * `watch`'s retention only for unlabelled runs watch itself recorded (src/watch/watch-runs.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
