@@ -127,21 +127,35 @@ describe.skipIf(skip !== null)(
       expect(comms.has('victim')).toBe(true);
     });
 
-    it('importing the perf.data refuses it instead of blaming the victim', async () => {
-      await expect(importPerfData(data)).rejects.toThrow(
+    // Through perf script (DWARF recordings, recordings with context switches, --decoder
+    // perf-script) the text is what could be forged, so the count check must refuse it.
+    const viaText = { decoder: 'perf-script' as const };
+
+    it('importing the perf.data through perf script refuses it instead of blaming the victim', async () => {
+      await expect(importPerfData(data, viaText)).rejects.toThrow(
         /perf script printed \d+ samples; the file holds \d+/,
       );
     });
 
     it("doctor's strict count refuses it too, and passes an honest recording of the same program", async () => {
-      await expect(importPerfData(data, { strictSampleCount: true })).rejects.toThrow(/shaped like samples/);
-      const p = await importPerfData(clean, { strictSampleCount: true });
+      await expect(importPerfData(data, { ...viaText, strictSampleCount: true })).rejects.toThrow(
+        /shaped like samples/,
+      );
+      const p = await importPerfData(clean, { ...viaText, strictSampleCount: true });
       expect(p.samples.comm.length).toBe(Number(p.meta.recording.samplesInFile));
       expect(p.samples.comm.length).toBeGreaterThan(0);
     });
 
-    it('analyze exits 65 with one line naming the file', async () => {
-      const r = await runCli(['analyze', data]);
+    it('the native decoder reads records, not text: no forged sample, every sample the file holds', async () => {
+      const p = await importPerfData(data, { decoder: 'native' });
+      const comms = new Set<string>();
+      for (let i = 0; i < p.samples.comm.length; i++) comms.add(p.strings[p.samples.comm[i]]);
+      expect(comms.has('victim')).toBe(false);
+      expect(p.samples.comm.length).toBe(Number(p.meta.recording.samplesInFile));
+    });
+
+    it('analyze --decoder perf-script exits 65 with one line naming the file', async () => {
+      const r = await runCli(['analyze', '--decoder', 'perf-script', data]);
       expect(r.code).toBe(65);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toContain(data);

@@ -45,6 +45,11 @@ function runCliUmask0(args: string[]) {
   }
 }
 
+/** Owner-only: 600 for a file, 700 for a directory (the run's build-id cache). */
+function ownerOnly(p: string): string {
+  return statSync(p).isDirectory() ? '700' : '600';
+}
+
 describe.skipIf(skip)(
   `record and doctor into a store named like a shell command${skip ? ` (${skip})` : ''}`,
   () => {
@@ -54,7 +59,8 @@ describe.skipIf(skip)(
       expect(mode(store)).toBe(0o700);
       const [run] = runDirs();
       expect(mode(run)).toBe(0o700);
-      for (const f of readdirSync(run)) expect(`${f} ${mode(join(run, f)).toString(8)}`).toBe(`${f} 600`);
+      for (const f of readdirSync(run))
+        expect(`${f} ${mode(join(run, f)).toString(8)}`).toBe(`${f} ${ownerOnly(join(run, f))}`);
       expect(readdirSync(run)).toEqual(
         expect.arrayContaining(['perf.data', 'metadata.json', 'counters.json']),
       );
@@ -66,7 +72,8 @@ describe.skipIf(skip)(
       const r = await runCliUmask0(['doctor', '--duration', '1', '--store', store, '--html', html]);
       expect([0, 10, 11, 12], r.stderr).toContain(r.code);
       const run = runDirs().find((d) => readdirSync(d).includes('report.html')) as string;
-      for (const f of readdirSync(run)) expect(`${f} ${mode(join(run, f)).toString(8)}`).toBe(`${f} 600`);
+      for (const f of readdirSync(run))
+        expect(`${f} ${mode(join(run, f)).toString(8)}`).toBe(`${f} ${ownerOnly(join(run, f))}`);
       expect(readdirSync(run)).toEqual(expect.arrayContaining(['report.json', 'report.html']));
       expect(mode(html)).toBe(0o600);
       expect(pwnedFiles(dir, store)).toEqual([]);

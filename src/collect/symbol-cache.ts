@@ -13,7 +13,7 @@
  * records with -N and this module copies what was sampled, container binaries first, within a
  * budget. `perf buildid-list --with-hits` took 0.34 s, one `buildid-cache -a` 0.02 s.
  */
-import { lstat, open, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CommandRunner, spawnCommand } from './container-names.ts';
 
@@ -99,6 +99,10 @@ export async function keepSampledBinaries(opts: KeepOptions): Promise<SymbolCach
     facts.skipped.push({ path: opts.perfData, buildId: '', reason: 'perf buildid-list failed' });
     return facts;
   }
+  // Owner-only, as every run file: the binaries of the host's processes are in it. perf makes
+  // its subdirectories 0755 inside; this one keeps them from other users.
+  await mkdir(dir, { mode: 0o700 }).catch(() => undefined);
+  await chmod(dir, 0o700).catch(() => undefined);
   const found = await Promise.all(parseBuildIdList(list.stdout).map((b) => locate(b, opts.processes)));
   // Container binaries first (they vanish with the container), then the smallest host binaries.
   found.sort((a, b) => rank(a) - rank(b) || (a.where?.bytes ?? 0) - (b.where?.bytes ?? 0));

@@ -459,7 +459,6 @@ class Machine {
   sampleComm: string[] = [];
   sampleOrder: Int32Array = new Int32Array(0);
   private kernelMapStart = -1;
-  private kernelMapEnd = -1;
   private kernelPgoff = -1;
   private kernel: KernelSymbols | null = null;
   private kernelWhy = '';
@@ -546,7 +545,6 @@ class Machine {
       if (e.startHi !== KERNEL_HI) return;
       if (e.name.startsWith(KERNEL_DSO)) {
         this.kernelMapStart = e.startLo;
-        this.kernelMapEnd = e.startLo + e.len;
         this.kernelPgoff = e.pgoffLo;
       } else
         this.kernelMaps.push({
@@ -651,7 +649,9 @@ class Machine {
       if (hi !== KERNEL_HI) return this.loc(-2, hi * 4294967296 + lo);
       for (const m of this.kernelMaps)
         if (lo >= m.startLo && lo < m.endLo) return this.loc(this.ksymDso(m), lo - m.startLo);
-      if (lo >= this.kernelMapStart && lo < this.kernelMapEnd) return this.loc(-1, lo);
+      // perf stretches the kernel map up to the next map (machine__fixup_end_of_maps), so code
+      // past the recorded end (.init.text: x86_64_start_kernel under the idle task) is kernel.
+      if (lo >= this.kernelMapStart && this.kernelMapStart !== -1) return this.loc(-1, lo);
       return this.loc(-2, hi * 4294967296 + lo);
     }
     const ip = hi * 4294967296 + lo;
