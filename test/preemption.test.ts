@@ -12,12 +12,8 @@ import type { CounterSet } from '../src/analysis/counters.ts';
 import { diagnose } from '../src/analysis/diagnose.ts';
 import { preemptionFindings, STEAL_METRIC, stealFinding } from '../src/analysis/diagnose-preemption.ts';
 import { KERNEL_CULPRIT } from '../src/analysis/findings.ts';
-import {
-  blameMatrixOf,
-  type PreemptionMatrix,
-  preemptionMatrix,
-  waitedFor,
-} from '../src/analysis/preemption.ts';
+import { blameMatrixOf, preemptionMatrix, waitedFor } from '../src/analysis/preemption.ts';
+import type { PreemptionMatrix } from '../src/analysis/preemption-matrix.ts';
 import { ProfileBuilder } from '../src/model/builder.ts';
 import { FrameKind, type Profile, SwitchState } from '../src/model/profile.ts';
 import { signatures } from '../src/signatures/catalog.ts';

@@ -7,12 +7,8 @@
 import type { Signature } from '../signatures/catalog.ts';
 import type { CounterSet } from './counters.ts';
 import type { Evidence, Finding, Severity, Victim } from './findings.ts';
-import {
-  type PreemptionCulprit,
-  type PreemptionMatrix,
-  type PreemptionVictim,
-  waitedFor,
-} from './preemption.ts';
+import { waitedFor } from './preemption.ts';
+import type { PreemptionCulprit, PreemptionMatrix, PreemptionVictim } from './preemption-matrix.ts';
 
 /**
  * A culprit harms a victim when the victim's tasks waited runnable while it held their CPU for at

@@ -26,14 +26,6 @@ import type {
 } from './preemption-matrix.ts';
 import { containerKey } from './sample-labels.ts';
 
-export type {
-  CulpritKind,
-  PreemptionCulprit,
-  PreemptionMatrix,
-  PreemptionVictim,
-  PreemptionWait,
-} from './preemption-matrix.ts';
-
 /** One CPU's timeline: segment k is [start[k], end[k]) with task tid[k] on the CPU. */
 interface CpuTimeline {
   start: number[];

@@ -2,7 +2,7 @@
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { HostFinding, VictimHarm } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
-import type { PreemptionMatrix } from '../analysis/preemption.ts';
+import type { PreemptionMatrix } from '../analysis/preemption-matrix.ts';
 import type { LatencySummary } from '../analysis/syscall-latency.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
 import { UNKNOWN_PID } from '../model/profile.ts';

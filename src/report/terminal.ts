@@ -4,7 +4,7 @@ import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { Category } from '../analysis/categories.ts';
 import type { Finding } from '../analysis/findings.ts';
 import type { OffCpuContainer, OffCpuSummary } from '../analysis/off-cpu.ts';
-import type { PreemptionMatrix } from '../analysis/preemption.ts';
+import type { PreemptionMatrix } from '../analysis/preemption-matrix.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
 import { renderFindings } from './findings-text.ts';
 import { renderLatency } from './latency-text.ts';
