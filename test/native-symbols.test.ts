@@ -3,11 +3,13 @@
  * on thousands of corrupted copies of it (every offset untrusted: never an exception, never a
  * long loop), kallsyms parsing and perf's duplicate/end rules, perf-PID.map style tables.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readElf } from '../src/formats/perf-data/elf.ts';
+import { dsoSymbols } from '../src/formats/perf-data/symbol-sources.ts';
 import { parseKallsyms, SymbolColumns, SymbolTable } from '../src/formats/perf-data/symtab.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'crosstalk-native-symbols-'));
@@ -51,6 +53,39 @@ describe('ELF reader', () => {
     expect(await readElf(join(work, 'text'))).toBeNull();
     expect(await readElf(join(work, 'missing'))).toBeNull();
   });
+
+  it('returns at once for a FIFO planted where a mapped file should be', async () => {
+    const fifo = join(work, 'planted.so');
+    execFileSync('mkfifo', [fifo]);
+    // Without O_NONBLOCK, open() of a FIFO with no writer never returns.
+    await expect(readElf(fifo)).resolves.toBeNull();
+  });
+});
+
+// The dynamic loader as mapped by exec: Debian ships it without .symtab, and its debug file
+// (libc6-dbg) names the entry labels perf shows (_dl_start_user).
+const LDSO = '/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2';
+const ldsoDebug = await (async () => {
+  const bid = (await readElf(LDSO, false))?.buildId;
+  if (!bid) return null;
+  const file = `/usr/lib/debug/.build-id/${bid.slice(0, 2)}/${bid.slice(2)}.debug`;
+  return existsSync(file) ? file : null;
+})();
+
+describe('symbol sources', () => {
+  it.skipIf(ldsoDebug === null)(
+    "a mapping recorded without a build-id takes its file's own, and so finds its debug file (needs libc6-dbg)",
+    async () => {
+      const debug = await readElf(ldsoDebug!);
+      const label = debug!.symbols;
+      let at = -1;
+      for (let i = 0; i < label.length; i++) if (label.name(i) === '_dl_start_user') at = label.start[i];
+      expect(at).toBeGreaterThan(0);
+      const got = await dsoSymbols(LDSO, null, -1, []);
+      expect(got.file).toBe(ldsoDebug);
+      expect(got.table!.name(got.table!.find(at))).toBe('_dl_start_user');
+    },
+  );
 });
 
 describe('symbol tables', () => {

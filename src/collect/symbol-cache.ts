@@ -13,8 +13,9 @@
  * records with -N and this module copies what was sampled, container binaries first, within a
  * budget. `perf buildid-list --with-hits` took 0.34 s, one `buildid-cache -a` 0.02 s.
  */
-import { chmod, lstat, mkdir, open, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readElf } from '../formats/perf-data/elf.ts';
 import { type CommandRunner, spawnCommand } from './container-names.ts';
 
 /** The run's build-id cache directory, beside perf.data. */
@@ -176,58 +177,7 @@ async function noLinks(root: string, path: string): Promise<boolean> {
   return true;
 }
 
-const PT_NOTE = 4;
-const NT_GNU_BUILD_ID = 3;
-/** Program headers and notes are read up to this size; a build-id note is 36 bytes. */
-const MAX_NOTES = 64 * 1024;
-
-/** The GNU build id of a 64-bit little-endian ELF file, or null (not ELF, no note, unreadable). */
+/** The GNU build id of a 64-bit little-endian ELF file, or null (not ELF, no note, unreadable, not a regular file). */
 export async function elfBuildId(file: string): Promise<string | null> {
-  const fh = await open(file, 'r').catch(() => null);
-  if (fh === null) return null;
-  try {
-    const head = Buffer.alloc(64);
-    await fh.read(head, 0, 64, 0);
-    if (head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return null;
-    const phoff = Number(head.readBigUInt64LE(32));
-    const phentsize = head.readUInt16LE(54);
-    const phnum = head.readUInt16LE(56);
-    if (phentsize < 56 || phentsize * phnum > MAX_NOTES) return null;
-    const ph = Buffer.alloc(phentsize * phnum);
-    await fh.read(ph, 0, ph.length, phoff);
-    for (let i = 0; i < phnum; i++) {
-      const at = i * phentsize;
-      if (ph.readUInt32LE(at) !== PT_NOTE) continue;
-      const size = Math.min(Number(ph.readBigUInt64LE(at + 32)), MAX_NOTES);
-      const notes = Buffer.alloc(size);
-      await fh.read(notes, 0, size, Number(ph.readBigUInt64LE(at + 8)));
-      const id = buildIdNote(notes);
-      if (id !== null) return id;
-    }
-    return null;
-  } catch {
-    return null;
-  } finally {
-    await fh.close();
-  }
-}
-
-function buildIdNote(notes: Buffer): string | null {
-  let at = 0;
-  while (at + 12 <= notes.length) {
-    const namesz = notes.readUInt32LE(at);
-    const descsz = notes.readUInt32LE(at + 4);
-    const type = notes.readUInt32LE(at + 8);
-    const name = at + 12;
-    const desc = name + align4(namesz);
-    if (desc + descsz > notes.length) return null;
-    if (type === NT_GNU_BUILD_ID && notes.toString('latin1', name, name + namesz) === 'GNU\0')
-      return notes.toString('hex', desc, desc + descsz);
-    at = desc + align4(descsz);
-  }
-  return null;
-}
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
+  return (await readElf(file, false))?.buildId ?? null;
 }

@@ -16,6 +16,7 @@
  * the file size and fixed caps before it is used, reads are bounded, and a malformed file gives
  * `null` or an empty table, never an exception or a long loop.
  */
+import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
@@ -70,7 +71,8 @@ interface Section {
 export async function readElf(path: string, wantSymbols = true): Promise<ElfInfo | null> {
   let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    // O_NONBLOCK: a FIFO planted at a mapped path must not hang the decoder in open().
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return null;
   }

@@ -5,7 +5,8 @@
  *     recording's; never another kernel's table;
  *   - user files: by build-id in the build-id caches (`ROOT/PATH/BID/elf`, `ROOT/.build-id/xx/yyy/elf`),
  *     /usr/lib/debug/.build-id/xx/yyy.debug, then /proc/PID/root/PATH while the process exists,
- *     then PATH; a file whose build-id differs from the recorded one is never used;
+ *     then PATH; a file whose build-id differs from the recorded one is never used; a mapping
+ *     recorded without a build-id takes the mapped file's own (perf's dso__load does the same);
  *   - JIT code: /tmp/perf-PID.map (inside the process's root while it exists).
  * Cache roots: an extracted `perf archive` (untrusted: only regular files, never symlinks), the
  * run directory's `build-id/`, then $PERF_BUILDID_DIR or ~/.debug.
@@ -52,7 +53,8 @@ export function defaultCacheRoots(extra: CacheRoot[]): CacheRoot[] {
 /** Reads `path` only if it is a regular file (not a symlink when `noFollow`). */
 async function readRegular(path: string, noFollow: boolean, max: number): Promise<Buffer | null> {
   try {
-    const fh = await open(path, constants.O_RDONLY | (noFollow ? constants.O_NOFOLLOW : 0));
+    const flags = constants.O_RDONLY | constants.O_NONBLOCK | (noFollow ? constants.O_NOFOLLOW : 0);
+    const fh = await open(path, flags);
     try {
       const st = await fh.stat();
       if (!st.isFile() || st.size > max) return null;
@@ -165,6 +167,13 @@ export async function dsoSymbols(
   pid: number,
   roots: CacheRoot[],
 ): Promise<DsoSymbols> {
+  if (bid === null && path.startsWith('/')) {
+    // A mapping recorded without a build-id (perf record --buildid-mmap gets none when the
+    // kernel could not read the file's note, e.g. ld.so mapped by exec): as perf's dso__load
+    // does, take the build-id of the file itself, so its debug file and cache entries are found.
+    const own = await mappedFileBuildId(path, pid);
+    if (own !== null) return dsoSymbols(path, own, pid, roots);
+  }
   let dynOnly: { elf: ElfInfo; file: string } | null = null;
   let runtime: { elf: ElfInfo; file: string } | null = null;
   let mismatch = false;
@@ -189,6 +198,14 @@ export async function dsoSymbols(
     file: null,
     missing: mismatch ? 'build-id differs from the recording' : 'file not found',
   };
+}
+
+/** The build-id of the file mapped as `path`: inside the process's root while it exists, else on the host. */
+async function mappedFileBuildId(path: string, pid: number): Promise<string | null> {
+  const inRoot = pid > 0 ? `/proc/${pid}/root${path}` : null;
+  const file = inRoot !== null && (await isRegular(inRoot)) ? inRoot : path;
+  const elf = await readElf(file, false);
+  return elf?.buildId ?? null;
 }
 
 /** Symbols from one file, with the load segments of the file that was mapped (a .debug file's may differ). */
