@@ -1,0 +1,274 @@
+import type { PerfAttr } from './file-header.ts';
+import {
+  callchainOffset,
+  cgroupOffset,
+  type SampleLayout,
+  SampleType,
+  sampleLayoutOf,
+  u64,
+} from './sample-layout.ts';
+import type { CacheRoot } from './symbol-sources.ts';
+
+export interface NativeDecodeOptions {
+  event?: string;
+  keepAddresses?: boolean;
+  onProgress?: (fraction: number) => void;
+  /** Build-id caches to search before ~/.debug (an extracted archive, a run's build-id dir). */
+  cacheRoots?: CacheRoot[];
+  /** Largest number of addresses kept per call chain (perf script: kernel.perf_event_max_stack). */
+  maxStack?: number;
+}
+
+export interface Chosen {
+  name: string;
+  attrIndexes: Set<number>;
+  by: 'only' | 'first' | 'option';
+}
+
+export const Rec = { MMAP: 1, COMM: 3, EXIT: 4, FORK: 7, SAMPLE: 9, MMAP2: 10, KSYMBOL: 17 } as const;
+export const MISC_CPUMODE = 7;
+export const MODE_KERNEL = 1;
+export const MODE_USER = 2;
+export const MODE_HV = 3;
+export const MISC_MMAP_BUILD_ID = 1 << 14;
+export const PROT_EXEC = 4;
+export const MAP_HUGETLB = 0x40000;
+export const KERNEL_HI = 0xffffffff;
+/** PERF_CONTEXT_MAX (-4095) as the low half of a u64 whose high half is all ones. */
+export const CONTEXT_MAX_LO = 0xfffff001;
+export const CONTEXT = { HV: 0xffffffe0, KERNEL: 0xffffff80, USER: 0xfffffe00 } as const;
+export const UNKNOWN = '[unknown]';
+export const KERNEL_DSO = '[kernel.kallsyms]';
+
+/** Grows a typed column. */
+export class Col<T extends Float64Array | Int32Array | Uint32Array> {
+  length = 0;
+  constructor(public data: T) {}
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new (this.data.constructor as new (n: number) => T)(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+export interface SideBand {
+  time: number;
+  seq: number;
+  type: number;
+  misc: number;
+  pid: number;
+  tid: number;
+  /** FORK: parent pid/tid. */
+  ppid: number;
+  ptid: number;
+  startHi: number;
+  startLo: number;
+  len: number;
+  pgoff: number;
+  /** Low 32 bits of pgoff, exact (the kernel map's pgoff is a kernel address). */
+  pgoffLo: number;
+  prot: number;
+  flags: number;
+  name: string;
+  buildId: string | null;
+}
+
+/** Phase 1: samples of the chosen event as columns, side-band records as objects. */
+export class RecordPass {
+  samples = 0;
+  readonly time = new Col(new Float64Array(1 << 14));
+  readonly pid = new Col(new Int32Array(1 << 14));
+  readonly tid = new Col(new Int32Array(1 << 14));
+  readonly cpu = new Col(new Int32Array(1 << 14));
+  readonly period = new Col(new Float64Array(1 << 14));
+  readonly cgroup = new Col(new Float64Array(1 << 14));
+  readonly misc = new Col(new Int32Array(1 << 14));
+  /** Chain of sample i: chainAt[i] .. chainAt[i + 1] in `chain` (hi, lo pairs). */
+  readonly chainAt = new Col(new Int32Array(1 << 14));
+  readonly chain = new Col(new Uint32Array(1 << 18));
+  readonly side: SideBand[] = [];
+  readonly eventOrder: number[] = [];
+  corrupt = 0;
+  private readonly layouts: SampleLayout[];
+  private readonly idToAttr = new Map<number, number>();
+  private readonly idPos: number;
+  private readonly trailer: number;
+  private readonly trailerTime: number;
+  private readonly hasCallchain: boolean[];
+
+  constructor(
+    attrs: PerfAttr[],
+    private readonly keep: Set<number>,
+  ) {
+    this.layouts = attrs.map(sampleLayoutOf);
+    attrs.forEach((a, i) => {
+      for (const id of a.ids) this.idToAttr.set(id, i);
+    });
+    this.idPos = attrs.length === 1 ? -1 : this.layouts[0].id;
+    const t = attrs[0].sampleType;
+    const bits = [
+      SampleType.TID,
+      SampleType.TIME,
+      SampleType.ID,
+      SampleType.STREAM_ID,
+      SampleType.CPU,
+      SampleType.IDENTIFIER,
+    ];
+    this.trailer = bits.reduce((n, b) => n + ((t & b) !== 0 ? 8 : 0), 0);
+    this.trailerTime = (t & SampleType.TID) !== 0 ? 8 : 0;
+    this.hasCallchain = attrs.map((a) => (a.sampleType & SampleType.CALLCHAIN) !== 0);
+    this.chainAt.push(0);
+  }
+
+  readonly visit = (type: number, view: DataView, pos: number, size: number): void => {
+    if (type === Rec.SAMPLE) this.sample(view, pos, size);
+    else if (
+      type === Rec.MMAP ||
+      type === Rec.MMAP2 ||
+      type === Rec.COMM ||
+      type === Rec.FORK ||
+      type === Rec.EXIT ||
+      type === Rec.KSYMBOL
+    )
+      this.sideBand(type, view, pos, size);
+  };
+
+  private sample(view: DataView, pos: number, size: number): void {
+    let a = 0;
+    if (this.idPos !== -1) {
+      if (this.idPos + 8 > size) return;
+      a = this.idToAttr.get(u64(view, pos + this.idPos)) ?? -1;
+    }
+    if (a === -1 || !this.keep.has(a)) return;
+    const l = this.layouts[a];
+    const t = l.attr.sampleType;
+    if (size < l.variableStart) {
+      // Shorter than its fixed fields: a forged or cut record.
+      this.corrupt++;
+      return;
+    }
+    this.samples++;
+    this.time.push(l.time !== -1 ? u64(view, pos + l.time) : 0);
+    this.pid.push(l.tid !== -1 ? view.getInt32(pos + l.tid, true) : -1);
+    this.tid.push(l.tid !== -1 ? view.getInt32(pos + l.tid + 4, true) : -1);
+    this.cpu.push(l.cpu !== -1 ? view.getUint32(pos + l.cpu, true) : -1);
+    this.period.push(l.period !== -1 ? u64(view, pos + l.period) : 1);
+    this.misc.push(view.getUint16(pos + 4, true));
+    const cg = l.hasCgroup ? cgroupAt(view, pos, size, l) : -1;
+    this.cgroup.push(cg);
+    if (this.hasCallchain[a]) {
+      const at = callchainOffset(view, pos, size, l);
+      if (at === -1) this.corrupt++;
+      else {
+        const nr = u64(view, at);
+        if (at + 8 + nr * 8 > pos + size) this.corrupt++;
+        else
+          for (let i = 0, p = at + 8; i < nr; i++, p += 8) {
+            this.chain.push(view.getUint32(p + 4, true));
+            this.chain.push(view.getUint32(p, true));
+          }
+      }
+    } else if ((t & SampleType.IP) !== 0) {
+      const ipAt = pos + 8 + ((t & SampleType.IDENTIFIER) !== 0 ? 8 : 0);
+      // No call chain: the sample's own address, in the sample's cpumode.
+      const mode = view.getUint16(pos + 4, true) & MISC_CPUMODE;
+      this.chain.push(KERNEL_HI);
+      this.chain.push(mode === MODE_KERNEL ? CONTEXT.KERNEL : CONTEXT.USER);
+      this.chain.push(view.getUint32(ipAt + 4, true));
+      this.chain.push(view.getUint32(ipAt, true));
+    }
+    this.chainAt.push(this.chain.length);
+  }
+
+  private sideBand(type: number, view: DataView, pos: number, size: number): void {
+    const end = pos + size;
+    const timeAt = end - this.trailer + this.trailerTime;
+    const time = timeAt >= pos + 8 && timeAt + 8 <= end ? u64(view, timeAt) : 0;
+    const misc = view.getUint16(pos + 4, true);
+    const e: SideBand = {
+      time,
+      seq: this.side.length,
+      type,
+      misc,
+      pid: 0,
+      tid: 0,
+      ppid: 0,
+      ptid: 0,
+      startHi: 0,
+      startLo: 0,
+      len: 0,
+      pgoff: 0,
+      pgoffLo: 0,
+      prot: PROT_EXEC,
+      flags: 0,
+      name: '',
+      buildId: null,
+    };
+    const bodyEnd = end - this.trailer;
+    const str = (at: number): string => {
+      if (at >= bodyEnd) return '';
+      const bytes = new Uint8Array(view.buffer, view.byteOffset + at, bodyEnd - at);
+      const nul = bytes.indexOf(0);
+      return Buffer.from(bytes.subarray(0, nul === -1 ? bytes.length : nul)).toString('utf8');
+    };
+    switch (type) {
+      case Rec.MMAP:
+      case Rec.MMAP2: {
+        if (size < (type === Rec.MMAP ? 48 : 80)) return;
+        e.pid = view.getInt32(pos + 8, true);
+        e.tid = view.getInt32(pos + 12, true);
+        e.startHi = view.getUint32(pos + 20, true);
+        e.startLo = view.getUint32(pos + 16, true);
+        e.len = u64(view, pos + 24);
+        e.pgoff = u64(view, pos + 32);
+        e.pgoffLo = view.getUint32(pos + 32, true);
+        if (type === Rec.MMAP) {
+          e.prot = (misc & (1 << 13)) !== 0 ? 0 : PROT_EXEC;
+          e.name = str(pos + 40);
+        } else {
+          if ((misc & MISC_MMAP_BUILD_ID) !== 0) {
+            const n = Math.min(20, view.getUint8(pos + 40));
+            e.buildId = Buffer.from(new Uint8Array(view.buffer, view.byteOffset + pos + 44, n)).toString(
+              'hex',
+            );
+          }
+          e.prot = view.getUint32(pos + 64, true);
+          e.flags = view.getUint32(pos + 68, true);
+          e.name = str(pos + 72);
+        }
+        break;
+      }
+      case Rec.COMM:
+        if (size < 17) return;
+        e.pid = view.getInt32(pos + 8, true);
+        e.tid = view.getInt32(pos + 12, true);
+        e.name = str(pos + 16);
+        break;
+      case Rec.FORK:
+      case Rec.EXIT:
+        if (size < 24) return;
+        e.pid = view.getInt32(pos + 8, true);
+        e.ppid = view.getInt32(pos + 12, true);
+        e.tid = view.getInt32(pos + 16, true);
+        e.ptid = view.getInt32(pos + 20, true);
+        break;
+      case Rec.KSYMBOL:
+        if (size < 25) return;
+        e.startHi = view.getUint32(pos + 12, true);
+        e.startLo = view.getUint32(pos + 8, true);
+        e.len = view.getUint32(pos + 16, true);
+        e.flags = view.getUint16(pos + 22, true);
+        e.name = str(pos + 24);
+        break;
+    }
+    this.side.push(e);
+  }
+}
+
+function cgroupAt(view: DataView, pos: number, size: number, l: SampleLayout): number {
+  const p = cgroupOffset(view, pos, size, l);
+  return p === -1 ? -1 : u64(view, p);
+}
