@@ -24,6 +24,8 @@ command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+# addr2line (file:line of call sites) and c++filt (C++ names of the native decoder).
+command -v addr2line >/dev/null 2>&1 || missing+=(binutils)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

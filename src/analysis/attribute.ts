@@ -4,7 +4,7 @@
  * call site and the kernel path below the entry. Computed once per distinct stack node.
  */
 import { type CallGraphMode, FrameKind, type Profile, type StackIndex } from '../model/profile.ts';
-import { type CallSite, callSiteOf, functionNameOf, type UserFrame } from './call-site.ts';
+import { type CallSite, functionNameOf, locateCallSite, type UserFrame } from './call-site.ts';
 import type { Category } from './categories.ts';
 import {
   bareSyscallNameOf,
@@ -30,6 +30,11 @@ export interface StackAttribution {
   kernelPath: string[];
   /** The stack has no user frames at all (kernel threads, or user unwinding failed). */
   kernelOnly: boolean;
+  /**
+   * A found call site's frame and the address of the call inside it (StackTable.callerSite of
+   * the next inner node; NaN when the input kept none). Absent otherwise.
+   */
+  callSiteAt?: { frame: number; site: number };
 }
 
 /** Per-frame facts the attribution needs, computed once per frame (frame names are tested by regex). */
@@ -131,7 +136,25 @@ export function attributeStack(
         unknown: kind[f] === FrameKind.unknown,
       });
     }
-    callSite = callSiteOf(user, mode);
+    const located = locateCallSite(user, mode);
+    callSite = located.site;
+    if (located.at !== -1) {
+      // frames[pos] is the call site. Its callee's node holds the call's address; when the callee
+      // is the kernel (a syscall made right there), the leaf's node does: the kernel entry node is
+      // shared by every syscall the function makes, the leaf's path is this syscall's.
+      const pos = k - 1 - located.at;
+      let node = stack;
+      if (pos + 1 < k) for (let j = frames.length - 1; j > pos + 1; j--) node = p.stacks.prefix[node];
+      const at = { frame: frames[pos], site: p.stacks.callerSite[node] };
+      return {
+        category: entry.category,
+        syscall: entry.syscall,
+        callSite,
+        kernelPath,
+        kernelOnly,
+        callSiteAt: at,
+      };
+    }
   }
   return { category: entry.category, syscall: entry.syscall, callSite, kernelPath, kernelOnly };
 }

@@ -54,6 +54,15 @@ function isLibcWrapper(f: UserFrame): boolean {
  * kernel comes first).
  */
 export function callSiteOf(userLeafFirst: readonly UserFrame[], mode: CallGraphMode): CallSite {
+  return locateCallSite(userLeafFirst, mode).site;
+}
+
+/** callSiteOf, with the index in `userLeafFirst` of the call site's frame (-1 unless found). */
+export function locateCallSite(
+  userLeafFirst: readonly UserFrame[],
+  mode: CallGraphMode,
+): { site: CallSite; at: number } {
+  const site = (s: CallSite, at = -1) => ({ site: s, at });
   let i = 0;
   let wrapper: string | null = null;
   let skippedLibc = false;
@@ -68,12 +77,13 @@ export function callSiteOf(userLeafFirst: readonly UserFrame[], mode: CallGraphM
     i++;
   }
   if (skippedLibc && mode === 'fp')
-    return { status: 'lost', wrapper: wrapper ?? '', reason: 'frame-pointer' };
-  if (i === userLeafFirst.length) return { status: 'none', wrapper };
+    return site({ status: 'lost', wrapper: wrapper ?? '', reason: 'frame-pointer' });
+  if (i === userLeafFirst.length) return site({ status: 'none', wrapper });
   const f = userLeafFirst[i];
-  if (processEntry.test(f.name)) return { status: 'lost', wrapper: wrapper ?? '', reason: 'process-entry' };
-  if (f.unknown || f.name === '[unknown]') return { status: 'unknown', module: f.module, wrapper };
-  return { status: 'found', function: f.name, module: f.module, wrapper };
+  if (processEntry.test(f.name))
+    return site({ status: 'lost', wrapper: wrapper ?? '', reason: 'process-entry' });
+  if (f.unknown || f.name === '[unknown]') return site({ status: 'unknown', module: f.module, wrapper });
+  return site({ status: 'found', function: f.name, module: f.module, wrapper }, i);
 }
 
 /**

@@ -97,7 +97,8 @@ export type Finding = {
   /** In a shared storm, every driver, the antagonist first (absent or empty otherwise). */
   drivers?: { container: string; name: string }[];
   syscall: string | null;
-  callSite: { function: string; module: string } | null;
+  /** `file` and `line`: where in the function the call is (debug info), when resolved. */
+  callSite: { function: string; module: string; file?: string; line?: number } | null;
   callSiteNote: string | null;
   kernelPath: string[];
   resource: string | null;

@@ -11,7 +11,13 @@ export interface SyscallTables {
   attributionOf: (stack: number) => StackAttribution;
 }
 
-export type CallSiteSummary = CallSite & { share: number };
+/** `source`: the file and line of the call inside the function, when debug info gave them. */
+export type CallSiteSummary = CallSite & { share: number; source?: SourceLine };
+
+export interface SourceLine {
+  file: string;
+  line: number;
+}
 
 export interface SyscallSummary {
   name: string;

@@ -1,6 +1,6 @@
 /** `crosstalk analyze <input...>`: terminal summary or `--json`; several inputs are several hosts. */
 import type { Command } from 'commander';
-import { analyzeLoaded } from '../pipeline/analyze.ts';
+import { analyzeLoadedWithLines } from '../pipeline/analyze.ts';
 import { analysisReport } from '../pipeline/report.ts';
 import { analyzeJsonText } from '../report/json.ts';
 import { renderAnalysis } from '../report/terminal.ts';
@@ -55,7 +55,7 @@ export function registerAnalyze(program: Command): void {
     .action(async (inputs: string[], flags: AnalyzeFlags) => {
       const top = parsePositiveInt(flags.top ?? '25', '--top');
       const loaded = await loadFromArguments(inputs, flags);
-      const analyzed = analyzeLoaded(loaded, top);
+      const analyzed = await analyzeLoadedWithLines(loaded, top);
       const { result, findings } = analyzed;
       if (flags.html !== undefined)
         await writeHtml(flags.html, analysisReport(loaded, analyzed), flags.force);

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
-import { analyzeLoaded } from '../pipeline/analyze.ts';
+import { analyzeLoadedWithLines } from '../pipeline/analyze.ts';
 import { diffLoaded } from '../pipeline/diff.ts';
 import { checkInputRef, loadInput } from '../pipeline/load.ts';
 import { analysisReport, diffReport } from '../pipeline/report.ts';
@@ -85,7 +85,7 @@ export function registerDoctor(program: Command): void {
         text = renderDiff(r.diff, findings, { color });
         html = diffReport(base, loaded, r);
       } else {
-        const r = analyzeLoaded(loaded);
+        const r = await analyzeLoadedWithLines(loaded);
         findings = r.findings;
         doc = jsonText(analyzeJson(r.result, findings));
         text = renderAnalysis(r.result, { color }, findings);

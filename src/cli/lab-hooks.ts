@@ -9,7 +9,7 @@ import type { Finding } from '../analysis/findings.ts';
 import { type ForeignLoad, foreignLoadOf } from '../analysis/foreign-load.ts';
 import { type RunInfo, recordRun } from '../collect/recorder.ts';
 import type { ScenarioResult } from '../lab/types.ts';
-import { analyzeLoaded } from '../pipeline/analyze.ts';
+import { analyzeLoadedWithLines } from '../pipeline/analyze.ts';
 import { loadInput } from '../pipeline/load.ts';
 import { analysisReport } from '../pipeline/report.ts';
 import { renderFindings } from '../report/findings-text.ts';
@@ -63,7 +63,7 @@ async function describeRun(
   flags: LabFlags,
 ): Promise<LabDescription> {
   const loaded = await loadInput(run.dir, { store: flags.store });
-  const analyzed = analyzeLoaded(loaded);
+  const analyzed = await analyzeLoadedWithLines(loaded);
   const { findings } = analyzed;
   const html = analysisReport(loaded, analyzed, {
     lab: result,

@@ -84,6 +84,7 @@ export class ProfileBuilder {
   private readonly stackPrefix = new Int32Column();
   private readonly stackFrame = new Int32Column();
   private readonly stackDepth = new Int32Column();
+  private readonly stackCallerSite = new Float64Column();
   private readonly sampleStack = new Int32Column();
   private readonly sampleTime = new Float64Column();
   private readonly sampleWeight = new Float64Column();
@@ -148,8 +149,11 @@ export class ProfileBuilder {
     return f;
   }
 
-  /** The stack node for `frame` called from `prefix` (-1 for a root frame). */
-  stack(prefix: StackIndex, frame: FrameIndex): StackIndex {
+  /**
+   * The stack node for `frame` called from `prefix` (-1 for a root frame). `callerSite`: the
+   * prefix frame's address of the call (StackTable.callerSite); default NaN, unknown.
+   */
+  stack(prefix: StackIndex, frame: FrameIndex, callerSite = Number.NaN): StackIndex {
     const found = this.stackIndex.get(prefix + 1, frame);
     if (found !== -1) return found;
     const s = this.stackPrefix.length;
@@ -162,6 +166,7 @@ export class ProfileBuilder {
     this.stackPrefix.push(prefix);
     this.stackFrame.push(frame);
     this.stackDepth.push(prefix === -1 ? 0 : this.stackDepth.at(prefix) + 1);
+    this.stackCallerSite.push(callerSite);
     this.stackIndex.set(prefix + 1, frame, s);
     return s;
   }
@@ -244,6 +249,7 @@ export class ProfileBuilder {
         prefix: this.stackPrefix.finish(),
         frame: this.stackFrame.finish(),
         depth: this.stackDepth.finish(),
+        callerSite: this.stackCallerSite.finish(),
       },
       samples: {
         length: this.sampleStack.length,

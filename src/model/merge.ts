@@ -47,7 +47,7 @@ function appendProfile(b: ProfileBuilder, p: Profile, part: number, opts: MergeO
   const stackMap = new Int32Array(stacks.length);
   for (let s = 0; s < stacks.length; s++) {
     const pre = stacks.prefix[s];
-    stackMap[s] = b.stack(pre === -1 ? -1 : stackMap[pre], frameMap[stacks.frame[s]]);
+    stackMap[s] = b.stack(pre === -1 ? -1 : stackMap[pre], frameMap[stacks.frame[s]], stacks.callerSite[s]);
   }
   for (let i = 0; i < samples.length; i++) {
     const s = samples.stack[i];
@@ -109,4 +109,16 @@ function mergeMeta(m: ProfileMeta, parts: Profile[]): void {
     for (const h of p.meta.hosts) if (!m.hosts.some((x) => x.name === h.name)) m.hosts.push({ ...h });
   }
   m.events = [...events.values()];
+  // Caller addresses mean the same thing only when every part holds the same kind.
+  if (parts.every((p) => p.meta.callerSites === first.callerSites) && first.callerSites !== undefined)
+    m.callerSites = first.callerSites;
+  const ids: Record<string, string> = {};
+  const conflicting = new Set<string>();
+  for (const p of parts)
+    for (const [path, id] of Object.entries(p.meta.buildIds ?? {})) {
+      if (ids[path] !== undefined && ids[path] !== id) conflicting.add(path);
+      ids[path] ??= id;
+    }
+  for (const path of conflicting) delete ids[path];
+  if (Object.keys(ids).length > 0) m.buildIds = ids;
 }

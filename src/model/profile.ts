@@ -25,6 +25,15 @@ export interface StackTable {
   readonly prefix: Int32Array;
   readonly frame: Int32Array;
   readonly depth: Int32Array;
+  /**
+   * The address of the call made by the nearest frame above this node that has one (user code):
+   * for a user frame, where its caller called it; for kernel frames below user code, where the
+   * innermost user frame entered the kernel. As ProfileMeta.callerSites says (symbol offset or
+   * module address); NaN when unknown. The sample that created the node decides: a node is one
+   * path, so the address can only differ by the line a function calls the same path from. Only
+   * the reported call sites read it, to find their file:line.
+   */
+  readonly callerSite: Float64Array;
 }
 
 /** Samples as parallel columns. Labels (comm, cgroup, event) are string indexes. */
@@ -85,6 +94,14 @@ export interface ProfileMeta {
   recording: Record<string, string | number>;
   /** One entry per host of a multi-host profile (mergeHosts), in input order; empty otherwise. */
   hosts: HostMeta[];
+  /**
+   * What StackTable.callerSite holds: 'symbol-offset' (perf script's `sym+0xOFF`: OFF from the
+   * parent frame's symbol start), 'module-address' (the address in the module's ELF file, as the
+   * native decoder computes it). Absent: no caller addresses.
+   */
+  callerSites?: 'symbol-offset' | 'module-address';
+  /** Build-id of each user module path the recording listed (perf.data), to find its ELF file. */
+  buildIds?: Record<string, string>;
 }
 
 /** One input of a multi-host profile. */

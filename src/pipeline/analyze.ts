@@ -10,6 +10,7 @@ import { labelSamples, type SampleLabels } from '../analysis/sample-labels.ts';
 import { victimSide } from '../analysis/victim-harm.ts';
 import { hostsOf, selectHost } from '../model/hosts.ts';
 import type { Profile } from '../model/profile.ts';
+import { withCallSiteLines } from './call-site-lines.ts';
 import type { LoadedHost, LoadedInput } from './load.ts';
 
 export interface Analyzed {
@@ -52,6 +53,16 @@ function analyzeOne(
     hasBaseline: false,
   });
   return { result, findings, labels };
+}
+
+/**
+ * analyzeLoaded, then file:line for the call sites it reports (debug info through addr2line;
+ * call-site-lines.ts). Only the reported few are resolved, after the analysis.
+ */
+export async function analyzeLoadedWithLines(loaded: LoadedInput, topSyscalls = 25): Promise<Analyzed> {
+  const analyzed = analyzeLoaded(loaded, topSyscalls);
+  const { attributions } = analyzed.labels;
+  return withCallSiteLines(loaded.profile, (s) => attributions.of(s), analyzed);
 }
 
 function diagnoseHosts(loaded: LoadedInput, hosts: LoadedHost[], topSyscalls: number): HostFinding[] {

@@ -34,7 +34,7 @@ export function renderFindings(findings: Finding[], color = false): string[] {
     if (f.antagonist) {
       const proc = f.antagonist.process ? ` (${safeText(f.antagonist.process, 40)})` : '';
       const via = f.syscall ? ` via ${safeText(f.syscall, 40)}` : '';
-      const site = f.callSite ? ` from ${safeText(f.callSite.function, 100)}` : '';
+      const site = f.callSite ? ` from ${safeText(f.callSite.function, 100)}${sourceText(f.callSite)}` : '';
       line(
         f.sharedStorm ? 'drivers' : 'antagonist',
         `${driverNames(f, (n) => safeText(n, 60)) ?? safeText(f.antagonist.name, 60)}${proc}${via}${site}`,
@@ -84,4 +84,10 @@ function shortPath(frames: string[]): string {
 export function driverNames(f: Finding, text: (name: string) => string): string | null {
   const drivers = f.drivers ?? [];
   return f.sharedStorm && drivers.length > 1 ? drivers.map((d) => text(d.name)).join(', ') : null;
+}
+
+/** ` at query-server.cc:87`: the file's base name (debug info is untrusted text), or ''. */
+export function sourceText(at: { file?: string; line?: number } | undefined): string {
+  if (at?.file === undefined || at.line === undefined) return '';
+  return ` at ${safeText(at.file.slice(at.file.lastIndexOf('/') + 1), 60)}:${at.line}`;
 }

@@ -25,6 +25,8 @@ function callSiteJson(c: CallSiteSummary): AnalyzeJson['syscalls'][number]['call
         wrapper: c.wrapper,
         reason: null,
         share: r(c.share),
+        file: c.source?.file ?? null,
+        line: c.source?.line ?? null,
       };
     case 'lost':
       return {
@@ -34,6 +36,8 @@ function callSiteJson(c: CallSiteSummary): AnalyzeJson['syscalls'][number]['call
         wrapper: c.wrapper || null,
         reason: c.reason,
         share: r(c.share),
+        file: null,
+        line: null,
       };
     case 'none':
       return {
@@ -43,6 +47,8 @@ function callSiteJson(c: CallSiteSummary): AnalyzeJson['syscalls'][number]['call
         wrapper: c.wrapper,
         reason: null,
         share: r(c.share),
+        file: null,
+        line: null,
       };
     case 'unknown':
       return {
@@ -52,6 +58,8 @@ function callSiteJson(c: CallSiteSummary): AnalyzeJson['syscalls'][number]['call
         wrapper: c.wrapper,
         reason: null,
         share: r(c.share),
+        file: null,
+        line: null,
       };
   }
 }
@@ -152,7 +160,12 @@ export function findingJson(f: HostFinding): AnalyzeJson['findings'][number] {
     sharedStorm: f.sharedStorm,
     drivers: f.drivers ?? [],
     syscall: f.syscall,
-    callSite: f.callSite,
+    callSite: f.callSite && {
+      function: f.callSite.function,
+      module: f.callSite.module,
+      file: f.callSite.file ?? null,
+      line: f.callSite.line ?? null,
+    },
     callSiteNote: f.callSiteNote,
     kernelPath: f.kernelPath,
     resource: f.resource,

@@ -29,6 +29,13 @@ export const callSiteSchema = z.object({
     .describe('The libc (or other) wrapper the call site called, e.g. posix_fadvise.'),
   reason: z.string().nullable().describe('Why a call site was lost: frame-pointer | process-entry.'),
   share,
+  file: z
+    .string()
+    .nullable()
+    .describe(
+      "source file of the call inside `function`, from the binary's debug info (addr2line); null when the binary has none or it could not be found by build-id",
+    ),
+  line: z.number().int().positive().nullable().describe('line in `file` of the call; null with `file`'),
 });
 
 const hostName = z
@@ -142,7 +149,17 @@ export const findingSchema = z.object({
     .array(z.object({ container: z.string(), name: z.string() }))
     .describe('in a shared storm, every driver, the antagonist first; empty otherwise'),
   syscall: z.string().nullable(),
-  callSite: z.object({ function: z.string(), module: z.string() }).nullable(),
+  callSite: z
+    .object({
+      function: z.string(),
+      module: z.string(),
+      file: z
+        .string()
+        .nullable()
+        .describe('source file of the call (debug info, addr2line); null when unknown'),
+      line: z.number().int().positive().nullable().describe('line in `file`; null when unknown'),
+    })
+    .nullable(),
   callSiteNote: z
     .string()
     .nullable()

@@ -6,7 +6,7 @@ import type { Finding } from '../analysis/findings.ts';
 import type { OffCpuContainer, OffCpuSummary } from '../analysis/off-cpu.ts';
 import type { PreemptionMatrix } from '../analysis/preemption-matrix.ts';
 import type { CallSiteSummary, SyscallSummary } from '../analysis/syscalls.ts';
-import { renderFindings } from './findings-text.ts';
+import { renderFindings, sourceText } from './findings-text.ts';
 import { renderLatency } from './latency-text.ts';
 import { preemptionGrid } from './preemption-grid.ts';
 import { pad, percent, safeText, thousands } from './safe-text.ts';
@@ -135,7 +135,7 @@ export function callSiteText(cs: CallSiteSummary): string {
   const via = cs.wrapper ? ` via ${safeText(cs.wrapper, 60)}` : '';
   switch (cs.status) {
     case 'found':
-      return `${safeText(cs.function, 100)} (${safeText(basename(cs.module), 40)})${via}`;
+      return `${safeText(cs.function, 100)} (${safeText(basename(cs.module), 40)})${sourceText(cs.source)}${via}`;
     case 'lost':
       return cs.reason === 'frame-pointer'
         ? `call site lost by frame-pointer unwinding${via}; record with --call-graph dwarf`

@@ -87,6 +87,7 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
     const said = firstStderrLine(parsed.perfStderr);
     if (said !== '') meta.warnings.push(`${file}: perf script said: ${said}`);
     meta.recording.decoder = 'perf script';
+    meta.callerSites = 'symbol-offset';
     if (decoder === 'auto') meta.warnings.push(`${file}: stacks decoded by perf script: ${why}`);
     progress?.(1);
     return withMeta(parsed.profile, meta);
@@ -114,6 +115,7 @@ async function importNative(
 /** Facts and warnings of the native decoder: which kernel table, what stayed unresolved. */
 function nativeMeta(meta: ProfileMeta, file: string, stats: NativeStats): void {
   meta.recording.decoder = 'native';
+  meta.callerSites = 'module-address';
   meta.recording.kernelSymbols = stats.kernelSymbols;
   meta.recording.demangler = stats.demangler;
   if (stats.kernelSymbols.startsWith('none:')) {
@@ -322,6 +324,8 @@ function filledMeta(profile: Profile, s: PerfDataSummary, join: CgroupJoin): Pro
   meta.truncated ||= s.truncated;
   for (const w of s.warnings) meta.warnings.push(`${file}: ${w}`);
   Object.assign(meta.recording, recordingFacts(s, attr));
+  const ids = (s.features.buildIds ?? []).filter((b) => !b.kernel && b.filename.startsWith('/'));
+  if (ids.length > 0) meta.buildIds = Object.fromEntries(ids.map((b) => [b.filename, b.buildId]));
   const printed = meta.events.find((e) => e.name === meta.event)?.samples ?? profile.samples.length;
   if (attr !== undefined && printed !== attr.samples) {
     meta.warnings.push(

@@ -314,9 +314,11 @@ export class Machine {
     const locName: string[] = new Array(n);
     const locModule: string[] = new Array(n);
     const locAddr: string[] = new Array(n);
+    /** The address in the module's ELF file (StackTable.callerSite); NaN outside files. */
+    const locSite = new Float64Array(n).fill(Number.NaN);
     const mangled = new Set<string>();
     for (let l = 0; l < n; l++) {
-      this.symbolize(l, locName, locModule, locAddr);
+      this.symbolize(l, locName, locModule, locAddr, locSite);
       if (needsDemangling(locName[l])) mangled.add(locName[l]);
     }
     for (const names of this.alternatives.values())
@@ -357,6 +359,7 @@ export class Machine {
       // Root first: reuse the previous sample's nodes for the shared prefix.
       let depth = 0;
       let stack = -1;
+      let near = Number.NaN; // StackTable.callerSite: the nearest site above the node
       const len = to - from;
       while (
         depth < len &&
@@ -364,13 +367,15 @@ export class Machine {
         prevFrames[depth] === frameOfLoc[locs[to - 1 - depth]]
       ) {
         stack = prevNodes[depth];
+        if (!Number.isNaN(locSite[locs[to - 1 - depth]])) near = locSite[locs[to - 1 - depth]];
         depth++;
       }
       prevFrames.length = depth;
       prevNodes.length = depth;
       for (; depth < len; depth++) {
         const f = frameOfLoc[locs[to - 1 - depth]];
-        stack = b.stack(stack, f);
+        stack = b.stack(stack, f, near);
+        if (!Number.isNaN(locSite[locs[to - 1 - depth]])) near = locSite[locs[to - 1 - depth]];
         prevFrames.push(f);
         prevNodes.push(stack);
       }
@@ -428,7 +433,13 @@ export class Machine {
     this.unresolved = n;
   }
 
-  private symbolize(l: number, names: string[], modules: string[], addrs: string[]): void {
+  private symbolize(
+    l: number,
+    names: string[],
+    modules: string[],
+    addrs: string[],
+    sites: Float64Array,
+  ): void {
     const dso = this.locs.dso[l];
     const addr = this.locs.addr[l];
     if (dso === -2) {
@@ -471,6 +482,7 @@ export class Machine {
     if (!syms?.table || !syms.elf) return;
     const vaddr = offsetToVaddr(syms.elf.loads, addr);
     if (Number.isNaN(vaddr)) return;
+    sites[l] = vaddr;
     const i = syms.table.find(vaddr);
     if (i === -1) return;
     names[l] = syms.table.name(i);

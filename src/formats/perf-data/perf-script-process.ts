@@ -46,7 +46,8 @@ export function perfScriptFields(sampleTypes: number[]): string {
   // Tracepoint payloads (sched_switch's prev_state and next_pid); perf ignores `trace` for the
   // other events, and says so on stderr (firstStderrLine skips those notes).
   if (sampleTypes.some((t) => (t & SampleType.RAW) !== 0)) fields.push('trace');
-  if (has(SampleType.IP)) fields.push('ip', 'sym', 'dso');
+  // symoff: `sym+0x1f`, the offset that locates a call site's file:line (call-site-lines.ts).
+  if (has(SampleType.IP)) fields.push('ip', 'sym', 'symoff', 'dso');
   return fields.join(',');
 }
 

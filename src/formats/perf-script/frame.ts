@@ -22,6 +22,8 @@ export interface FrameSpans {
   symStart: number;
   /** End of the symbol with any `+0x<hex>` offset removed. */
   symEnd: number;
+  /** End of the symbol with its offset: past symEnd when perf printed `+0x<hex>` (field symoff). */
+  offEnd: number;
   modStart: number;
   modEnd: number;
 }
@@ -50,6 +52,7 @@ export function parseFrameLine(buf: Uint8Array, start: number, end: number, out:
   out.pcEnd = pcEnd;
   out.symStart = symStart;
   out.symEnd = stripOffset(buf, symStart, symEnd);
+  out.offEnd = symEnd;
   out.modStart = j + 1;
   out.modEnd = end - 1;
   return true;
@@ -66,6 +69,17 @@ function stripOffset(buf: Uint8Array, start: number, end: number): number {
     return end;
   }
   return end;
+}
+
+/** The `+0x<hex>` symbol offset of a parsed frame line, or NaN when perf printed none. */
+export function symbolOffsetOf(buf: Uint8Array, sp: FrameSpans): number {
+  if (sp.offEnd <= sp.symEnd + 3) return Number.NaN;
+  let v = 0;
+  for (let i = sp.symEnd + 3; i < sp.offEnd; i++) {
+    const c = buf[i] | 0x20;
+    v = v * 16 + (c <= 0x39 ? c - 0x30 : c - 0x57);
+  }
+  return v <= Number.MAX_SAFE_INTEGER ? v : Number.NaN;
 }
 
 const kernelModule =

@@ -6,14 +6,28 @@
 
 import { ProfileBuilder, type SampleInput } from '../../model/builder.ts';
 import { ByteKeyTable, hashBytes, hashFrameLine } from '../../model/byte-keys.ts';
-import { type CallGraphMode, type FrameIndex, type Profile, SwitchState } from '../../model/profile.ts';
+import {
+  type CallGraphMode,
+  type FrameIndex,
+  FrameKind,
+  type Profile,
+  SwitchState,
+} from '../../model/profile.ts';
 import type { StringIndex } from '../../model/strings.ts';
 import { decode, HASH, RPAREN, skipSpaces, TAB, trimEnd } from '../bytes.ts';
 import { InputError } from '../errors.ts';
 import { forEachLine, type LineSink } from '../lines.ts';
-import { type FrameSpans, frameKindOf, isInlinedModule, isUnknownSymbol, parseFrameLine } from './frame.ts';
+import {
+  type FrameSpans,
+  frameKindOf,
+  isInlinedModule,
+  isUnknownSymbol,
+  parseFrameLine,
+  symbolOffsetOf,
+} from './frame.ts';
 import { type HeaderFields, type HeaderLayout, newHeaderFields, parseHeader } from './header.ts';
 import { callGraphFromCmdline, eventBase, severalEventsWarning } from './sniff.ts';
+import { StackPath } from './stack-path.ts';
 
 export interface PerfScriptOptions {
   /** Keep only samples of this event (full name `cpu-clock:pppH` or base name `cpu-clock`). Default: the first event seen. */
@@ -55,6 +69,7 @@ class PerfScriptSink implements LineSink {
     pcEnd: 0,
     symStart: 0,
     symEnd: 0,
+    offEnd: 0,
     modStart: 0,
     modEnd: 0,
   };
@@ -72,6 +87,8 @@ class PerfScriptSink implements LineSink {
   /** Frame lines seen before (address + symbol + module bytes) -> frame, skipping the parse. */
   private readonly lineKeys = new ByteKeyTable(1 << 14);
   private frameOfLine = new Int32Array(1 << 14);
+  /** The caller site (`+0x` offset of a user frame) of each remembered line; NaN: none. */
+  private siteOfLine = new Float64Array(1 << 14);
   /** Whether the current sample's event is the chosen one. */
   private keep = false;
   /** The current sample is a context switch (options.switchEvent). */
@@ -81,10 +98,9 @@ class PerfScriptSink implements LineSink {
   private switchNextTid = -1;
   private inSample = false;
   private sampleLine = 0;
-  private readonly frames: FrameIndex[] = [];
-  /** The previous sample's frames, root first, and the stack node at each depth. */
-  private readonly prevFrames: FrameIndex[] = [];
-  private readonly prevNodes: number[] = [];
+  private readonly path = new StackPath();
+  /** The site of the frame frameLine added last. */
+  private lastSite = Number.NaN;
   private readonly sample: SampleInput = {
     stack: -1,
     time: 0,
@@ -282,7 +298,7 @@ class PerfScriptSink implements LineSink {
     const h = hashFrameLine(buf, s, e);
     const k = this.lineKeys.get(buf, s, e, h);
     if (k === -1) return false;
-    this.frames.push(this.frameOfLine[k]);
+    this.path.push(this.frameOfLine[k], this.siteOfLine[k]);
     return true;
   }
 
@@ -292,8 +308,12 @@ class PerfScriptSink implements LineSink {
       const grown = new Int32Array(this.frameOfLine.length * 2);
       grown.set(this.frameOfLine);
       this.frameOfLine = grown;
+      const sites = new Float64Array(grown.length);
+      sites.set(this.siteOfLine);
+      this.siteOfLine = sites;
     }
     this.frameOfLine[k] = f;
+    this.siteOfLine[k] = this.lastSite;
   }
 
   /** Adds the frame in `this.spans`; returns it, or -1 for an inlined frame (its module comes later). */
@@ -325,7 +345,9 @@ class PerfScriptSink implements LineSink {
       this.frameOfKey[key] = f;
     }
     if (this.pendingInline.length > 0) this.flushInline(buf);
-    this.frames.push(f);
+    // Only user code's offsets are kept: they locate call sites (file:line) in its ELF file.
+    this.lastSite = this.builder.frameKindOf(f) === FrameKind.user ? symbolOffsetOf(buf, sp) : Number.NaN;
+    this.path.push(f, this.lastSite);
     return f;
   }
 
@@ -355,34 +377,10 @@ class PerfScriptSink implements LineSink {
   private pushInline(p: { name: string; address: string }, module: string): void {
     const keepAddress = this.opts.keepAddresses === true && p.name === '[unknown]';
     const kind = frameKindOf(module, p.name, p.address);
-    this.frames.push(this.builder.frame(p.name, module, kind, true, keepAddress ? p.address : null));
-  }
-
-  /**
-   * The stack node of `this.frames` (leaf first). Consecutive samples usually share most of their
-   * root side, so the nodes of the previous sample are reused for the common prefix instead of
-   * being looked up frame by frame.
-   */
-  private stackOfFrames(): number {
-    const frames = this.frames;
-    const prevFrames = this.prevFrames;
-    const prevNodes = this.prevNodes;
-    const n = frames.length;
-    let depth = 0;
-    let stack = -1;
-    while (depth < n && depth < prevFrames.length && prevFrames[depth] === frames[n - 1 - depth]) {
-      stack = prevNodes[depth];
-      depth++;
-    }
-    prevFrames.length = depth;
-    prevNodes.length = depth;
-    for (; depth < n; depth++) {
-      const f = frames[n - 1 - depth];
-      stack = this.builder.stack(stack, f);
-      prevFrames.push(f);
-      prevNodes.push(stack);
-    }
-    return stack;
+    this.path.push(
+      this.builder.frame(p.name, module, kind, true, keepAddress ? p.address : null),
+      Number.NaN,
+    );
   }
 
   private endSample(): void {
@@ -391,7 +389,7 @@ class PerfScriptSink implements LineSink {
       if (this.isSwitch) this.endSwitch();
       else this.addProfiledSample();
     }
-    this.frames.length = 0;
+    this.path.clear();
     this.pendingInline.length = 0;
     this.inSample = false;
     this.keep = false;
@@ -399,7 +397,7 @@ class PerfScriptSink implements LineSink {
 
   private endSwitch(): void {
     this.builder.addSwitch({
-      stack: this.stackOfFrames(),
+      stack: this.path.node(this.builder),
       timeNs: this.timeNs,
       cpu: this.cpu,
       prevTid: this.tid,
@@ -414,7 +412,7 @@ class PerfScriptSink implements LineSink {
   private addProfiledSample(): void {
     // One reused object: the builder copies its fields (no allocation per sample).
     const s = this.sample;
-    s.stack = this.stackOfFrames();
+    s.stack = this.path.node(this.builder);
     s.time = this.time;
     s.weight = this.weight;
     s.pid = this.pid;
@@ -442,7 +440,7 @@ class PerfScriptSink implements LineSink {
         `${this.file}: input ends in the middle of line ${lineNo}; that line was ignored (was the file cut?)`,
       );
     }
-    this.frames.length = 0;
+    this.path.clear();
     this.pendingInline.length = 0;
     this.inSample = false;
     this.keep = false;

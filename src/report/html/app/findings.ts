@@ -3,7 +3,7 @@
 import type { AnalyzeJson } from '../../schema.ts';
 import type { DiffDeltaRow, LabSummary, ReportData } from '../report-data.ts';
 import { type Child, el, reference, section, table } from './dom.ts';
-import { microseconds, percent, points, shortPath, thousands } from './format.ts';
+import { basename, microseconds, percent, points, shortPath, thousands } from './format.ts';
 
 type Finding = AnalyzeJson['findings'][number];
 type Evidence = Finding['evidence'][number];
@@ -92,7 +92,19 @@ function findingCard(f: Finding): HTMLElement {
     );
   if (f.syscall) rows.push(...row('syscall', el('code', null, f.syscall)));
   if (f.callSite)
-    rows.push(...row('call site', el('code', null, f.callSite.function), ` in ${f.callSite.module}`));
+    rows.push(
+      ...row(
+        'call site',
+        el('code', null, f.callSite.function),
+        ` in ${f.callSite.module}`,
+        ...(f.callSite.file && f.callSite.line
+          ? [
+              ' at ',
+              el('code', { title: f.callSite.file }, `${basename(f.callSite.file)}:${f.callSite.line}`),
+            ]
+          : []),
+      ),
+    );
   else if (f.callSiteNote && f.kind !== 'cannot-answer') rows.push(...row('call site', f.callSiteNote));
   if (f.kernelPath.length > 0)
     rows.push(

@@ -77,8 +77,10 @@ export function containersSection(data: ReportData): HTMLElement {
 export function callSiteText(cs: CallSite): string {
   const via = cs.wrapper ? ` via ${cs.wrapper}` : '';
   switch (cs.status) {
-    case 'found':
-      return `${cs.function} (${basename(cs.module ?? '')})${via}`;
+    case 'found': {
+      const at = cs.file && cs.line ? ` at ${basename(cs.file)}:${cs.line}` : '';
+      return `${cs.function} (${basename(cs.module ?? '')})${at}${via}`;
+    }
     case 'lost':
       return cs.reason === 'frame-pointer'
         ? `lost by frame-pointer unwinding${via}`
