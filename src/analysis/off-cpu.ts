@@ -8,14 +8,18 @@
  */
 import type { Profile, SampleTable, SwitchTable } from '../model/profile.ts';
 import { SwitchState } from '../model/profile.ts';
+import { type OffCpuWaits, WaitClassifier, waitTotals } from './off-cpu-waits.ts';
 import type { PreemptionMatrix } from './preemption-matrix.ts';
 import type { LabelledContainer } from './sample-labels.ts';
+import { waitKindOf } from './wait-kind.ts';
 
 export interface OffCpuProfiles {
   /** Sleeping and uninterruptible time, by the stack the task stopped in. */
   blocked: Profile;
   /** Runnable time: preempted tasks waiting for a CPU. */
   runnable: Profile;
+  /** SwitchState at switch-out of each `blocked` sample (sleeping or uninterruptible). */
+  blockedState: Uint8Array;
   /** Seconds between the first and the last switch (the longest host's, for several hosts). */
   windowSeconds: number;
   /** The same, per host label ('' for single-host input). */
@@ -91,11 +95,12 @@ export function offCpuProfiles(p: Profile): OffCpuProfiles | null {
   const byHost = switchRowsByHost(sw);
   const blocked = empty();
   const runnable = empty();
+  const blockedState: number[] = [];
   const windowByHost = new Map<string, number>();
   let switchOuts = 0;
   let unmatchedSwitchOuts = 0;
   for (const [host, rows] of byHost) {
-    const counts = pairSwitches(sw, rows, blocked, runnable);
+    const counts = pairSwitches(sw, rows, blocked, runnable, blockedState);
     switchOuts += counts.switchOuts;
     unmatchedSwitchOuts += counts.unmatched;
     windowByHost.set(p.strings[host], (sw.timeNs[rows[rows.length - 1]] - sw.timeNs[rows[0]]) / 1e9);
@@ -118,6 +123,7 @@ export function offCpuProfiles(p: Profile): OffCpuProfiles | null {
   return {
     blocked: make(blocked, 'off-cpu (blocked)'),
     runnable: make(runnable, 'off-cpu (runnable)'),
+    blockedState: Uint8Array.from(blockedState),
     windowSeconds,
     windowByHost,
     switches: sw.length,
@@ -132,12 +138,18 @@ function pairSwitches(
   rows: number[],
   blocked: Columns,
   runnable: Columns,
+  blockedState: number[],
 ): { switchOuts: number; unmatched: number } {
   return forEachOffCpuInterval(sw, rows, (out, _in, until) => {
     const ns = until - sw.timeNs[out];
     // Exiting, stopped and idle kernel threads ('other' states) are not waiting for anything.
-    if (!(ns > 0) || sw.prevState[out] === SwitchState.other) return;
-    emit(sw.prevState[out] === SwitchState.runnable ? runnable : blocked, sw, out, ns);
+    const state = sw.prevState[out];
+    if (!(ns > 0) || state === SwitchState.other) return;
+    if (state === SwitchState.runnable) emit(runnable, sw, out, ns);
+    else {
+      emit(blocked, sw, out, ns);
+      blockedState.push(state);
+    }
   });
 }
 
@@ -200,6 +212,9 @@ export interface OffCpuContainer {
   syscalls: { name: string; seconds: number }[];
   /** Where the tasks waited: the last kernel frames before `schedule`. */
   waitPaths: { frames: string[]; seconds: number }[];
+  /** Of `seconds` (blocked lists only): involuntary and voluntary waits (off-cpu-waits.ts). */
+  involuntarySeconds?: number;
+  voluntarySeconds?: number;
 }
 
 export interface OffCpuSummary {
@@ -209,6 +224,12 @@ export interface OffCpuSummary {
   unmatchedSwitchOuts: number;
   blocked: OffCpuContainer[];
   runnable: OffCpuContainer[];
+  /** Blocked involuntarily (uninterruptible, lock waits, full buffers), by container: what reports lead with. */
+  involuntary: OffCpuContainer[];
+  /** Blocked by choice (sleep, poll, waiting for work), by container. */
+  voluntary: OffCpuContainer[];
+  /** Host-wide totals of the split, by reason. */
+  waits: OffCpuWaits;
   /** Who held the CPU while each container's tasks waited runnable (preemption.ts). */
   preemption: PreemptionMatrix | null;
 }
@@ -224,13 +245,36 @@ export function summarizeOffCpu(
   top = 10,
   preemption: PreemptionMatrix | null = null,
 ): OffCpuSummary {
+  const waits = new WaitClassifier(o.blocked, (stack) => attributionOf(o.blocked, stack));
+  const b = o.blocked.samples;
+  const reasons = Array.from({ length: b.length }, (_, i) => waits.reasonOf(o.blockedState[i], b.stack[i]));
+  const involuntary = (i: number) => waitKindOf[reasons[i]] === 'involuntary';
+  const ranked = (p: Profile, keep?: (i: number) => boolean) =>
+    perContainer(p, o.windowByHost, containerOf, attributionOf, keep).slice(0, top);
+  const per = (p: Profile, keep?: (i: number) => boolean): OffCpuContainer[] =>
+    ranked(p, keep).map(({ key: _key, ...c }) => c);
+  const split = new Map<string, { inv: number; vol: number }>();
+  for (let i = 0; i < b.length; i++) {
+    const key = containerOf(o.blocked, i).key;
+    const e = split.get(key) ?? { inv: 0, vol: 0 };
+    if (involuntary(i)) e.inv += b.weight[i] / 1e9;
+    else e.vol += b.weight[i] / 1e9;
+    split.set(key, e);
+  }
+  const runnableNs = o.runnable.samples.weight.reduce((s, w) => s + w, 0);
   return {
     windowSeconds: o.windowSeconds,
     switches: o.switches,
     switchOuts: o.switchOuts,
     unmatchedSwitchOuts: o.unmatchedSwitchOuts,
-    blocked: perContainer(o.blocked, o.windowByHost, containerOf, attributionOf).slice(0, top),
-    runnable: perContainer(o.runnable, o.windowByHost, containerOf, attributionOf).slice(0, top),
+    blocked: ranked(o.blocked).map(({ key, ...c }) => {
+      const e = split.get(key);
+      return { ...c, involuntarySeconds: e?.inv ?? 0, voluntarySeconds: e?.vol ?? 0 };
+    }),
+    runnable: per(o.runnable),
+    involuntary: per(o.blocked, involuntary),
+    voluntary: per(o.blocked, (i) => !involuntary(i)),
+    waits: waitTotals(reasons, b.weight, runnableNs),
     preemption,
   };
 }
@@ -240,10 +284,12 @@ function perContainer(
   windowByHost: Map<string, number>,
   containerOf: (p: Profile, sample: number) => LabelledContainer,
   attributionOf: (p: Profile, stack: number) => { syscall: string | null; kernelPath: string[] },
-): OffCpuContainer[] {
+  keep?: (sample: number) => boolean,
+): (OffCpuContainer & { key: string })[] {
   const acc = new Map<string, { c: OffCpuContainer; sys: Map<string, number>; paths: Map<string, number> }>();
   const s = p.samples;
   for (let i = 0; i < s.length; i++) {
+    if (keep !== undefined && !keep(i)) continue;
     const label = containerOf(p, i);
     const id = label.identity;
     const hostName = label.host || null;
@@ -276,12 +322,13 @@ function perContainer(
     if (path) a.paths.set(path, (a.paths.get(path) ?? 0) + sec);
   }
   const rank = (m: Map<string, number>) => [...m].sort((x, y) => y[1] - x[1]).slice(0, 3);
-  return [...acc.values()]
-    .map(({ c, sys, paths }) => {
+  return [...acc]
+    .map(([key, { c, sys, paths }]) => {
       // Per second of the container's own host: hosts' recordings need not be equally long.
       const window = windowByHost.get(c.host ?? '') ?? 0;
       return {
         ...c,
+        key,
         perSecond: window > 0 ? c.seconds / window : 0,
         syscalls: rank(sys).map(([name, seconds]) => ({ name, seconds })),
         waitPaths: rank(paths).map(([k, seconds]) => ({ frames: k.split('\n'), seconds })),

@@ -2,6 +2,7 @@
 import type { AnalysisResult, ContainerSummary } from '../analysis/analyze.ts';
 import type { HostFinding, VictimHarm } from '../analysis/findings.ts';
 import type { OffCpuContainer } from '../analysis/off-cpu.ts';
+import type { OffCpuWaits } from '../analysis/off-cpu-waits.ts';
 import type { PreemptionMatrix } from '../analysis/preemption-matrix.ts';
 import type { LatencySummary } from '../analysis/syscall-latency.ts';
 import type { CallSiteSummary } from '../analysis/syscalls.ts';
@@ -101,10 +102,24 @@ function containerJson(c: ContainerSummary): AnalyzeJson['containers'][number] {
 
 /** A finding of one host's diagnosis in a multi-host analysis carries that host. */
 
+const micro = (x: number) => Math.round(x * 1e6) / 1e6;
+
+function roundWaits(w: OffCpuWaits): OffCpuWaits {
+  return {
+    ...w,
+    involuntarySeconds: micro(w.involuntarySeconds),
+    voluntarySeconds: micro(w.voluntarySeconds),
+    preemptedSeconds: micro(w.preemptedSeconds),
+    reasons: w.reasons.map((r) => ({ ...r, seconds: micro(r.seconds) })),
+  };
+}
+
 function roundOffCpu(c: OffCpuContainer): OffCpuContainer {
-  const ms = (x: number) => Math.round(x * 1e6) / 1e6;
+  const ms = micro;
   return {
     ...c,
+    ...(c.involuntarySeconds === undefined ? {} : { involuntarySeconds: ms(c.involuntarySeconds) }),
+    ...(c.voluntarySeconds === undefined ? {} : { voluntarySeconds: ms(c.voluntarySeconds) }),
     seconds: ms(c.seconds),
     perSecond: ms(c.perSecond),
     syscalls: c.syscalls.map((x) => ({ ...x, seconds: ms(x.seconds) })),
@@ -269,6 +284,9 @@ export function analyzeJson(a: AnalysisResult, findings: HostFinding[] = []): An
           ...a.offCpu,
           blocked: a.offCpu.blocked.map(roundOffCpu),
           runnable: a.offCpu.runnable.map(roundOffCpu),
+          involuntary: a.offCpu.involuntary.map(roundOffCpu),
+          voluntary: a.offCpu.voluntary.map(roundOffCpu),
+          waits: roundWaits(a.offCpu.waits),
           preemption: a.offCpu.preemption && preemptionJson(a.offCpu.preemption),
         }
       : null,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { categories } from '../analysis/categories.ts';
+import { waitReasons } from '../analysis/wait-kind.ts';
 
 export const ANALYZE_SCHEMA_VERSION = 1;
 
@@ -206,6 +207,23 @@ const offCpuContainer = z.object({
   perSecond: z.number().min(0).describe('seconds / recording window: average tasks of the container off-CPU'),
   syscalls: z.array(z.object({ name: z.string(), seconds: z.number() })),
   waitPaths: z.array(z.object({ frames: z.array(z.string()), seconds: z.number() })),
+  involuntarySeconds: z
+    .number()
+    .min(0)
+    .optional()
+    .describe('blocked lists: of `seconds`, involuntary waits (uninterruptible, lock waits, full buffers)'),
+  voluntarySeconds: z
+    .number()
+    .min(0)
+    .optional()
+    .describe('blocked lists: of `seconds`, voluntary waits (sleep, poll, waiting for work or input)'),
+});
+
+const waitReason = z.object({
+  reason: z.enum(waitReasons),
+  kind: z.enum(['involuntary', 'voluntary']),
+  label: z.string(),
+  seconds: z.number().min(0),
 });
 
 const culpritKind = z
@@ -304,6 +322,30 @@ export const offCpuSchema = z
       .array(offCpuContainer)
       .describe('sleeping or uninterruptible: waiting for a lock, I/O, a journal commit'),
     runnable: z.array(offCpuContainer).describe('preempted: runnable but waiting for a CPU'),
+    involuntary: z
+      .array(offCpuContainer)
+      .describe(
+        'blocked involuntarily, by container: uninterruptible (I/O, kernel locks), lock waits, full pipe or socket buffers',
+      ),
+    voluntary: z
+      .array(offCpuContainer)
+      .describe(
+        'blocked by choice, by container: sleeps, poll/epoll/select, waits for children, input or work',
+      ),
+    waits: z
+      .object({
+        involuntarySeconds: z.number().min(0).describe('involuntary blocked plus preempted task-seconds'),
+        voluntarySeconds: z.number().min(0),
+        preemptedSeconds: z
+          .number()
+          .min(0)
+          .describe('of the involuntary seconds, runnable (waiting for a CPU)'),
+        reasons: z
+          .array(waitReason)
+          .describe('by reason; involuntary reasons first, each kind largest first'),
+        rule: z.string().describe('what the split rests on: a heuristic from task state and wait path'),
+      })
+      .describe('off-CPU time split into involuntary and voluntary waits (src/analysis/wait-kind.ts)'),
     preemption: preemptionSchema,
   })
   .nullable()

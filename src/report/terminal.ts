@@ -191,15 +191,37 @@ function offCpuBlock(o: OffCpuSummary, bold: (s: string) => string): string[] {
     const wait = x.waitPaths[0] ? `; waits in ${safeText(x.waitPaths[0].frames.join(' > '), 120)}` : '';
     return `  ${pad(safeText(x.name, 40), 42)}${pad(`${x.seconds.toFixed(2)} s`, 10, true)}  ${sys}${wait}`;
   };
-  out.push('  blocked (sleeping or in I/O), by container:');
-  for (const x of o.blocked.slice(0, 6)) out.push(row(x));
+  out.push(...waitSplitLines(o));
+  out.push('  involuntary waits (I/O, kernel locks, lock waits), by container:');
+  if (o.involuntary.length === 0) out.push('    none');
+  for (const x of o.involuntary.slice(0, 6)) out.push(row(x));
   if (o.runnable.length > 0) {
-    out.push('  runnable but waiting for a CPU:');
+    out.push('  runnable but waiting for a CPU (involuntary):');
     for (const x of o.runnable.slice(0, 4))
       out.push(`  ${pad(safeText(x.name, 40), 42)}${pad(`${x.seconds.toFixed(2)} s`, 10, true)}`);
   }
+  if (o.voluntary.length > 0) {
+    out.push('  voluntary waits (sleep, poll, waiting for work or input), by container:');
+    for (const x of o.voluntary.slice(0, 4)) out.push(row(x));
+  }
   if (o.preemption && o.preemption.victims.length > 0) out.push(...preemptionBlock(o.preemption));
   return out;
+}
+
+/** The split's totals, involuntary first, and what it rests on. */
+function waitSplitLines(o: OffCpuSummary): string[] {
+  const w = o.waits;
+  const part = (kind: 'involuntary' | 'voluntary') =>
+    w.reasons
+      .filter((r) => r.kind === kind && r.seconds >= 0.005)
+      .slice(0, 4)
+      .map((r) => `${r.label} ${r.seconds.toFixed(2)} s`)
+      .join(', ');
+  return [
+    `  involuntary ${w.involuntarySeconds.toFixed(2)} s${part('involuntary') ? ` (${part('involuntary')})` : ''}`,
+    `  voluntary   ${w.voluntarySeconds.toFixed(2)} s${part('voluntary') ? ` (${part('voluntary')})` : ''}`,
+    '  (split by task state and wait path: a heuristic; an unnamed interruptible sleep counts as voluntary)',
+  ];
 }
 
 /** Rows: containers that waited runnable; columns: what held their CPU; cells: seconds. */

@@ -202,18 +202,20 @@ function offCpuRows(list: OffCpuRow[], withDetail: boolean): (string | HTMLEleme
   ]);
 }
 
-/** Off-CPU time (recordings with context switches): blocked and runnable time by container. */
+/** Off-CPU time (recordings with context switches): involuntary waits first, then runnable, then voluntary. */
 export function offCpuSection(data: ReportData): HTMLElement | null {
   const o = data.analysis.offCpu;
   if (o === null) return null;
-  const blocked =
-    o.blocked.length === 0
-      ? el('p', { class: 'none' }, 'No task was blocked during the recording.')
+  const blockedTable = (list: OffCpuRow[], id: string, what: string) =>
+    list.length === 0
+      ? el('p', { class: 'none' }, `No ${what} wait during the recording.`)
       : table(
           ['container', 'blocked', 'tasks blocked (avg)', 'under syscall', 'top wait path'],
-          offCpuRows(o.blocked, true),
-          'offcpu-blocked',
+          offCpuRows(list, true),
+          id,
         );
+  // Runs analysed before the split have only `blocked`.
+  const involuntary = o.involuntary ?? o.blocked;
   const runnable =
     o.runnable.length === 0
       ? null
@@ -222,6 +224,12 @@ export function offCpuSection(data: ReportData): HTMLElement | null {
           offCpuRows(o.runnable, false),
           'offcpu-runnable',
         );
+  const w = o.waits;
+  const reasons = (kind: 'involuntary' | 'voluntary') =>
+    (w?.reasons ?? [])
+      .filter((r) => r.kind === kind && r.seconds >= 0.005)
+      .map((r) => `${r.label} ${r.seconds.toFixed(2)} s`)
+      .join(', ');
   return section(
     'offcpu',
     'Off-CPU time',
@@ -229,13 +237,28 @@ export function offCpuSection(data: ReportData): HTMLElement | null {
       'p',
       { class: 'muted' },
       `${thousands(o.switches)} context switches over ${o.windowSeconds.toFixed(1)} s. `,
-      'Blocked: sleeping or in I/O, waiting for a lock, a reply or a journal commit. ',
       'Seconds are task-seconds: several tasks can be off-CPU at once.',
     ),
-    blocked,
+    w
+      ? el(
+          'p',
+          { class: 'offcpu-split' },
+          el('strong', null, `Involuntary ${w.involuntarySeconds.toFixed(2)} s`),
+          reasons('involuntary') ? ` (${reasons('involuntary')})` : '',
+          '; ',
+          `voluntary ${w.voluntarySeconds.toFixed(2)} s`,
+          reasons('voluntary') ? ` (${reasons('voluntary')})` : '',
+          '.',
+        )
+      : null,
+    w ? el('p', { class: 'muted' }, `How: ${w.rule}`) : null,
+    el('h3', null, 'Involuntary waits: I/O, kernel locks, lock waits'),
+    blockedTable(involuntary, 'offcpu-involuntary', 'involuntary'),
     runnable ? el('h3', null, 'Runnable, waiting for a CPU') : null,
     runnable,
     preemptionTable(o.preemption),
+    o.voluntary ? el('h3', null, 'Voluntary waits: sleep, poll, waiting for work or input') : null,
+    o.voluntary ? blockedTable(o.voluntary, 'offcpu-voluntary', 'voluntary') : null,
   );
 }
 
