@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
-import { type WaitContext, waitKindOf, waitReasonOf } from '../src/analysis/wait-kind.ts';
+import { waitKindOf } from '../src/analysis/categories.ts';
+import { type WaitContext, waitReasonOf } from '../src/analysis/wait-kind.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { SwitchState } from '../src/model/profile.ts';
 import { renderAnalysis } from '../src/report/terminal.ts';

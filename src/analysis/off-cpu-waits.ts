@@ -3,7 +3,8 @@
  * each blocked interval, memoised per (state, stack), and the totals reports lead with.
  */
 import { FrameKind, type Profile } from '../model/profile.ts';
-import { type WaitKind, type WaitReason, waitKindOf, waitReasonLabel, waitReasonOf } from './wait-kind.ts';
+import { type WaitKind, type WaitReason, waitKindOf, waitReasonLabel } from './categories.ts';
+import { waitReasonOf } from './wait-kind.ts';
 
 /** One sentence for reports: what the split rests on. */
 export const WAIT_SPLIT_NOTE =

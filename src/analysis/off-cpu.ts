@@ -8,10 +8,10 @@
  */
 import type { Profile, SampleTable, SwitchTable } from '../model/profile.ts';
 import { SwitchState } from '../model/profile.ts';
+import { waitKindOf } from './categories.ts';
 import { type OffCpuWaits, WaitClassifier, waitTotals } from './off-cpu-waits.ts';
 import type { PreemptionMatrix } from './preemption-matrix.ts';
 import type { LabelledContainer } from './sample-labels.ts';
-import { waitKindOf } from './wait-kind.ts';
 
 export interface OffCpuProfiles {
   /** Sleeping and uninterruptible time, by the stack the task stopped in. */

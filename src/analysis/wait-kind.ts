@@ -28,58 +28,7 @@
  * sleep counts as voluntary. Reports say so.
  */
 import { SwitchState } from '../model/profile.ts';
-
-export type WaitKind = 'involuntary' | 'voluntary';
-
-export const waitReasons = [
-  'preempted',
-  'io-or-kernel-lock',
-  'lock',
-  'full-buffer',
-  'sleep',
-  'events',
-  'child',
-  'signal',
-  'accept',
-  'idle-read',
-  'condition',
-  'idle-kernel-thread',
-  'other-sleep',
-] as const;
-export type WaitReason = (typeof waitReasons)[number];
-
-export const waitKindOf: Record<WaitReason, WaitKind> = {
-  preempted: 'involuntary',
-  'io-or-kernel-lock': 'involuntary',
-  lock: 'involuntary',
-  'full-buffer': 'involuntary',
-  sleep: 'voluntary',
-  events: 'voluntary',
-  child: 'voluntary',
-  signal: 'voluntary',
-  accept: 'voluntary',
-  'idle-read': 'voluntary',
-  condition: 'voluntary',
-  'idle-kernel-thread': 'voluntary',
-  'other-sleep': 'voluntary',
-};
-
-/** Short human labels, for reports. */
-export const waitReasonLabel: Record<WaitReason, string> = {
-  preempted: 'preempted (runnable, waiting for a CPU)',
-  'io-or-kernel-lock': 'I/O or kernel lock (uninterruptible)',
-  lock: 'lock wait',
-  'full-buffer': 'full pipe or socket buffer',
-  sleep: 'sleep',
-  events: 'waiting for events (poll, epoll, select)',
-  child: 'waiting for a child process',
-  signal: 'waiting for a signal',
-  accept: 'waiting for a connection',
-  'idle-read': 'idle read (pipe, socket, terminal)',
-  condition: 'condition wait (futex, not a lock)',
-  'idle-kernel-thread': 'kernel thread waiting for work',
-  'other-sleep': 'other interruptible sleep',
-};
+import type { WaitReason } from './categories.ts';
 
 const sleepSyscalls = /^(?:nanosleep|clock_nanosleep(?:_time64)?|pause)$/;
 const eventSyscalls =

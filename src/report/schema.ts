@@ -4,8 +4,7 @@
  * schema/analyze.schema.json is generated from this file (`npm run schema`) and checked in.
  */
 import { z } from 'zod';
-import { categories } from '../analysis/categories.ts';
-import { waitReasons } from '../analysis/wait-kind.ts';
+import { categories, waitReasons } from '../analysis/categories.ts';
 
 export const ANALYZE_SCHEMA_VERSION = 1;
 
