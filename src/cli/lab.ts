@@ -5,6 +5,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
+import { probeHostLoad } from '../collect/host-load.ts';
 import { LabEngineError } from '../lab/engine.ts';
 import {
   effectLines,
@@ -22,6 +23,7 @@ import type { ContendedContext, ScenarioResult } from '../lab/types.ts';
 import { jsonText } from '../report/json.ts';
 import { CliError } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
+import { hostLoadLine } from './host-load-line.ts';
 
 /**
  * Where recording and analysis plug in. Both are optional: without them the lab prints latency
@@ -127,6 +129,10 @@ async function runAndPrint<T>(
   demo = false,
 ): Promise<void> {
   const quiet = flags.json === true && process.stderr.isTTY !== true;
+  // Before the demo's own load: what else keeps the host busy (said when significant).
+  const hostLoad = demo ? await probeHostLoad({ seconds: 1 }) : null;
+  const loadLine = hostLoad ? hostLoadLine(hostLoad) : null;
+  if (loadLine !== null && !quiet) process.stderr.write(`crosstalk demo: ${loadLine}\n`);
   let result: ScenarioResult<T>;
   try {
     result = await runScenario<T>(name, {
@@ -143,8 +149,14 @@ async function runAndPrint<T>(
   }
   const described = hooks.describe ? await hooks.describe(result, flags) : { lines: [] };
   if (flags.json) {
-    process.stdout.write(jsonText({ ...result, diagnosis: described.data ?? null }));
-  } else printResult(result as ScenarioResult, described.lines, demo);
+    const before = hostLoad ? { hostLoadBefore: { ...hostLoad, significant: loadLine !== null } } : {};
+    process.stdout.write(jsonText({ ...result, diagnosis: described.data ?? null, ...before }));
+  } else
+    printResult(
+      result as ScenarioResult,
+      loadLine === null ? described.lines : [loadLine, ...described.lines],
+      demo,
+    );
 }
 
 function printList(json: boolean): void {
