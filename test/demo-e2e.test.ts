@@ -18,6 +18,11 @@ function skipReason(): string | null {
 }
 const reason = skipReason();
 
+/** The first finding that names an antagonist. */
+function f0(out: { diagnosis: { findings: { antagonist: unknown; callSite: { file: string } }[] } }) {
+  return out.diagnosis.findings.find((x) => x.antagonist !== null)!;
+}
+
 describe.skipIf(reason !== null)(`crosstalk demo${reason ? ` (skipped: ${reason})` : ''}`, () => {
   const store = mkdtempSync(join(tmpdir(), 'crosstalk-demo-store-'));
   afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -31,6 +36,14 @@ describe.skipIf(reason !== null)(`crosstalk demo${reason ? ` (skipped: ${reason}
     );
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
+    // Other load was measured for about a second before the demo started; said when over 5%.
+    expect(out.hostLoadBefore.seconds).toBeGreaterThan(0.9);
+    expect(out.hostLoadBefore.hostCpus).toBeGreaterThanOrEqual(1);
+    expect(out.hostLoadBefore.significant).toBe(
+      out.hostLoadBefore.busyCpus / out.hostLoadBefore.hostCpus >= 0.05,
+    );
+    // The call site's line in the workload's source (built with -g).
+    expect(f0(out).callSite.file).toMatch(/query-server\.cc$/);
     // Latency with the fix is better than without (p50 and p90: the tail is noisy on a busy VM).
     // Three runs of each phase, interleaved, and their medians: with one run of 3 s, one noisy
     // phase flipped p90 (fixed 47.2 us, unfixed 31.9 us) while a nice 19 spinner ran beside it.
