@@ -1,12 +1,17 @@
 // file:line of call sites, the parts that need no perf: addr2line's output, the `+0x` symbol
 // offsets the perf script parser keeps, and which address each reported call site takes.
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Attributions } from '../src/analysis/attribute.ts';
 import { ANY_WRAPPER, callSiteAddresses, callSiteKey } from '../src/analysis/call-site-address.ts';
 import { parseAddr2line } from '../src/formats/perf-data/addr2line.ts';
+import { readElf } from '../src/formats/perf-data/elf.ts';
 import { parsePerfScript } from '../src/formats/perf-script/parser.ts';
 import { withMeta } from '../src/model/profile.ts';
+import { openCheckedElf } from '../src/pipeline/call-site-lines.ts';
 import { sourceText } from '../src/report/findings-text.ts';
 
 describe('addr2line output', () => {
@@ -105,4 +110,41 @@ describe('source lines in the terminal', () => {
     expect(shown).toMatch(/evil.*\.c:3$/);
     expect(sourceText({})).toBe('');
   });
+});
+
+describe('opening the binary for addr2line', () => {
+  const noCc = spawnSync('cc', ['--version']).status !== 0;
+
+  it.skipIf(noCc)(
+    'opens the recorded build; refuses another build, a FIFO, and a symlink in a directory others can write',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'crosstalk-elf-'));
+      try {
+        writeFileSync(join(dir, 'a.c'), 'int main(void) { return 0; }\n');
+        const bin = join(dir, 'a.out');
+        execFileSync('cc', ['-g', '-Wl,--build-id', '-o', bin, join(dir, 'a.c')]);
+        const bid = (await readElf(bin))!.buildId!;
+        const ok = await openCheckedElf(bin, bid);
+        expect(ok?.elf.buildId).toBe(bid);
+        await ok?.fh.close();
+        expect(await openCheckedElf(bin, '00'.repeat(20))).toBeNull();
+        execFileSync('mkfifo', [join(dir, 'fifo')]);
+        expect(await openCheckedElf(join(dir, 'fifo'), bid)).toBeNull();
+        // A link in our own private directory is ours: followed. In a directory every user can
+        // write, anyone could have planted it: not followed.
+        symlinkSync(bin, join(dir, 'link'));
+        const own = await openCheckedElf(join(dir, 'link'), bid);
+        expect(own).not.toBeNull();
+        await own?.fh.close();
+        chmodSync(dir, 0o777);
+        expect(await openCheckedElf(join(dir, 'link'), bid)).toBeNull();
+        // The file itself, not through a link, still opens (its build-id is the check).
+        const direct = await openCheckedElf(bin, bid);
+        expect(direct).not.toBeNull();
+        await direct?.fh.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

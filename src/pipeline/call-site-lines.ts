@@ -28,6 +28,7 @@ import { type ElfInfo, readElf } from '../formats/perf-data/elf.ts';
 import { runBuildIdDir } from '../formats/perf-data/perf-script-process.ts';
 import { defaultCacheRoots, dsoSymbols } from '../formats/perf-data/symbol-sources.ts';
 import type { Profile } from '../model/profile.ts';
+import { untrustedReason } from '../safety/trusted-path.ts';
 
 /** The call-site keys (callSiteKey) a report names: its syscall tables' and its findings'. */
 export function reportedCallSites(result: AnalysisResult, findings: readonly Finding[]): Set<string> {
@@ -71,25 +72,51 @@ export async function resolveCallSiteLines(
   return out;
 }
 
-/** Opens `path` (no final symlink, no FIFO), checks its build-id on the descriptor, runs `use`. */
+/**
+ * Opens `path` without following a final symlink, unless the whole path is trusted (root's own:
+ * safety/trusted-path.ts; Fedora's /usr/lib/debug/.build-id links), refuses anything but a
+ * regular file (a FIFO cannot hang it: O_NONBLOCK), and checks the build-id on the opened
+ * descriptor. Returns the open file and its ELF facts, or null; the caller closes it.
+ */
+export async function openCheckedElf(
+  path: string,
+  bid: string,
+): Promise<{ fh: FileHandle; elf: ElfInfo } | null> {
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK;
+  let fh: FileHandle;
+  try {
+    fh = await open(path, flags | constants.O_NOFOLLOW);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ELOOP' || untrustedReason(path) !== null) return null;
+    try {
+      fh = await open(path, flags);
+    } catch {
+      return null;
+    }
+  }
+  try {
+    if (!(await fh.stat()).isFile()) throw new Error('not a regular file');
+    const elf = await readElf(`/proc/self/fd/${fh.fd}`);
+    if (elf === null || elf.buildId !== bid) throw new Error('not the recorded build');
+    return { fh, elf };
+  } catch {
+    await fh.close();
+    return null;
+  }
+}
+
+/** Runs `use` on the checked file (openCheckedElf), then closes it. */
 async function withCheckedFile(
   path: string,
   bid: string,
   use: (fd: number, elf: ElfInfo) => Promise<void>,
 ): Promise<void> {
-  let fh: FileHandle;
+  const opened = await openCheckedElf(path, bid);
+  if (opened === null) return;
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return;
-  }
-  try {
-    if (!(await fh.stat()).isFile()) return;
-    const elf = await readElf(`/proc/self/fd/${fh.fd}`);
-    if (elf === null || elf.buildId !== bid) return;
-    await use(fh.fd, elf);
+    await use(opened.fh.fd, opened.elf);
   } finally {
-    await fh.close();
+    await opened.fh.close();
   }
 }
 
