@@ -277,24 +277,28 @@ export class Machine {
     const kernelId =
       (this.summary.features.buildIds ?? []).find((b) => b.kernel && b.filename === KERNEL_DSO)?.buildId ??
       null;
-    if (this.kernelLocs.size > 0) {
-      const k = await kernelSymbols(kernelId, roots);
-      if (typeof k === 'string') this.kernelWhy = k;
-      else this.kernel = k;
-    }
+    // The kernel table and the files are read at once, so one's reads overlap the other's parse.
+    const kernel = this.kernelLocs.size > 0 ? kernelSymbols(kernelId, roots) : null;
     const work = this.dsos.filter((d) => d.locs.size > 0);
-    await Promise.all(
-      work.map(async (d) => {
-        if (d.kind === 'file') d.syms = await dsoSymbols(d.path, d.buildId, d.pid, roots);
-        else if (d.kind === 'vdso')
-          d.syms = await dsoSymbols(`[vdso]`, d.buildId, -1, roots).then((s) =>
-            s.table ? s : vdsoFallback(roots, d.buildId),
-          );
-        else if (d.kind === 'perfmap') d.map = await perfMapSymbols(d.pid);
-        if (d.syms && d.syms.table === null && d.kind !== 'none')
-          this.missing.push({ name: d.name, why: d.syms.missing ?? 'no symbols' });
-      }),
-    );
+    const [k] = await Promise.all([
+      kernel,
+      Promise.all(
+        work.map(async (d) => {
+          if (d.kind === 'file') d.syms = await dsoSymbols(d.path, d.buildId, d.pid, roots);
+          else if (d.kind === 'vdso')
+            d.syms = await dsoSymbols(`[vdso]`, d.buildId, -1, roots).then((s) =>
+              s.table ? s : vdsoFallback(roots, d.buildId),
+            );
+          else if (d.kind === 'perfmap') d.map = await perfMapSymbols(d.pid);
+        }),
+      ),
+    ]);
+    // In the order the files were first mapped, not the order their reads finished.
+    for (const d of work)
+      if (d.syms && d.syms.table === null && d.kind !== 'none')
+        this.missing.push({ name: d.name, why: d.syms.missing ?? 'no symbols' });
+    if (typeof k === 'string') this.kernelWhy = k;
+    else if (k !== null) this.kernel = k;
     return (
       this.kernel?.source ??
       (this.kernelLocs.size > 0 ? `none: ${this.kernelWhy}` : 'not needed (no kernel frames)')
