@@ -4,7 +4,7 @@
  * precise, checkable answer.
  */
 import type { Attributions } from './attribute.ts';
-import { type Blame, type BlameInput, blame, type Candidate, candidatesOf } from './blame.ts';
+import { type Blame, type BlameInput, blame, type Candidate, candidatesOf, wantedKeyOf } from './blame.ts';
 import type { CallSite } from './call-site.ts';
 import { isContainer } from './containers.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
@@ -51,12 +51,13 @@ export function genericFindings(input: BlameInput, existing: Finding[]): Finding
   const topStack = new Map<string, Map<number, number>>();
   const topComm = new Map<string, Map<string, number>>();
   const { samples } = p;
+  const keyOf = wantedKeyOf(labels, wanted);
   for (let i = 0; i < samples.length; i++) {
     const stack = samples.stack[i];
     const a = attributions.of(stack);
     if (a.syscall === null) continue;
-    const key = `${labels.identity(i).id}\u0000${a.syscall}`;
-    if (!wanted.has(key)) continue;
+    const key = keyOf(i, a.syscall);
+    if (key === null) continue;
     const w = samples.weight[i];
     addTo(topStack, key, stack, w);
     addTo(topComm, key, p.strings[samples.comm[i]], w);
