@@ -9,7 +9,7 @@ import {
   findMap,
   insertMap,
   type KernelMap,
-  type Locations,
+  LocationTable,
   type MapEntry,
   moduleName,
   vdsoFallback,
@@ -58,7 +58,7 @@ export class Machine {
   private readonly dsoIndex = new Map<string, number>();
   private readonly kernelLocs = new Map<number, number>();
   private readonly unmappedLocs = new Map<number, number>();
-  private locs: Locations = { dso: new Int32Array(1 << 12), addr: new Float64Array(1 << 12), length: 0 };
+  private readonly locs = new LocationTable();
   /** Per sample: its locations, leaf first (indexes into sampleLocs). */
   sampleLocs = new Col(new Int32Array(1 << 18));
   sampleLocAt = new Col(new Int32Array(1 << 14));
@@ -200,20 +200,10 @@ export class Machine {
   }
 
   private loc(dso: number, addr: number): number {
+    const found = this.locs.find(dso, addr);
+    if (found !== -1) return found;
+    const l = this.locs.add(dso, addr);
     const table = dso === -1 ? this.kernelLocs : dso === -2 ? this.unmappedLocs : this.dsos[dso].locs;
-    let l = table.get(addr);
-    if (l !== undefined) return l;
-    l = this.locs.length;
-    if (l === this.locs.dso.length) {
-      const d = new Int32Array(l * 2);
-      d.set(this.locs.dso);
-      const a = new Float64Array(l * 2);
-      a.set(this.locs.addr);
-      this.locs = { dso: d, addr: a, length: l };
-    }
-    this.locs.dso[l] = dso;
-    this.locs.addr[l] = addr;
-    this.locs.length++;
     table.set(addr, l);
     return l;
   }
