@@ -338,8 +338,10 @@ export class Machine {
     b.meta.callGraph = s.attrs[[...chosen.attrIndexes][0]].callGraph;
     b.meta.hasCgroups = s.attrs.some((a, i) => chosen.attrIndexes.has(i) && a.hasCgroup);
     const cgroupIdx = new Map<number, number>();
-    const prevFrames: FrameIndex[] = [];
-    const prevNodes: number[] = [];
+    // Per thread: its previous sample's frames (root first) and stack nodes. A thread's next
+    // sample mostly shares a long prefix with its last one, while consecutive samples in time
+    // order come from different CPUs and threads.
+    const prevOf = new Map<number, { frames: FrameIndex[]; nodes: number[] }>();
     const sample = { stack: -1, time: 0, weight: 0, pid: 0, tid: 0, cpu: 0, comm: 0, cgroup: 0 };
     const commIdx = new Map<string, number>();
     const locs = this.sampleLocs.data;
@@ -348,10 +350,18 @@ export class Machine {
       const i = this.sampleOrder[k];
       const from = this.sampleLocAt.data[k];
       const to = this.sampleLocAt.data[k + 1];
-      // Root first: reuse the previous sample's nodes for the shared prefix.
+      // Root first: reuse the thread's previous sample's nodes for the shared prefix.
       let depth = 0;
       let stack = -1;
       const len = to - from;
+      const tid = pass.tid.data[i];
+      let prev = prevOf.get(tid);
+      if (prev === undefined) {
+        prev = { frames: [], nodes: [] };
+        prevOf.set(tid, prev);
+      }
+      const prevFrames = prev.frames;
+      const prevNodes = prev.nodes;
       while (
         depth < len &&
         depth < prevFrames.length &&
