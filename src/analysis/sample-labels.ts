@@ -119,6 +119,9 @@ export class SampleLabels {
     this.category = new Uint8Array(n);
     this.window = new Int32Array(n);
     const seen = new Set<number>();
+    // Per stack: its category index when no sample field can refine it, -2 when comm and pid can
+    // (refineCategory), -1 before the stack is met.
+    const stackCategory = new Int16Array(profile.stacks.length + 1).fill(-1);
     for (let i = 0; i < n; i++) {
       const c = this.containers.of(samples.host[i], samples.cgroup[i]);
       this.container[i] = c.index;
@@ -128,9 +131,18 @@ export class SampleLabels {
         if (this.cgroups[c.index] === undefined) this.cgroups[c.index] = [];
         this.cgroups[c.index].push(strings[samples.cgroup[i]]);
       }
-      const a = this.attributions.of(samples.stack[i]);
-      const category = refineCategory(a.category, a.kernelOnly, strings[samples.comm[i]], samples.pid[i]);
-      this.category[i] = categoryIndex.get(category) ?? 0;
+      const stack = samples.stack[i];
+      let known = stackCategory[stack + 1];
+      if (known === -1) {
+        const a = this.attributions.of(stack);
+        known = a.category === 'kernel_other' && a.kernelOnly ? -2 : (categoryIndex.get(a.category) ?? 0);
+        stackCategory[stack + 1] = known;
+      }
+      if (known === -2) {
+        const a = this.attributions.of(stack);
+        const category = refineCategory(a.category, a.kernelOnly, strings[samples.comm[i]], samples.pid[i]);
+        this.category[i] = categoryIndex.get(category) ?? 0;
+      } else this.category[i] = known;
       this.window[i] = windowOf(this.windows, samples.time[i]);
     }
   }
