@@ -9,7 +9,7 @@ import { isContainer } from './containers.ts';
 import type { Basis, Evidence, PreemptionMatrix } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import type { OffCpuProfiles } from './off-cpu.ts';
-import { labelSamples, type SampleLabels } from './sample-labels.ts';
+import { labelSamples, type SampleLabels, wantedKeyOf } from './sample-labels.ts';
 import { correlation } from './signature-match.ts';
 import { type Windows, windowOf } from './windows.ts';
 
@@ -107,32 +107,6 @@ interface PathUse {
   samples: number;
   /** Of which in a lock slow path. */
   wait: number;
-}
-
-/**
- * The `container id NUL syscall` key of sample i when it is one of `wanted`, else null. Keys are
- * made once per (container, syscall), not once per sample.
- */
-export function wantedKeyOf(
-  labels: SampleLabels,
-  wanted: { has(key: string): boolean },
-): (i: number, syscall: string) => string | null {
-  const byContainer: Map<string, string | null>[] = [];
-  return (i, syscall) => {
-    const c = labels.container[i];
-    let keys = byContainer[c];
-    if (keys === undefined) {
-      keys = new Map();
-      byContainer[c] = keys;
-    }
-    let key = keys.get(syscall);
-    if (key === undefined) {
-      key = `${labels.identity(i).id}\u0000${syscall}`;
-      if (!wanted.has(key)) key = null;
-      keys.set(syscall, key);
-    }
-    return key;
-  };
 }
 
 /** Per (container, syscall) key: weight, samples, function weights and windows, for the wanted keys. */

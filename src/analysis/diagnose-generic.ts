@@ -4,11 +4,12 @@
  * precise, checkable answer.
  */
 import type { Attributions } from './attribute.ts';
-import { type Blame, type BlameInput, blame, type Candidate, candidatesOf, wantedKeyOf } from './blame.ts';
+import { type Blame, type BlameInput, blame, type Candidate, candidatesOf } from './blame.ts';
 import type { CallSite } from './call-site.ts';
 import { isContainer } from './containers.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { type Evidence, type Finding, verdictFinding } from './findings.ts';
+import { wantedKeyOf } from './sample-labels.ts';
 import { topOf } from './signature-match.ts';
 
 /** A container's syscall worth a finding: 5% of all host CPU in one syscall's kernel paths. */

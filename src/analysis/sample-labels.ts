@@ -172,3 +172,29 @@ export class SampleLabels {
 export function labelSamples(p: Profile, opts: SampleLabelOptions = {}): SampleLabels {
   return new SampleLabels(p, opts);
 }
+
+/**
+ * The `container id NUL syscall` key of sample i when it is one of `wanted`, else null. Keys are
+ * made once per (container, syscall), not once per sample.
+ */
+export function wantedKeyOf(
+  labels: SampleLabels,
+  wanted: { has(key: string): boolean },
+): (i: number, syscall: string) => string | null {
+  const byContainer: Map<string, string | null>[] = [];
+  return (i, syscall) => {
+    const c = labels.container[i];
+    let keys = byContainer[c];
+    if (keys === undefined) {
+      keys = new Map();
+      byContainer[c] = keys;
+    }
+    let key = keys.get(syscall);
+    if (key === undefined) {
+      key = `${labels.identity(i).id}\u0000${syscall}`;
+      if (!wanted.has(key)) key = null;
+      keys.set(syscall, key);
+    }
+    return key;
+  };
+}
