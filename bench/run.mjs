@@ -105,17 +105,28 @@ function timed(cmd, args) {
   return timedRun(cmd, args).ms;
 }
 
+/** GNU time, for a child's peak RSS; without it the RSS column reads NaN. */
+const GNU_TIME = (() => {
+  try {
+    accessSync('/usr/bin/time', constants.X_OK);
+    return '/usr/bin/time';
+  } catch {
+    return null;
+  }
+})();
+
 /** Wall time and the child's peak RSS (MB) of one run, output discarded. */
 function timedRun(cmd, args) {
+  const [file, argv] = GNU_TIME === null ? [cmd, args] : [GNU_TIME, ['-f', '%M', cmd, ...args]];
   const t = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
+  const r = spawnSync(file, argv, {
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  const rssKb = Number(r.stderr.trim().split('\n').pop());
+  const rssKb = GNU_TIME === null ? Number.NaN : Number(r.stderr.trim().split('\n').pop());
   return { ms, rssMb: rssKb / 1024 };
 }
 
