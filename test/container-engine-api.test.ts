@@ -9,13 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
 import { applyNames, containerOf } from '../src/analysis/containers.ts';
 import { limitationsOf } from '../src/analysis/limitations.ts';
-import {
-  parseDockerApiList,
-  parseEvents,
-  resolveContainerNames,
-  resolveEventNames,
-} from '../src/collect/container-names.ts';
+import { resolveContainerNames, resolveEventNames } from '../src/collect/container-names.ts';
 import { apiGet } from '../src/collect/engine-api.ts';
+import { parseDockerApiList, parseEvents } from '../src/collect/engine-listings.ts';
 import { renderAnalysis } from '../src/report/terminal.ts';
 import { profileFromText } from './support/profile-text.ts';
 

@@ -4,16 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyNames, containerOf } from '../src/analysis/containers.ts';
+import { type CommandResult, type CommandRunner, spawnCommand } from '../src/collect/command-runner.ts';
+import { resolveContainerNames } from '../src/collect/container-names.ts';
 import {
-  type CommandResult,
-  type CommandRunner,
   parseCrictlPods,
   parseCrictlPs,
   parseDockerPs,
   parsePodmanPs,
-  resolveContainerNames,
-  spawnCommand,
-} from '../src/collect/container-names.ts';
+} from '../src/collect/engine-listings.ts';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`./fixtures/container-engines/${name}`, import.meta.url), 'utf8');

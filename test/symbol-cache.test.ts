@@ -2,7 +2,7 @@
 // that the file found is the one perf sampled. Real binaries of this machine; no recording.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { CommandResult } from '../src/collect/container-names.ts';
+import type { CommandResult } from '../src/collect/command-runner.ts';
 import { elfBuildId, keepSampledBinaries, parseBuildIdList } from '../src/collect/symbol-cache.ts';
 
 describe('perf buildid-list --with-hits', () => {

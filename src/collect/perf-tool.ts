@@ -3,7 +3,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { spawnCommand } from './container-names.ts';
+import { spawnCommand } from './command-runner.ts';
 
 /** The first executable `name` on env.PATH, or null. */
 export async function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {

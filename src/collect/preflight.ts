@@ -19,7 +19,7 @@ import {
 } from '../formats/perf-data/file-header.ts';
 import { SampleType } from '../formats/perf-data/sample-layout.ts';
 import { type CgroupHierarchies, cgroupHierarchies } from './cgroup-fs.ts';
-import { spawnCommand } from './container-names.ts';
+import { spawnCommand } from './command-runner.ts';
 import { readSysctlNumber } from './host-facts.ts';
 import { findOnPath, perfBuildOption, perfVersion } from './perf-tool.ts';
 import { SYSCALL_SAMPLE_PERIOD, syscallCounterArgs } from './syscall-rates.ts';

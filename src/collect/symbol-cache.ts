@@ -16,7 +16,7 @@
 import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readElf } from '../formats/perf-data/elf.ts';
-import { type CommandRunner, spawnCommand } from './container-names.ts';
+import { type CommandRunner, spawnCommand } from './command-runner.ts';
 
 /** The run's build-id cache directory, beside perf.data. */
 export const BUILD_ID_DIR = 'build-id';

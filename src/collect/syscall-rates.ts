@@ -17,7 +17,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { arch } from 'node:os';
-import { spawnCommand } from './container-names.ts';
+import { spawnCommand } from './command-runner.ts';
 import { X86_64_SYSCALLS } from './syscall-table-x86_64.ts';
 
 /** One sample per this many syscalls (per CPU). Prime, see above. */

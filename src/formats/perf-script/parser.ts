@@ -397,7 +397,7 @@ class PerfScriptSink implements LineSink {
 
   private endSwitch(): void {
     this.builder.addSwitch({
-      stack: this.path.node(this.builder),
+      stack: this.path.node(this.builder, this.tid),
       timeNs: this.timeNs,
       cpu: this.cpu,
       prevTid: this.tid,
@@ -412,7 +412,7 @@ class PerfScriptSink implements LineSink {
   private addProfiledSample(): void {
     // One reused object: the builder copies its fields (no allocation per sample).
     const s = this.sample;
-    s.stack = this.path.node(this.builder);
+    s.stack = this.path.node(this.builder, this.tid);
     s.time = this.time;
     s.weight = this.weight;
     s.pid = this.pid;

@@ -1,8 +1,9 @@
 /**
  * The frames of the sample being read (leaf first, as perf prints them), each with its caller
  * address (StackTable.callerSite: the frame's `+0x` symbol offset, NaN when none), turned into a
- * stack node. Consecutive samples usually share most of their root side, so the nodes of the
- * previous sample are reused for the common prefix instead of being looked up frame by frame.
+ * stack node. A thread's consecutive samples usually share most of their root side, so the nodes
+ * of the same thread's previous sample are reused for the common prefix instead of being looked
+ * up frame by frame.
  */
 import type { ProfileBuilder } from '../../model/builder.ts';
 import type { FrameIndex, StackIndex } from '../../model/profile.ts';
@@ -12,8 +13,8 @@ export class StackPath {
   readonly frames: FrameIndex[] = [];
   /** Per frame: its `+0x` offset, the address of its call to the next inner frame (NaN: none, or not user code). */
   readonly sites: number[] = [];
-  private readonly prevFrames: FrameIndex[] = [];
-  private readonly prevNodes: StackIndex[] = [];
+  /** Per thread: its previous sample's frames, root first, and the stack node at each depth. */
+  private readonly prevOf = new Map<number, { frames: FrameIndex[]; nodes: StackIndex[] }>();
 
   push(frame: FrameIndex, site: number): void {
     this.frames.push(frame);
@@ -30,8 +31,14 @@ export class StackPath {
   }
 
   /** The stack node of the frames; a new node records the site of the nearest frame above it that has one. */
-  node(builder: ProfileBuilder): StackIndex {
-    const { frames, sites, prevFrames, prevNodes } = this;
+  node(builder: ProfileBuilder, tid: number): StackIndex {
+    const { frames, sites } = this;
+    let prev = this.prevOf.get(tid);
+    if (prev === undefined) {
+      prev = { frames: [], nodes: [] };
+      this.prevOf.set(tid, prev);
+    }
+    const { frames: prevFrames, nodes: prevNodes } = prev;
     const n = frames.length;
     let depth = 0;
     let stack = -1;
