@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importProfile } from '../src/formats/input.ts';
 import { CPU_BOUND, SYSCALL_HEAVY, TestCgroups } from './record-cgroups.ts';
 import { runCli } from './support/cli.ts';
-import { type Conformance, compareDecoders } from './support/decoder-conformance.ts';
+import { type Conformance, compareDecoders, type SwitchConformance } from './support/decoder-conformance.ts';
 
 function whyNotRecord(): string | null {
   if (process.getuid?.() !== 0) return 'needs root for perf record -a and cgroup creation';
@@ -74,6 +74,26 @@ function checkConformance(name: string, c: Conformance): void {
   expect(c.differences.filter((d) => d.where === 'cgroup' || d.where === 'missing')).toEqual([]);
 }
 
+/**
+ * Context switches (off-CPU, preemption and blame read them): the native decoder must give the
+ * switch table perf script gives, field by field. Every field but the stack must agree on every
+ * switch; stacks follow the samples' rule (at least 99.9% identical).
+ */
+function checkSwitches(name: string, c: SwitchConformance | null): void {
+  expect(c, `${name}: no context switches`).not.toBeNull();
+  const s = c as SwitchConformance;
+  const diffs = [...s.differences].map(
+    ([f, d]) => `${f} ${d.count}x: native "${d.native}" vs perf "${d.perf}"`,
+  );
+  process.stdout.write(
+    `conformance: ${name} switches: ${s.native} native, ${s.perf} perf script, ${s.identical} identical in every field${diffs.length ? `; ${diffs.join('; ').slice(0, 2000)}` : ''}\n`,
+  );
+  expect(s.perf).toBeGreaterThan(0);
+  expect(s.native).toBe(s.perf);
+  expect([...s.differences.keys()].filter((f) => f !== 'stack')).toEqual([]);
+  expect(s.identical / s.perf).toBeGreaterThanOrEqual(0.999);
+}
+
 describe.skipIf(skip !== null)(`native decoder vs perf script${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let work = '';
   let cgroups: TestCgroups | null = null;
@@ -90,7 +110,26 @@ describe.skipIf(skip !== null)(`native decoder vs perf script${skip ? ` (skipped
     await record(files.switches, ['-g', '-e', 'cpu-clock', '-F', '999', '-e', 'sched:sched_switch'], 1);
     files.events = join(work, 'events.data');
     await record(files.events, ['-g', '-e', 'cpu-clock', '-e', 'page-faults', '-F', '999'], 1);
-  });
+    // crosstalk's own recording path (perf -N, its event mix, the run's build-id cache).
+    const store = join(work, 'store');
+    const rec = await runCli(
+      [
+        'record',
+        '--duration',
+        '2',
+        '--frequency',
+        '499',
+        '--off-cpu',
+        '--no-syscall-rates',
+        '--no-syscall-latency',
+        '--store',
+        store,
+      ],
+      { timeoutMs: 120_000 },
+    );
+    if (rec.code !== 0) throw new Error(`crosstalk record failed: ${rec.stderr}`);
+    files.run = join(store, readdirSync(store)[0], 'perf.data');
+  }, 240_000);
 
   afterAll(async () => {
     await cgroups?.cleanup();
@@ -104,9 +143,20 @@ describe.skipIf(skip !== null)(`native decoder vs perf script${skip ? ` (skipped
     expect(cgroups?.containers.length).toBe(2);
   });
 
-  it('decodes the profiled event of a recording with context switches', async () => {
-    checkConformance('cpu-clock + sched_switch', await compareDecoders(files.switches, 'cpu-clock'));
+  it('decodes the profiled event and the context switches of a recording with both', async () => {
+    const c = await compareDecoders(files.switches, 'cpu-clock');
+    checkConformance('cpu-clock + sched_switch', c);
+    checkSwitches('cpu-clock + sched_switch', c.switches);
   });
+
+  it('decodes a crosstalk record run (samples and context switches) as perf script does, natively by default', async () => {
+    const c = await compareDecoders(files.run);
+    checkConformance('crosstalk record --off-cpu', c);
+    checkSwitches('crosstalk record --off-cpu', c.switches);
+    const auto = await importProfile(files.run, {});
+    expect(auto.meta.recording.decoder).toBe('native');
+    expect(auto.switches?.length).toBe(c.switches?.perf);
+  }, 180_000);
 
   it('decodes each event of a recording with two sampled events', async () => {
     checkConformance(

@@ -33,6 +33,7 @@ import {
   type SideBand,
   UNKNOWN,
 } from './native-records.ts';
+import { addSwitch, switchRows } from './native-switches.ts';
 import type { PerfDataSummary } from './reader.ts';
 import {
   type CacheRoot,
@@ -349,6 +350,7 @@ export class Machine {
     const sample = { stack: -1, time: 0, weight: 0, pid: 0, tid: 0, cpu: 0, comm: 0, cgroup: 0 };
     const commIdx = new Map<string, number>();
     const locs = this.sampleLocs.data;
+    const switchRow = switchRows(pass);
     let noPath = 0;
     for (let k = 0; k < this.sampleOrder.length; k++) {
       const i = this.sampleOrder[k];
@@ -392,6 +394,10 @@ export class Machine {
         if (ci === -1) noPath++;
         else cg = ci;
       }
+      if (switchRow !== null && switchRow[i] !== -1) {
+        addSwitch(b, pass, i, switchRow[i], stack, c, cg);
+        continue;
+      }
       sample.stack = stack;
       sample.time = pass.time.data[i] / 1e9;
       sample.weight = pass.period.data[i];
@@ -410,7 +416,7 @@ export class Machine {
     if (chosen.by === 'first') meta.warnings.push(severalEventsWarning(file, sampled, chosen.name));
     if (noPath > 0)
       meta.warnings.push(
-        `${file}: ${noPath} of ${pass.samples} samples have a cgroup id with no PERF_RECORD_CGROUP path`,
+        `${file}: ${noPath} of ${pass.samples} samples and context switches have a cgroup id with no PERF_RECORD_CGROUP path`,
       );
     if (pass.corrupt > 0)
       meta.warnings.push(
