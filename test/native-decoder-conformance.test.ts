@@ -8,14 +8,15 @@
  * System test: it records the whole host (run it holding /tmp/crosstalk-system.lock).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importProfile } from '../src/formats/input.ts';
 import { CPU_BOUND, SYSCALL_HEAVY, TestCgroups } from './record-cgroups.ts';
 import { runCli } from './support/cli.ts';
 import { type Conformance, compareDecoders, type SwitchConformance } from './support/decoder-conformance.ts';
+import { pathWithoutPerf } from './support/no-perf-path.ts';
 
 function whyNotRecord(): string | null {
   if (process.getuid?.() !== 0) return 'needs root for perf record -a and cgroup creation';
@@ -171,24 +172,7 @@ describe.skipIf(skip !== null)(`native decoder vs perf script${skip ? ` (skipped
 
   it('gives the same findings with perf hidden from PATH, from the file and from a perf archive', async () => {
     // A PATH holding only the tools crosstalk may use besides perf (tar, bzip2, c++filt).
-    const bin = join(work, 'bin');
-    mkdirSync(bin);
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      let names: string[] = [];
-      try {
-        names = readdirSync(dir);
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        if (n === 'perf' || n.startsWith('perf_') || n.startsWith('perf-')) continue;
-        try {
-          symlinkSync(join(dir, n), join(bin, n));
-        } catch {
-          // first PATH entry wins, as in a shell
-        }
-      }
-    }
+    const bin = pathWithoutPerf(join(work, 'bin'));
     expect(spawnSync('sh', ['-c', 'command -v perf'], { env: { PATH: bin } }).status).not.toBe(0);
     const withPerf = await runCli(['analyze', files.fp, '--json', '--decoder', 'perf-script']);
     expect(withPerf.code).toBe(0);

@@ -379,7 +379,8 @@ export class Machine {
       const comm = this.sampleComm[i];
       let c = commIdx.get(comm);
       if (c === undefined) {
-        c = b.strings.intern(comm);
+        // As perf script shows it: its text pads comm with spaces, so edge spaces never survive.
+        c = b.strings.intern(comm.replace(/^[ \t]+|[ \t]+$/g, ''));
         commIdx.set(comm, c);
       }
       const cgId = pass.cgroup.data[i];
@@ -411,7 +412,9 @@ export class Machine {
     const meta = b.meta;
     meta.event = chosen.name;
     const sampled = s.attrs.filter((a) => a.samples > 0 && a.name !== 'sched:sched_switch');
-    meta.events = sampled.map((a) => ({ name: a.name, samples: a.samples }));
+    // Decoded context switches are listed as perf script's parser lists them (it prints them).
+    const listed = chosen.switches ? s.attrs.filter((a) => a.samples > 0) : sampled;
+    meta.events = listed.map((a) => ({ name: a.name, samples: a.samples }));
     meta.eventChosenBy = chosen.by;
     if (chosen.by === 'first') meta.warnings.push(severalEventsWarning(file, sampled, chosen.name));
     if (noPath > 0)
