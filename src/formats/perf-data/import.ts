@@ -46,7 +46,8 @@ export interface PerfDataImportOptions {
   /**
    * Who turns records into stacks: 'native' (decoder in this folder, no perf needed),
    * 'perf-script', or 'auto' (default): native unless the recording needs perf (DWARF, LBR,
-   * context-switch payloads), which is then said in one warning line.
+   * context switches whose tracepoint format the file lacks or that do not follow the print fmt
+   * tracepoint-format.ts reads), which is then said in one warning line.
    */
   decoder?: 'auto' | 'native' | 'perf-script';
   /** Extra build-id caches searched first (an extracted `perf archive`, a run's build-id dir). */
