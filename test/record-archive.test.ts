@@ -73,6 +73,14 @@ describe.skipIf(skip !== null)(`record --archive${skip ? ` (skipped: ${skip})` :
     const meta = JSON.parse(readFileSync(join(run, 'metadata.json'), 'utf8'));
     const facts = JSON.stringify(meta);
     expect(facts).toContain('"archive":{"file":"perf.data.tar.bz2"');
+    // The kernel table and the vdso the recording's header names are kept (and so packed).
+    const header = spawnSync('perf', ['buildid-list', '-i', join(run, 'perf.data')], { encoding: 'utf8' });
+    const special = JSON.parse(facts.match(/"special":(\[[^\]]*\])/)?.[1] ?? '[]');
+    expect(special).toContain('[kernel.kallsyms]');
+    if (/ \[vdso\]$/m.test(header.stdout)) {
+      expect(special).toContain('[vdso]');
+      expect(names.some((n) => /^\[vdso\]\/[0-9a-f]{40}\/vdso$/.test(n))).toBe(true);
+    }
   });
 
   it('gives the recording host’s findings with perf hidden and an empty build-id cache', async () => {

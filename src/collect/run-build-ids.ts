@@ -18,6 +18,8 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readElf } from '../formats/perf-data/elf.ts';
+import { readFeatures } from '../formats/perf-data/features.ts';
+import { FILE_HEADER_SIZE, parseFileHeader, readAt } from '../formats/perf-data/file-header.ts';
 import { runningKernelBuildId } from '../formats/perf-data/symbol-sources.ts';
 
 /** What a run directory's archive holds, or why there is none. */
@@ -34,6 +36,33 @@ export interface RunArchiveFacts {
 export const RUN_ARCHIVE = 'perf.data.tar.bz2';
 /** perf's .build-id links are not packed; more entries than this are not a run's cache. */
 const MAX_ARCHIVE_FILES = 100_000;
+
+/**
+ * The kernel's and the vdso's build ids as the recording's header lists them (HEADER_BUILD_ID):
+ * what perf and the native decoder look up. `perf buildid-list --with-hits` marks only the DSOs
+ * of sampled addresses, not of call-chain frames, so it can miss a vdso that stacks go through.
+ */
+export async function recordedSpecialIds(
+  perfData: string,
+): Promise<{ kernel: string | null; vdso: string | null }> {
+  const none = { kernel: null, vdso: null };
+  try {
+    const fh = await open(perfData, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const header = parseFileHeader(await readAt(fh, 0, FILE_HEADER_SIZE), perfData);
+      const ids = (await readFeatures(fh, header, size, [])).buildIds ?? [];
+      return {
+        kernel: ids.find((b) => b.kernel && b.filename === '[kernel.kallsyms]')?.buildId ?? null,
+        vdso: ids.find((b) => b.filename === '[vdso]')?.buildId ?? null,
+      };
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return none;
+  }
+}
 
 /*
  * `perf buildid-list --with-hits` lines for the kernel and the vdso (perf 6.1):

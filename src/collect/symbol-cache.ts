@@ -17,7 +17,12 @@ import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readElf } from '../formats/perf-data/elf.ts';
 import { type CommandRunner, spawnCommand } from './command-runner.ts';
-import { keepKernelAndVdso, type RunArchiveFacts, specialBuildIds } from './run-build-ids.ts';
+import {
+  keepKernelAndVdso,
+  type RunArchiveFacts,
+  recordedSpecialIds,
+  specialBuildIds,
+} from './run-build-ids.ts';
 
 /** The run's build-id cache directory, beside perf.data. */
 export const BUILD_ID_DIR = 'build-id';
@@ -109,7 +114,12 @@ export async function keepSampledBinaries(opts: KeepOptions): Promise<SymbolCach
   // its subdirectories 0755 inside; this one keeps them from other users.
   await mkdir(dir, { mode: 0o700 }).catch(() => undefined);
   await chmod(dir, 0o700).catch(() => undefined);
-  const special = await keepKernelAndVdso(dir, specialBuildIds(list.stdout));
+  const hit = specialBuildIds(list.stdout);
+  const recorded = await recordedSpecialIds(opts.perfData);
+  const special = await keepKernelAndVdso(dir, {
+    kernel: recorded.kernel ?? hit.kernel,
+    vdso: recorded.vdso ?? hit.vdso,
+  });
   facts.special = special.kept;
   facts.skipped.push(...special.skipped);
   const found = await Promise.all(parseBuildIdList(list.stdout).map((b) => locate(b, opts.processes)));
