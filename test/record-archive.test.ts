@@ -71,11 +71,10 @@ describe.skipIf(skip !== null)(`record --archive${skip ? ` (skipped: ${skip})` :
     expect(names.some((n) => /^\[kernel\.kallsyms\]\/[0-9a-f]{40}\/kallsyms$/.test(n))).toBe(true);
     expect(names.some((n) => n.endsWith('/elf'))).toBe(true);
     const meta = JSON.parse(readFileSync(join(run, 'metadata.json'), 'utf8'));
-    const facts = JSON.stringify(meta);
-    expect(facts).toContain('"archive":{"file":"perf.data.tar.bz2"');
+    expect(meta.recording.symbols.archive).toMatchObject({ file: 'perf.data.tar.bz2' });
     // The kernel table and the vdso the recording's header names are kept (and so packed).
     const header = spawnSync('perf', ['buildid-list', '-i', join(run, 'perf.data')], { encoding: 'utf8' });
-    const special = JSON.parse(facts.match(/"special":(\[[^\]]*\])/)?.[1] ?? '[]');
+    const special: string[] = meta.recording.symbols.special ?? [];
     expect(special).toContain('[kernel.kallsyms]');
     if (/ \[vdso\]$/m.test(header.stdout)) {
       expect(special).toContain('[vdso]');
