@@ -2,17 +2,21 @@
 // of several whole-process runs, reported next to a baseline measured in the same run (this
 // machine is noisy; ratios travel better than absolute numbers).
 //   parse:  busy-host corpus file (130 MB of perf script text, 205k samples), decompressed to a
-//           temp file: import + analyze + diagnose, MB/s, samples/s, peak RSS; baseline: a bare
-//           byte scan of the same file.
+//           temp file: import + analyze + diagnose in one process, MB/s, samples/s, peak RSS;
+//           baseline: a bare byte scan of the same file. Then whole-process `crosstalk analyze
+//           FILE --json` (MB/s, peak RSS) against FlameGraph's `stackcollapse-perf.pl` on the
+//           same file, alternating; the collapser is found through $FLAMEGRAPH_DIR or PATH (it
+//           is not part of this repository; without it that ratio is skipped).
 //   record: recording overhead (bench/record-overhead.mjs), run with `npm run bench -- record`.
 //   perfdata: records a system-wide frame-pointer perf.data (BENCH_PERFDATA_SECONDS, default 30 s
 //           at 999 Hz, two busy shell loops; holds /tmp/crosstalk-system.lock while recording),
 //           then times whole-process `crosstalk analyze --json` (native decoder) against
 //           `perf script` alone on the same file, alternating; `npm run bench -- perfdata`.
+//           BENCH_PERFDATA_FILE=PATH times an existing recording instead (no recording, no lock).
 //   watch:  `crosstalk watch` overhead, always-on and triggered layers (bench/watch-overhead.mjs),
 //           run with `npm run bench -- watch`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -91,67 +95,124 @@ async function parseBench() {
     console.log(
       `  runs (ms): ${ours.map((r) => r.totalMs.toFixed(0)).join(' ')}; baseline: ${base.map((r) => r.totalMs.toFixed(0)).join(' ')}`,
     );
+    wholeProcessTextBench(text, mb);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 function timed(cmd, args) {
+  return timedRun(cmd, args).ms;
+}
+
+/** GNU time, for a child's peak RSS; without it the RSS column reads NaN. */
+const GNU_TIME = (() => {
+  try {
+    accessSync('/usr/bin/time', constants.X_OK);
+    return '/usr/bin/time';
+  } catch {
+    return null;
+  }
+})();
+
+/** Wall time and the child's peak RSS (MB) of one run, output discarded. */
+function timedRun(cmd, args) {
+  const [file, argv] = GNU_TIME === null ? [cmd, args] : [GNU_TIME, ['-f', '%M', cmd, ...args]];
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 20 });
+  const r = spawnSync(file, argv, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  const rssKb = GNU_TIME === null ? Number.NaN : Number(r.stderr.trim().split('\n').pop());
+  return { ms, rssMb: rssKb / 1024 };
+}
+
+/** FlameGraph's perl collapser: $FLAMEGRAPH_DIR/stackcollapse-perf.pl, else on PATH; null when absent. */
+function stackcollapsePerf() {
+  const dirs = [process.env.FLAMEGRAPH_DIR, ...(process.env.PATH ?? '').split(':')].filter(Boolean);
+  for (const d of dirs) {
+    const f = join(d, 'stackcollapse-perf.pl');
+    try {
+      accessSync(f, constants.R_OK);
+      return f;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Whole process, as a user runs it: `crosstalk analyze FILE --json` next to stackcollapse-perf.pl. */
+function wholeProcessTextBench(text, mb) {
+  const bin = join(here, '../bin/crosstalk.js');
+  const collapser = stackcollapsePerf();
+  const ours = [];
+  const base = [];
+  for (let i = 0; i < runs; i++) {
+    if (collapser !== null) base.push(timedRun('perl', [collapser, text]));
+    ours.push(timedRun(process.execPath, [bin, 'analyze', text, '--json']));
+  }
+  const oursMs = median(ours.map((r) => r.ms));
+  const rss = Math.max(...ours.map((r) => r.rssMb));
+  console.log(
+    `  whole process: analyze --json ${(mb / (oursMs / 1000)).toFixed(0).padStart(5)} MB/s   peak RSS ${rss.toFixed(0)} MB   (targets: >= 150 MB/s, < 200 MB)`,
+  );
+  if (collapser === null) {
+    console.log('  stackcollapse-perf.pl: not found ($FLAMEGRAPH_DIR or PATH); ratio skipped');
+  } else {
+    const baseMs = median(base.map((r) => r.ms));
+    console.log(
+      `  stackcollapse-perf.pl   ${(mb / (baseMs / 1000)).toFixed(0).padStart(5)} MB/s   analyze --json is ${(baseMs / oursMs).toFixed(2)}x faster (target >= 5.5x)`,
+    );
+  }
+  console.log(
+    `  runs (ms): ${ours.map((r) => r.ms.toFixed(0)).join(' ')}; stackcollapse-perf.pl: ${base.map((r) => r.ms.toFixed(0)).join(' ')}`,
+  );
 }
 
 function perfDataBench() {
   const seconds = Number(process.env.BENCH_PERFDATA_SECONDS ?? 30);
   const dir = mkdtempSync(join(tmpdir(), 'crosstalk-bench-perfdata-'));
   try {
-    const data = join(dir, 'big.data');
-    const busy = `spin() { while :; do :; done; }; spin & a=$!; spin & b=$!; sleep ${seconds}; kill $a $b`;
-    execFileSync(
-      'flock',
-      [
-        '/tmp/crosstalk-system.lock',
-        'perf',
-        'record',
-        '-q',
-        '-a',
-        '-g',
-        '--all-cgroups',
-        '-F',
-        '999',
-        '-o',
-        data,
-        '--',
-        'sh',
-        '-c',
-        busy,
-      ],
-      { stdio: 'ignore' },
-    );
-    const bin = join(here, '../bin/crosstalk.js');
-    const fields = 'comm,pid,tid,cpu,time,period,event,ip,sym,dso';
-    const ours = [];
-    const base = [];
-    for (let i = 0; i < Math.min(runs, 3); i++) {
-      base.push(timed('perf', ['script', '-f', '-i', data, '-F', fields, '--ns']));
-      ours.push(timed(process.execPath, [bin, 'analyze', data, '--json', '--decoder', 'native']));
-    }
-    const samples = runJson([bin, 'analyze', data, '--json']).input?.samples ?? '?';
-    console.log(
-      `perfdata: ${seconds} s system-wide fp recording, ${samples} samples, median of ${ours.length} runs`,
-    );
-    console.log(`  perf script alone          ${median(base).toFixed(0).padStart(6)} ms`);
-    console.log(
-      `  analyze --json (native)    ${median(ours).toFixed(0).padStart(6)} ms   ${(median(ours) / median(base)).toFixed(2)}x perf script (target <= 0.5x)`,
-    );
-    console.log(
-      `  runs (ms): ${ours.map((x) => x.toFixed(0)).join(' ')}; perf script: ${base.map((x) => x.toFixed(0)).join(' ')}`,
-    );
+    const given = process.env.BENCH_PERFDATA_FILE;
+    const data = given ?? join(dir, 'big.data');
+    if (given === undefined) recordBenchData(data, seconds);
+    timePerfData(data, given ?? `${seconds} s system-wide fp recording`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function recordBenchData(data, seconds) {
+  const busy = `spin() { while :; do :; done; }; spin & a=$!; spin & b=$!; sleep ${seconds}; kill $a $b`;
+  const record = ['record', '-q', '-a', '-g', '--all-cgroups', '-F', '999', '-o', data];
+  execFileSync('flock', ['/tmp/crosstalk-system.lock', 'perf', ...record, '--', 'sh', '-c', busy], {
+    stdio: 'ignore',
+  });
+}
+
+/** Whole-process `analyze --json` (native decoder) next to `perf script` alone, alternating. */
+function timePerfData(data, what) {
+  const bin = join(here, '../bin/crosstalk.js');
+  const fields = 'comm,pid,tid,cpu,time,period,event,ip,sym,dso';
+  const ours = [];
+  const base = [];
+  for (let i = 0; i < runs; i++) {
+    base.push(timed('perf', ['script', '-f', '-i', data, '-F', fields, '--ns']));
+    ours.push(timed(process.execPath, [bin, 'analyze', data, '--json', '--decoder', 'native']));
+  }
+  const samples = runJson([bin, 'analyze', data, '--json']).input?.samples ?? '?';
+  console.log(`perfdata: ${what}, ${samples} samples, median of ${ours.length} runs`);
+  console.log(`  perf script alone          ${median(base).toFixed(0).padStart(6)} ms`);
+  console.log(
+    `  analyze --json (native)    ${median(ours).toFixed(0).padStart(6)} ms   ${(median(ours) / median(base)).toFixed(2)}x perf script (target <= 0.5x)`,
+  );
+  console.log(
+    `  runs (ms): ${ours.map((x) => x.toFixed(0)).join(' ')}; perf script: ${base.map((x) => x.toFixed(0)).join(' ')}`,
+  );
 }
 
 if (which.length === 0 || which.includes('parse')) await parseBench();

@@ -9,7 +9,7 @@ import { isContainer } from './containers.ts';
 import type { Basis, Evidence, PreemptionMatrix } from './findings.ts';
 import type { ContainerPairing } from './match-containers.ts';
 import type { OffCpuProfiles } from './off-cpu.ts';
-import { labelSamples, type SampleLabels } from './sample-labels.ts';
+import { labelSamples, type SampleLabels, wantedKeyOf } from './sample-labels.ts';
 import { correlation } from './signature-match.ts';
 import { type Windows, windowOf } from './windows.ts';
 
@@ -117,11 +117,12 @@ export function candidatesOf(input: BlameInput, wanted: Set<string>): Candidate[
     string,
     { weight: number; samples: number; fns: Map<string, number>; windows: Float64Array }
   >();
+  const keyOf = wantedKeyOf(labels, wanted);
   for (let i = 0; i < samples.length; i++) {
     const a = labels.attributions.of(samples.stack[i]);
     if (a.syscall === null) continue;
-    const key = `${labels.identity(i).id}\u0000${a.syscall}`;
-    if (!wanted.has(key)) continue;
+    const key = keyOf(i, a.syscall);
+    if (key === null) continue;
     let e = acc.get(key);
     if (!e) {
       e = { weight: 0, samples: 0, fns: new Map(), windows: new Float64Array(labels.windows.count) };
@@ -154,12 +155,13 @@ function pathFramesOf(kernelPath: string[]): string[] {
 function pathUse(labels: SampleLabels, path: Set<string>, skipWaitsForWork = false): Map<string, PathUse> {
   const out = new Map<string, PathUse>();
   if (path.size === 0) return out;
-  const memo = new Map<number, 0 | 1 | 2>();
+  // Per stack: -1 not yet seen, 0 not in the path (or idle), 1 in it, 2 in it and in a lock wait.
+  const memo = new Int8Array(labels.profile.stacks.length + 1).fill(-1);
   const { samples } = labels.profile;
   for (let i = 0; i < samples.length; i++) {
     const stack = samples.stack[i];
-    let m = memo.get(stack);
-    if (m === undefined) {
+    let m = memo[stack + 1];
+    if (m === -1) {
       const a = labels.attributions.of(stack);
       m =
         a.category === 'idle' ||
@@ -169,7 +171,7 @@ function pathUse(labels: SampleLabels, path: Set<string>, skipWaitsForWork = fal
           : a.kernelPath.some((f) => LOCK_WAIT.test(f))
             ? 2
             : 1;
-      memo.set(stack, m);
+      memo[stack + 1] = m;
     }
     if (m === 0 || labels.categoryOf(i) === 'idle') continue;
     const id = labels.identity(i).id;

@@ -9,6 +9,7 @@ import type { CallSite } from './call-site.ts';
 import { isContainer } from './containers.ts';
 import { callSiteFields } from './diagnose-callsite.ts';
 import { type Evidence, type Finding, verdictFinding } from './findings.ts';
+import { wantedKeyOf } from './sample-labels.ts';
 import { topOf } from './signature-match.ts';
 
 /** A container's syscall worth a finding: 5% of all host CPU in one syscall's kernel paths. */
@@ -51,12 +52,13 @@ export function genericFindings(input: BlameInput, existing: Finding[]): Finding
   const topStack = new Map<string, Map<number, number>>();
   const topComm = new Map<string, Map<string, number>>();
   const { samples } = p;
+  const keyOf = wantedKeyOf(labels, wanted);
   for (let i = 0; i < samples.length; i++) {
     const stack = samples.stack[i];
     const a = attributions.of(stack);
     if (a.syscall === null) continue;
-    const key = `${labels.identity(i).id}\u0000${a.syscall}`;
-    if (!wanted.has(key)) continue;
+    const key = keyOf(i, a.syscall);
+    if (key === null) continue;
     const w = samples.weight[i];
     addTo(topStack, key, stack, w);
     addTo(topComm, key, p.strings[samples.comm[i]], w);

@@ -119,6 +119,9 @@ export class SampleLabels {
     this.category = new Uint8Array(n);
     this.window = new Int32Array(n);
     const seen = new Set<number>();
+    // Per stack: its category index when no sample field can refine it, -2 when comm and pid can
+    // (refineCategory), -1 before the stack is met.
+    const stackCategory = new Int16Array(profile.stacks.length + 1).fill(-1);
     for (let i = 0; i < n; i++) {
       const c = this.containers.of(samples.host[i], samples.cgroup[i]);
       this.container[i] = c.index;
@@ -128,9 +131,18 @@ export class SampleLabels {
         if (this.cgroups[c.index] === undefined) this.cgroups[c.index] = [];
         this.cgroups[c.index].push(strings[samples.cgroup[i]]);
       }
-      const a = this.attributions.of(samples.stack[i]);
-      const category = refineCategory(a.category, a.kernelOnly, strings[samples.comm[i]], samples.pid[i]);
-      this.category[i] = categoryIndex.get(category) ?? 0;
+      const stack = samples.stack[i];
+      let known = stackCategory[stack + 1];
+      if (known === -1) {
+        const a = this.attributions.of(stack);
+        known = a.category === 'kernel_other' && a.kernelOnly ? -2 : (categoryIndex.get(a.category) ?? 0);
+        stackCategory[stack + 1] = known;
+      }
+      if (known === -2) {
+        const a = this.attributions.of(stack);
+        const category = refineCategory(a.category, a.kernelOnly, strings[samples.comm[i]], samples.pid[i]);
+        this.category[i] = categoryIndex.get(category) ?? 0;
+      } else this.category[i] = known;
       this.window[i] = windowOf(this.windows, samples.time[i]);
     }
   }
@@ -159,4 +171,30 @@ export class SampleLabels {
 /** Labels of every sample of a profile. */
 export function labelSamples(p: Profile, opts: SampleLabelOptions = {}): SampleLabels {
   return new SampleLabels(p, opts);
+}
+
+/**
+ * The `container id NUL syscall` key of sample i when it is one of `wanted`, else null. Keys are
+ * made once per (container, syscall), not once per sample.
+ */
+export function wantedKeyOf(
+  labels: SampleLabels,
+  wanted: { has(key: string): boolean },
+): (i: number, syscall: string) => string | null {
+  const byContainer: Map<string, string | null>[] = [];
+  return (i, syscall) => {
+    const c = labels.container[i];
+    let keys = byContainer[c];
+    if (keys === undefined) {
+      keys = new Map();
+      byContainer[c] = keys;
+    }
+    let key = keys.get(syscall);
+    if (key === undefined) {
+      key = `${labels.identity(i).id}\u0000${syscall}`;
+      if (!wanted.has(key)) key = null;
+      keys.set(syscall, key);
+    }
+    return key;
+  };
 }

@@ -20,7 +20,7 @@ import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
-import { SymbolColumns } from './symtab.ts';
+import { cstrEnd, NAME_TO_NUL, SymbolColumns } from './symtab.ts';
 
 export interface ElfSegment {
   offset: number;
@@ -304,21 +304,9 @@ async function readSymbols(
     } else if (stType !== STT_FUNC && stType !== STT_GNU_IFUNC) continue;
     const start = u64(v, at + 8);
     if (start === 0) continue;
-    const end = cstrEnd(str, nameOff);
-    out.add(start, u64(v, at + 16), info >> 4, nameOff, end);
+    out.add(start, u64(v, at + 16), info >> 4, nameOff, NAME_TO_NUL);
   }
   return out;
-}
-
-/** Longest symbol name read; a string table without NULs must not make every lookup scan to its end. */
-const MAX_NAME_BYTES = 1 << 16;
-
-/** End of the NUL-terminated string at `at` (at most MAX_NAME_BYTES long). */
-function cstrEnd(b: Buffer, at: number): number {
-  const limit = Math.min(b.length, at + MAX_NAME_BYTES);
-  let k = at;
-  while (k < limit && b[k] !== 0) k++;
-  return k;
 }
 
 /** The link-time address of file offset `off`, through the PT_LOAD segment holding it; NaN outside all. */

@@ -9,7 +9,7 @@ import {
   findMap,
   insertMap,
   type KernelMap,
-  type Locations,
+  LocationTable,
   type MapEntry,
   moduleName,
   vdsoFallback,
@@ -59,7 +59,7 @@ export class Machine {
   private readonly dsoIndex = new Map<string, number>();
   private readonly kernelLocs = new Map<number, number>();
   private readonly unmappedLocs = new Map<number, number>();
-  private locs: Locations = { dso: new Int32Array(1 << 12), addr: new Float64Array(1 << 12), length: 0 };
+  private readonly locs = new LocationTable();
   /** Per sample: its locations, leaf first (indexes into sampleLocs). */
   sampleLocs = new Col(new Int32Array(1 << 18));
   sampleLocAt = new Col(new Int32Array(1 << 14));
@@ -201,20 +201,10 @@ export class Machine {
   }
 
   private loc(dso: number, addr: number): number {
+    const found = this.locs.find(dso, addr);
+    if (found !== -1) return found;
+    const l = this.locs.add(dso, addr);
     const table = dso === -1 ? this.kernelLocs : dso === -2 ? this.unmappedLocs : this.dsos[dso].locs;
-    let l = table.get(addr);
-    if (l !== undefined) return l;
-    l = this.locs.length;
-    if (l === this.locs.dso.length) {
-      const d = new Int32Array(l * 2);
-      d.set(this.locs.dso);
-      const a = new Float64Array(l * 2);
-      a.set(this.locs.addr);
-      this.locs = { dso: d, addr: a, length: l };
-    }
-    this.locs.dso[l] = dso;
-    this.locs.addr[l] = addr;
-    this.locs.length++;
     table.set(addr, l);
     return l;
   }
@@ -278,24 +268,28 @@ export class Machine {
     const kernelId =
       (this.summary.features.buildIds ?? []).find((b) => b.kernel && b.filename === KERNEL_DSO)?.buildId ??
       null;
-    if (this.kernelLocs.size > 0) {
-      const k = await kernelSymbols(kernelId, roots);
-      if (typeof k === 'string') this.kernelWhy = k;
-      else this.kernel = k;
-    }
+    // The kernel table and the files are read at once, so one's reads overlap the other's parse.
+    const kernel = this.kernelLocs.size > 0 ? kernelSymbols(kernelId, roots) : null;
     const work = this.dsos.filter((d) => d.locs.size > 0);
-    await Promise.all(
-      work.map(async (d) => {
-        if (d.kind === 'file') d.syms = await dsoSymbols(d.path, d.buildId, d.pid, roots);
-        else if (d.kind === 'vdso')
-          d.syms = await dsoSymbols(`[vdso]`, d.buildId, -1, roots).then((s) =>
-            s.table ? s : vdsoFallback(roots, d.buildId),
-          );
-        else if (d.kind === 'perfmap') d.map = await perfMapSymbols(d.pid);
-        if (d.syms && d.syms.table === null && d.kind !== 'none')
-          this.missing.push({ name: d.name, why: d.syms.missing ?? 'no symbols' });
-      }),
-    );
+    const [k] = await Promise.all([
+      kernel,
+      Promise.all(
+        work.map(async (d) => {
+          if (d.kind === 'file') d.syms = await dsoSymbols(d.path, d.buildId, d.pid, roots);
+          else if (d.kind === 'vdso')
+            d.syms = await dsoSymbols(`[vdso]`, d.buildId, -1, roots).then((s) =>
+              s.table ? s : vdsoFallback(roots, d.buildId),
+            );
+          else if (d.kind === 'perfmap') d.map = await perfMapSymbols(d.pid);
+        }),
+      ),
+    ]);
+    // In the order the files were first mapped, not the order their reads finished.
+    for (const d of work)
+      if (d.syms && d.syms.table === null && d.kind !== 'none')
+        this.missing.push({ name: d.name, why: d.syms.missing ?? 'no symbols' });
+    if (typeof k === 'string') this.kernelWhy = k;
+    else if (k !== null) this.kernel = k;
     return (
       this.kernel?.source ??
       (this.kernelLocs.size > 0 ? `none: ${this.kernelWhy}` : 'not needed (no kernel frames)')
@@ -345,8 +339,10 @@ export class Machine {
     b.meta.callGraph = s.attrs[[...chosen.attrIndexes][0]].callGraph;
     b.meta.hasCgroups = s.attrs.some((a, i) => chosen.attrIndexes.has(i) && a.hasCgroup);
     const cgroupIdx = new Map<number, number>();
-    const prevFrames: FrameIndex[] = [];
-    const prevNodes: number[] = [];
+    // Per thread: its previous sample's frames (root first) and stack nodes. A thread's next
+    // sample mostly shares a long prefix with its last one, while consecutive samples in time
+    // order come from different CPUs and threads.
+    const prevOf = new Map<number, { frames: FrameIndex[]; nodes: number[] }>();
     const sample = { stack: -1, time: 0, weight: 0, pid: 0, tid: 0, cpu: 0, comm: 0, cgroup: 0 };
     const commIdx = new Map<string, number>();
     const locs = this.sampleLocs.data;
@@ -356,10 +352,18 @@ export class Machine {
       const i = this.sampleOrder[k];
       const from = this.sampleLocAt.data[k];
       const to = this.sampleLocAt.data[k + 1];
-      // Root first: reuse the previous sample's nodes for the shared prefix.
+      // Root first: reuse the thread's previous sample's nodes for the shared prefix.
       let depth = 0;
       let stack = -1;
       const len = to - from;
+      const tid = pass.tid.data[i];
+      let prev = prevOf.get(tid);
+      if (prev === undefined) {
+        prev = { frames: [], nodes: [] };
+        prevOf.set(tid, prev);
+      }
+      const prevFrames = prev.frames;
+      const prevNodes = prev.nodes;
       while (
         depth < len &&
         depth < prevFrames.length &&

@@ -37,6 +37,65 @@ export interface Locations {
   length: number;
 }
 
+/**
+ * Locations interned by (dso, address) in one open-addressing hash table: every call-chain entry
+ * is looked up here, and a Map keyed by addresses above 2^31 (kernel text, user code) hashes
+ * heap numbers, which took more time than the rest of the replay.
+ */
+export class LocationTable implements Locations {
+  dso = new Int32Array(1 << 12);
+  addr = new Float64Array(1 << 12);
+  length = 0;
+  /** Location + 1 per slot; 0 is an empty slot. */
+  private slots = new Int32Array(1 << 13);
+
+  /** The location of (dso, addr), or -1. */
+  find(dso: number, addr: number): number {
+    const mask = this.slots.length - 1;
+    for (let s = slotHash(dso, addr) & mask; ; s = (s + 1) & mask) {
+      const v = this.slots[s];
+      if (v === 0) return -1;
+      if (this.addr[v - 1] === addr && this.dso[v - 1] === dso) return v - 1;
+    }
+  }
+
+  /** A new location for (dso, addr), which `find` did not have. */
+  add(dso: number, addr: number): number {
+    const l = this.length;
+    if (l === this.dso.length) {
+      const d = new Int32Array(l * 2);
+      d.set(this.dso);
+      const a = new Float64Array(l * 2);
+      a.set(this.addr);
+      this.dso = d;
+      this.addr = a;
+    }
+    this.dso[l] = dso;
+    this.addr[l] = addr;
+    this.length = l + 1;
+    if (this.length * 2 > this.slots.length) {
+      this.slots = new Int32Array(this.slots.length * 2);
+      for (let k = 0; k < this.length; k++) this.place(k);
+    } else this.place(l);
+    return l;
+  }
+
+  private place(l: number): void {
+    const mask = this.slots.length - 1;
+    let s = slotHash(this.dso[l], this.addr[l]) & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.slots[s] = l + 1;
+  }
+}
+
+function slotHash(dso: number, addr: number): number {
+  const lo = addr >>> 0;
+  const hi = Math.floor(addr / 4294967296) | 0;
+  let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b) ^ Math.imul(dso, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  return h ^ (h >>> 15);
+}
+
 export async function vdsoFallback(roots: CacheRoot[], bid: string | null): Promise<DsoSymbols> {
   if (bid !== null) {
     for (const r of roots) {

@@ -58,6 +58,15 @@ export class Col<T extends Float64Array | Int32Array | Uint32Array> {
     }
     this.data[this.length++] = v;
   }
+  /** Makes room for `n` more values; write them to `data` from `length` on, then add n to length. */
+  reserve(n: number): void {
+    if (this.length + n <= this.data.length) return;
+    let size = this.data.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = new (this.data.constructor as new (n: number) => T)(size);
+    grown.set(this.data.subarray(0, this.length));
+    this.data = grown;
+  }
 }
 
 export interface SideBand {
@@ -180,11 +189,18 @@ export class RecordPass {
       else {
         const nr = u64(view, at);
         if (at + 8 + nr * 8 > pos + size) this.corrupt++;
-        else
+        else {
+          // One capacity check per chain (nr is bounded by the record size checked above).
+          const chain = this.chain;
+          chain.reserve(nr * 2);
+          const out = chain.data;
+          let o = chain.length;
           for (let i = 0, p = at + 8; i < nr; i++, p += 8) {
-            this.chain.push(view.getUint32(p + 4, true));
-            this.chain.push(view.getUint32(p, true));
+            out[o++] = view.getUint32(p + 4, true);
+            out[o++] = view.getUint32(p, true);
           }
+          chain.length = o;
+        }
       }
     } else if ((t & SampleType.IP) !== 0) {
       const ipAt = pos + 8 + ((t & SampleType.IDENTIFIER) !== 0 ? 8 : 0);

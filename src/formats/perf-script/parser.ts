@@ -82,9 +82,8 @@ class PerfScriptSink implements LineSink {
   private inSample = false;
   private sampleLine = 0;
   private readonly frames: FrameIndex[] = [];
-  /** The previous sample's frames, root first, and the stack node at each depth. */
-  private readonly prevFrames: FrameIndex[] = [];
-  private readonly prevNodes: number[] = [];
+  /** Per thread (whose last sample shares more than another CPU's): its previous sample's frames, root first, and the stack node at each depth. */
+  private readonly prevOf = new Map<number, { frames: FrameIndex[]; nodes: number[] }>();
   private readonly sample: SampleInput = {
     stack: -1,
     time: 0,
@@ -365,8 +364,9 @@ class PerfScriptSink implements LineSink {
    */
   private stackOfFrames(): number {
     const frames = this.frames;
-    const prevFrames = this.prevFrames;
-    const prevNodes = this.prevNodes;
+    const prev = this.prevOf.get(this.tid) ?? { frames: [], nodes: [] };
+    this.prevOf.set(this.tid, prev);
+    const { frames: prevFrames, nodes: prevNodes } = prev;
     const n = frames.length;
     let depth = 0;
     let stack = -1;
