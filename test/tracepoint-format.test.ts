@@ -76,12 +76,29 @@ describe('tracepoint formats', () => {
     expect(parseTracingData(Buffer.from('not tracing data'))).toMatch(/magic/);
   });
 
+  it('never throws on corrupted tracing data (the file is untrusted)', () => {
+    const good = tracingData([FORMAT_6_1]);
+    let seed = 4242;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let k = 0; k < 500; k++) {
+      const bad = Buffer.from(good.subarray(0, 1 + rand(good.length)));
+      for (let j = 0; j < 4; j++) bad[rand(bad.length)] = rand(256);
+      const r = parseTracingData(bad);
+      if (typeof r !== 'string') switchFormatOf(r);
+    }
+  });
+
   it('evaluates the constant masks of print fmts', () => {
     expect(evalConst(MASK)).toBe(0xff);
     expect(evalConst('(1024-1)')).toBe(1023);
     expect(evalConst('1 << 31 | 1')).toBe(2 ** 31 + 1);
     expect(evalConst('REC->x + 1')).toBeNull();
     expect(evalConst('(1')).toBeNull();
+    // A forged print fmt nested deeper than any kernel's is refused, not a stack overflow.
+    expect(evalConst(`${'('.repeat(100_000)}1${')'.repeat(100_000)}`)).toBeNull();
   });
 
   it('gives prev_state as perf script prints its first letter', () => {

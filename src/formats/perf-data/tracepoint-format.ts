@@ -33,6 +33,9 @@ const MAGIC = Buffer.from([0x17, 0x08, 0x44, ...Buffer.from('tracing')]);
 /** The event formats come before kallsyms; a section larger than this is not read (formats are ~1 MB at most). */
 const MAX_FORMATS_BYTES = 64 << 20;
 
+/** Kernel masks are ~150 characters; nesting in a longer, forged one could exhaust the stack. */
+const MAX_EXPR_CHARS = 2048;
+
 export interface TracepointField {
   offset: number;
   size: number;
@@ -201,6 +204,8 @@ function balancedEnd(s: string, at: number, comma = true): number {
 
 /** Integer constant expression with ( ) | & + - << >> and hex/decimal numbers, or null. */
 export function evalConst(expr: string): number | null {
+  // The print fmt is the file's: a bounded length keeps the recursion below shallow.
+  if (expr.length > MAX_EXPR_CHARS) return null;
   const tokens = expr.match(/0x[0-9a-fA-F]+|\d+|<<|>>|[()|&+-]|\S/g) ?? [];
   let i = 0;
   const prec: Record<string, number> = { '|': 1, '&': 2, '<<': 3, '>>': 3, '+': 4, '-': 4 };
