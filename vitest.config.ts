@@ -24,6 +24,7 @@ const systemTests = [
   'test/native-decoder-conformance.test.ts',
   'test/off-cpu.test.ts',
   'test/perf-data.test.ts',
+  'test/record-archive.test.ts',
   'test/record-e2e.test.ts',
   'test/record-interrupt.test.ts',
   'test/root-safety-forged-samples.test.ts',

@@ -25,6 +25,23 @@ describe('ELF reader', () => {
     expect(elf?.symbols.length).toBeGreaterThan(0);
   });
 
+  it('names PLT stubs from the mapped file when the symbols come from a separate debug file', async () => {
+    // perf 6.1 reads .symtab from the debug file and synthesizes name@plt from the runtime file
+    // (dso__synthesize_plt_symbols(runtime_ss)); a debug file's .rela.plt and .dynsym are NOBITS.
+    const libc = '/usr/lib/x86_64-linux-gnu/libc.so.6';
+    const runtime = existsSync(libc) ? await readElf(libc) : null;
+    const bid = runtime?.buildId ?? '';
+    const debug = `/usr/lib/debug/.build-id/${bid.slice(0, 2)}/${bid.slice(2)}.debug`;
+    if (runtime === null || runtime.plt.length === 0 || !existsSync(debug)) return; // no libc6-dbg here
+    const s = await dsoSymbols(libc, bid, -1, []);
+    expect(s.file).toBe(debug);
+    for (const p of [runtime.plt[0], runtime.plt[runtime.plt.length - 1]]) {
+      const i = s.table?.find(p.start + 4) ?? -1;
+      expect(i).not.toBe(-1);
+      expect(s.table?.name(i)).toBe(p.name);
+    }
+  });
+
   it('survives corrupted copies without throwing or hanging', async () => {
     const good = readFileSync('/bin/true');
     let seed = 12345;

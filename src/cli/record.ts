@@ -34,6 +34,8 @@ export interface RecordFlags {
   latencyBudget?: string;
   /** undefined: decided on the host (RECORD_DEFAULTS.offCpu, 'auto'). */
   offCpu?: boolean;
+  /** --archive: perf.data.tar.bz2 in the run. */
+  archive?: boolean;
   json?: boolean;
 }
 
@@ -69,7 +71,11 @@ export function withRecordingOptions(cmd: Command): Command {
       '--off-cpu',
       'record every context switch with its call chain (off-CPU time: who waits, and where); default: when the host switches rarely enough that it costs under 5% CPU',
     )
-    .option('--no-off-cpu', 'do not record context switches');
+    .option('--no-off-cpu', 'do not record context switches')
+    .option(
+      '--archive',
+      'also write perf.data.tar.bz2 in the run (what perf archive packs: kallsyms and the sampled binaries by build id), so analyze works on a host without perf',
+    );
 }
 
 export function registerRecord(program: Command): void {
@@ -129,6 +135,7 @@ export function parseRecordFlags(
     | 'offCpu'
     | 'syscallLatency'
     | 'latencyBudget'
+    | 'archive'
   >,
 ) {
   const budget = Number(flags.latencyBudget ?? DEFAULT_MAX_CALLS_PER_CPU_SECOND);
@@ -168,6 +175,7 @@ export function parseRecordFlags(
     syscallLatency: flags.syscallLatency !== false,
     syscallLatencyBudget: budget,
     offCpu: flags.offCpu ?? RECORD_DEFAULTS.offCpu,
+    archive: flags.archive === true,
   };
 }
 

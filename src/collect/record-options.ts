@@ -46,6 +46,11 @@ export interface RecordOptions {
    * host's switch rate keeps the cost under 5% of its CPU time (off-cpu-policy.ts).
    */
   offCpu?: OffCpuRequest;
+  /**
+   * Also write `perf.data.tar.bz2` (what `perf archive` packs: the build-id cache entries the
+   * recording hit, kallsyms included) in the run, for analysis on a host without perf. Default false.
+   */
+  archive?: boolean;
   onProgress?: (p: RecordProgress) => void;
   /** Ends the window early; perf finishes its file; the run is complete and marked interrupted. */
   stop?: AbortSignal;

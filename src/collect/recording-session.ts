@@ -18,6 +18,7 @@ import { LatencyRecording } from './latency-recording.ts';
 import { exitText, type PerfExit, PerfRecording, perfRecordArgs } from './perf-recording.ts';
 import { callGraphArgs, type PreflightReport } from './preflight.ts';
 import type { RecordOptions, RecordProgress, Settings } from './record-options.ts';
+import { writeRunArchive } from './run-build-ids.ts';
 import type { ProfileCheck, RecordingFacts, RunCounters } from './run-facts.ts';
 import { keepSampledBinaries, type MappingProcess, type SymbolCacheFacts } from './symbol-cache.ts';
 import {
@@ -140,6 +141,8 @@ export class Session {
       processes,
       env: this.s.env,
     });
+    if (this.opts.archive === true)
+      this.symbols.archive = await writeRunArchive(this.dir, join(this.dir, this.symbols.dir));
   }
 
   /**

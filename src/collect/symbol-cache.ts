@@ -17,6 +17,12 @@ import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readElf } from '../formats/perf-data/elf.ts';
 import { type CommandRunner, spawnCommand } from './command-runner.ts';
+import {
+  keepKernelAndVdso,
+  type RunArchiveFacts,
+  recordedSpecialIds,
+  specialBuildIds,
+} from './run-build-ids.ts';
 
 /** The run's build-id cache directory, beside perf.data. */
 export const BUILD_ID_DIR = 'build-id';
@@ -43,6 +49,10 @@ export interface SymbolCacheFacts {
   kept: KeptBinary[];
   /** Sampled binaries not kept, with the reason (`no live process maps it`, `over the budget`...). */
   skipped: { path: string; buildId: string; reason: string }[];
+  /** `[kernel.kallsyms]` and `[vdso]` when kept (run-build-ids.ts); absent in older runs. */
+  special?: string[];
+  /** `record --archive`: the run's perf.data.tar.bz2 (run-build-ids.ts). */
+  archive?: RunArchiveFacts;
 }
 
 /** A process that may map sampled binaries; container processes are tried first. */
@@ -104,6 +114,14 @@ export async function keepSampledBinaries(opts: KeepOptions): Promise<SymbolCach
   // its subdirectories 0755 inside; this one keeps them from other users.
   await mkdir(dir, { mode: 0o700 }).catch(() => undefined);
   await chmod(dir, 0o700).catch(() => undefined);
+  const hit = specialBuildIds(list.stdout);
+  const recorded = await recordedSpecialIds(opts.perfData);
+  const special = await keepKernelAndVdso(dir, {
+    kernel: recorded.kernel ?? hit.kernel,
+    vdso: recorded.vdso ?? hit.vdso,
+  });
+  facts.special = special.kept;
+  facts.skipped.push(...special.skipped);
   const found = await Promise.all(parseBuildIdList(list.stdout).map((b) => locate(b, opts.processes)));
   // Container binaries first (they vanish with the container), then the smallest host binaries.
   found.sort((a, b) => rank(a) - rank(b) || (a.where?.bytes ?? 0) - (b.where?.bytes ?? 0));

@@ -30,6 +30,17 @@ export interface Conformance {
   nativeMs: number;
   perfMs: number;
   kernelSymbols: string;
+  /** Context switches of both decoders compared field by field, when perf script found any. */
+  switches: SwitchConformance | null;
+}
+
+export interface SwitchConformance {
+  native: number;
+  perf: number;
+  /** Switches (matched by prev tid and time) equal in every field of the switch table. */
+  identical: number;
+  /** Field name -> switches differing first in it, with the first example. */
+  differences: Map<string, { count: number; native: string; perf: string }>;
 }
 
 interface Row {
@@ -66,6 +77,71 @@ function rows(p: Profile): Map<string, Row[]> {
     else out.set(key, [row]);
   }
   return out;
+}
+
+function foldedStack(p: Profile, stack: number): string {
+  const out: string[] = [];
+  for (let s = stack; s !== -1; s = p.stacks.prefix[s]) {
+    const f = p.stacks.frame[s];
+    out.push(`${p.strings[p.frames.name[f]]} (${p.strings[p.frames.module[f]]})`);
+  }
+  return out.reverse().join(';');
+}
+
+/** Every field of a profile's switch table, by (prev tid, time in ns). */
+function switchRows(p: Profile): Map<string, Record<string, string>[]> {
+  const out = new Map<string, Record<string, string>[]>();
+  const sw = p.switches;
+  if (sw === undefined) return out;
+  for (let i = 0; i < sw.length; i++) {
+    const row = {
+      stack: foldedStack(p, sw.stack[i]),
+      cpu: String(sw.cpu[i]),
+      prevPid: String(sw.prevPid[i]),
+      comm: p.strings[sw.comm[i]],
+      cgroup: p.strings[sw.cgroup[i]],
+      prevState: String(sw.prevState[i]),
+      nextTid: String(sw.nextTid[i]),
+      host: p.strings[sw.host[i]],
+    };
+    const key = `${sw.prevTid[i]}:${sw.timeNs[i]}`;
+    const list = out.get(key);
+    if (list) list.push(row);
+    else out.set(key, [row]);
+  }
+  return out;
+}
+
+export function compareSwitches(native: Profile, perf: Profile): SwitchConformance | null {
+  if (perf.switches === undefined && native.switches === undefined) return null;
+  const a = switchRows(native);
+  const b = switchRows(perf);
+  const differences = new Map<string, { count: number; native: string; perf: string }>();
+  const differ = (field: string, n: string, r: string) => {
+    const d = differences.get(field) ?? { count: 0, native: n, perf: r };
+    d.count++;
+    differences.set(field, d);
+  };
+  let identical = 0;
+  for (const [key, list] of b) {
+    const mine = a.get(key) ?? [];
+    list.forEach((r, k) => {
+      const n = mine[k];
+      if (n === undefined) {
+        differ('missing', '(none)', key);
+        return;
+      }
+      const field = Object.keys(r).find((f) => n[f] !== r[f]);
+      if (field === undefined) identical++;
+      else differ(field, n[field], r[field]);
+    });
+  }
+  return {
+    native: native.switches?.length ?? 0,
+    perf: perf.switches?.length ?? 0,
+    identical,
+    differences,
+  };
 }
 
 export async function compareDecoders(file: string, event?: string): Promise<Conformance> {
@@ -135,5 +211,6 @@ export async function compareDecoders(file: string, event?: string): Promise<Con
     nativeMs,
     perfMs,
     kernelSymbols: String(native.meta.recording.kernelSymbols ?? ''),
+    switches: compareSwitches(native, perf),
   };
 }

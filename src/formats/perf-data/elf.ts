@@ -37,6 +37,8 @@ export interface ElfInfo {
   table: 'symtab' | 'dynsym' | 'none';
   /** Link-time addresses (st_value), sizes, STB_* bindings and names. */
   symbols: SymbolColumns;
+  /** The synthesized `name@plt` stubs (also in `symbols`), for a debug file's table that lacks them. */
+  plt: { start: number; size: number; name: string }[];
 }
 
 const MAX_HEADERS = 4096;
@@ -152,7 +154,14 @@ async function readOpenElf(fh: FileHandle, fileSize: number, wantSymbols: boolea
     if (buildId !== null) break;
   }
   const machine = v.getUint16(18, true);
-  const info: ElfInfo = { type, buildId, loads, table: 'none', symbols: new SymbolColumns(Buffer.alloc(0)) };
+  const info: ElfInfo = {
+    type,
+    buildId,
+    loads,
+    table: 'none',
+    symbols: new SymbolColumns(Buffer.alloc(0)),
+    plt: [],
+  };
   if (!wantSymbols) return info;
   const symtab = sections.find((s) => s.type === SHT_SYMTAB && s.size > 0);
   const dynsym = sections.find((s) => s.type === SHT_DYNSYM && s.size > 0);
@@ -162,7 +171,8 @@ async function readOpenElf(fh: FileHandle, fileSize: number, wantSymbols: boolea
   info.symbols = await readSymbols(fh, fileSize, chosen, sections);
   if (dynsym !== undefined) {
     const names = await sectionNames(fh, fileSize, sections, shstrndx);
-    await pltSymbols(fh, fileSize, sections, names, dynsym, machine, info.symbols);
+    await pltSymbols(fh, fileSize, sections, names, dynsym, machine, info.plt);
+    for (const p of info.plt) info.symbols.addNamed(p.start, p.size, 1, p.name);
   }
   return info;
 }
@@ -196,7 +206,7 @@ async function pltSymbols(
   names: string[],
   dynsym: Section,
   machine: number,
-  out: SymbolColumns,
+  out: ElfInfo['plt'],
 ): Promise<void> {
   const plt = sections[names.indexOf('.plt')];
   let relIdx = names.indexOf('.rela.plt');
@@ -229,7 +239,7 @@ async function pltSymbols(
         name = strBytes.toString('utf8', off, cstrEnd(strBytes, off));
       }
     }
-    out.addNamed(plt.addr + header + i * entry, entry, 1, `${name}@plt`);
+    out.push({ start: plt.addr + header + i * entry, size: entry, name: `${name}@plt` });
   }
 }
 

@@ -6,6 +6,7 @@
  *   After the data section, one `struct perf_file_section` per bit set in adds_features, in bit order.
  *   struct perf_header_string { uint32_t len; char string[len]; }     // zero terminated, padded
  *   struct perf_header_string_list { uint32_t nr; struct perf_header_string strings[nr]; }
+ *   HEADER_TRACING_DATA 1: tracepoint formats (tracepoint-format.ts reads it, only when needed)
  *   HEADER_HOSTNAME 3, OSRELEASE 4, VERSION 5, ARCH 6, CPUDESC 8: perf_header_string
  *   HEADER_NRCPUS 7: struct nr_cpus { uint32_t nr_cpus_available; uint32_t nr_cpus_online; }
  *   HEADER_CMDLINE 11: perf_header_string_list
@@ -28,6 +29,7 @@ import { readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
 
 export const Feature = {
+  TRACING_DATA: 1,
   BUILD_ID: 2,
   HOSTNAME: 3,
   OSRELEASE: 4,
@@ -58,6 +60,8 @@ export interface RecordingFeatures {
   clockResolutionNs?: number;
   /** Build-ids of the files samples hit (BUILD_ID): `[kernel.kallsyms]`, paths, `[vdso]`. */
   buildIds?: BuildIdEntry[];
+  /** Where HEADER_TRACING_DATA (tracepoint formats) lies; read by tracepoint-format.ts when needed. */
+  tracingData?: { offset: number; size: number };
 }
 
 export interface BuildIdEntry {
@@ -103,6 +107,10 @@ export async function readFeatures(
     const size = u64(tv, i * 16 + 8);
     if (size > MAX_FEATURE_BYTES || offset + size > fileSize) {
       warnings.push(`perf.data feature section ${featureName(f)} lies outside the file; skipped`);
+      continue;
+    }
+    if (f === Feature.TRACING_DATA) {
+      out.tracingData = { offset, size };
       continue;
     }
     const bytes = await readAt(fh, offset, size);

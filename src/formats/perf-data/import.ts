@@ -8,7 +8,13 @@
 import { metaCopy, type Profile, type ProfileMeta, withMeta } from '../../model/profile.ts';
 import { InputError, ToolError } from '../errors.ts';
 import { eventBase, parsePerfScript } from '../perf-script/parser.ts';
-import { decodeNative, type NativeStats, nativeUnsupported } from './native.ts';
+import {
+  decodeNative,
+  type NativeStats,
+  nativeUnsupported,
+  SWITCH_EVENT,
+  switchFormatFor,
+} from './native.ts';
 import {
   firstStderrLine,
   type PerfScriptRun,
@@ -40,7 +46,8 @@ export interface PerfDataImportOptions {
   /**
    * Who turns records into stacks: 'native' (decoder in this folder, no perf needed),
    * 'perf-script', or 'auto' (default): native unless the recording needs perf (DWARF, LBR,
-   * context-switch payloads), which is then said in one warning line.
+   * context switches whose tracepoint format the file lacks or that do not follow the print fmt
+   * tracepoint-format.ts reads), which is then said in one warning line.
    */
   decoder?: 'auto' | 'native' | 'perf-script';
   /** Extra build-id caches searched first (an extracted `perf archive`, a run's build-id dir). */
@@ -54,8 +61,8 @@ export interface PerfDataImportOptions {
   strictSampleCount?: boolean;
 }
 
-/** The context-switch tracepoint `crosstalk record --off-cpu` adds beside the profile. */
-export const SWITCH_EVENT = 'sched:sched_switch';
+export { SWITCH_EVENT };
+
 const PERF_TYPE_TRACEPOINT = 2;
 
 /** Share of the progress bar given to the native read; perf script takes the rest (it is ~10x slower). */
@@ -70,8 +77,9 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
   }
   checkEvent(file, summary, opts.event);
   const decoder = opts.decoder ?? 'auto';
-  const why = decoder === 'perf-script' ? 'asked for' : nativeUnsupported(summary, decoder === 'auto');
-  if (why === null || decoder === 'native') return importNative(file, summary, opts);
+  const switches = decoder === 'perf-script' ? null : await switchFormatFor(file, summary, opts.event);
+  const why = decoder === 'perf-script' ? 'asked for' : nativeUnsupported(summary, switches);
+  if (why === null || decoder === 'native') return importNative(file, summary, opts, switches);
   let copy: RepairedCopy | null = null;
   try {
     if (summary.truncated) copy = await writeRepairedCopy(file, summary.dataOffset, summary.validDataEnd);
@@ -100,15 +108,18 @@ async function importNative(
   file: string,
   summary: PerfDataSummary,
   opts: PerfDataImportOptions,
+  switches: Awaited<ReturnType<typeof switchFormatFor>>,
 ): Promise<Profile> {
   const { profile, stats } = await decodeNative(file, summary, {
     event: opts.event,
     keepAddresses: opts.keepAddresses,
     onProgress: opts.onProgress,
     cacheRoots: opts.cacheRoots,
+    switchFormat: typeof switches === 'string' ? undefined : (switches ?? undefined),
   });
   const meta = filledMeta(profile, summary, new CgroupJoin(summary));
   nativeMeta(meta, file, stats);
+  if (typeof switches === 'string') meta.warnings.push(`${file}: context switches left out: ${switches}`);
   return withMeta(profile, meta);
 }
 

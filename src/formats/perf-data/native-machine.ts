@@ -33,6 +33,7 @@ import {
   type SideBand,
   UNKNOWN,
 } from './native-records.ts';
+import { addSwitch, switchRows } from './native-switches.ts';
 import type { PerfDataSummary } from './reader.ts';
 import {
   type CacheRoot,
@@ -347,6 +348,7 @@ export class Machine {
     const sample = { stack: -1, time: 0, weight: 0, pid: 0, tid: 0, cpu: 0, comm: 0, cgroup: 0 };
     const commIdx = new Map<string, number>();
     const locs = this.sampleLocs.data;
+    const switchRow = switchRows(pass);
     let noPath = 0;
     for (let k = 0; k < this.sampleOrder.length; k++) {
       const i = this.sampleOrder[k];
@@ -386,7 +388,8 @@ export class Machine {
       const comm = this.sampleComm[i];
       let c = commIdx.get(comm);
       if (c === undefined) {
-        c = b.strings.intern(comm);
+        // As perf script shows it: its text pads comm with spaces, so edge spaces never survive.
+        c = b.strings.intern(comm.replace(/^[ \t]+|[ \t]+$/g, ''));
         commIdx.set(comm, c);
       }
       const cgId = pass.cgroup.data[i];
@@ -401,6 +404,10 @@ export class Machine {
         if (ci === -1) noPath++;
         else cg = ci;
       }
+      if (switchRow !== null && switchRow[i] !== -1) {
+        addSwitch(b, pass, i, switchRow[i], stack, c, cg);
+        continue;
+      }
       sample.stack = stack;
       sample.time = pass.time.data[i] / 1e9;
       sample.weight = pass.period.data[i];
@@ -414,12 +421,14 @@ export class Machine {
     const meta = b.meta;
     meta.event = chosen.name;
     const sampled = s.attrs.filter((a) => a.samples > 0 && a.name !== 'sched:sched_switch');
-    meta.events = sampled.map((a) => ({ name: a.name, samples: a.samples }));
+    // Decoded context switches are listed as perf script's parser lists them (it prints them).
+    const listed = chosen.switches ? s.attrs.filter((a) => a.samples > 0) : sampled;
+    meta.events = listed.map((a) => ({ name: a.name, samples: a.samples }));
     meta.eventChosenBy = chosen.by;
     if (chosen.by === 'first') meta.warnings.push(severalEventsWarning(file, sampled, chosen.name));
     if (noPath > 0)
       meta.warnings.push(
-        `${file}: ${noPath} of ${pass.samples} samples have a cgroup id with no PERF_RECORD_CGROUP path`,
+        `${file}: ${noPath} of ${pass.samples} samples and context switches have a cgroup id with no PERF_RECORD_CGROUP path`,
       );
     if (pass.corrupt > 0)
       meta.warnings.push(

@@ -2,12 +2,14 @@ import type { PerfAttr } from './file-header.ts';
 import {
   callchainOffset,
   cgroupOffset,
+  rawOffset,
   type SampleLayout,
   SampleType,
   sampleLayoutOf,
   u64,
 } from './sample-layout.ts';
 import type { CacheRoot } from './symbol-sources.ts';
+import { readField, type SwitchFormat, switchStateOf } from './tracepoint-format.ts';
 
 export interface NativeDecodeOptions {
   event?: string;
@@ -17,12 +19,16 @@ export interface NativeDecodeOptions {
   cacheRoots?: CacheRoot[];
   /** Largest number of addresses kept per call chain (perf script: kernel.perf_event_max_stack). */
   maxStack?: number;
+  /** Decode context switches (sched_switch) into `profile.switches` with this payload format. Default: left out. */
+  switchFormat?: SwitchFormat;
 }
 
 export interface Chosen {
   name: string;
   attrIndexes: Set<number>;
   by: 'only' | 'first' | 'option';
+  /** Context switches beside the profiled event: their attrs and the payload's format. */
+  switches?: { attrIndexes: Set<number>; format: SwitchFormat };
 }
 
 export const Rec = { MMAP: 1, COMM: 3, EXIT: 4, FORK: 7, SAMPLE: 9, MMAP2: 10, KSYMBOL: 17 } as const;
@@ -100,6 +106,10 @@ export class RecordPass {
   readonly chain = new Col(new Uint32Array(1 << 18));
   readonly side: SideBand[] = [];
   readonly eventOrder: number[] = [];
+  /** Context switches among the samples: sample index, prev_state's SwitchState, next_pid. */
+  readonly switchAt = new Col(new Int32Array(1 << 10));
+  readonly switchState = new Col(new Int32Array(1 << 10));
+  readonly switchNext = new Col(new Int32Array(1 << 10));
   corrupt = 0;
   private readonly layouts: SampleLayout[];
   private readonly idToAttr = new Map<number, number>();
@@ -111,6 +121,7 @@ export class RecordPass {
   constructor(
     attrs: PerfAttr[],
     private readonly keep: Set<number>,
+    private readonly switches: Chosen['switches'] = undefined,
   ) {
     this.layouts = attrs.map(sampleLayoutOf);
     attrs.forEach((a, i) => {
@@ -159,6 +170,10 @@ export class RecordPass {
       this.corrupt++;
       return;
     }
+    if (this.switches?.attrIndexes.has(a) === true && !this.switchPayload(view, pos, size, l)) {
+      this.corrupt++;
+      return;
+    }
     this.samples++;
     this.time.push(l.time !== -1 ? u64(view, pos + l.time) : 0);
     this.pid.push(l.tid !== -1 ? view.getInt32(pos + l.tid, true) : -1);
@@ -197,6 +212,20 @@ export class RecordPass {
       this.chain.push(view.getUint32(ipAt, true));
     }
     this.chainAt.push(this.chain.length);
+  }
+
+  /** Keeps a sched_switch payload for the sample about to be pushed; false when it is cut. */
+  private switchPayload(view: DataView, pos: number, size: number, l: SampleLayout): boolean {
+    const f = (this.switches as NonNullable<Chosen['switches']>).format;
+    const at = rawOffset(view, pos, size, l);
+    if (at === -1) return false;
+    const len = view.getUint32(at, true);
+    const need = Math.max(f.prevState.offset + f.prevState.size, f.nextPid.offset + f.nextPid.size);
+    if (len < need) return false;
+    this.switchAt.push(this.samples);
+    this.switchState.push(switchStateOf(f, readField(view, at + 4, f.prevState)));
+    this.switchNext.push(readField(view, at + 4, f.nextPid));
+    return true;
   }
 
   private sideBand(type: number, view: DataView, pos: number, size: number): void {

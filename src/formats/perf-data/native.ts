@@ -22,9 +22,17 @@ import { type Chosen, type NativeDecodeOptions, RecordPass } from './native-reco
 import type { PerfDataSummary } from './reader.ts';
 import { walkRecords } from './records.ts';
 import { SampleType } from './sample-layout.ts';
+import { readTracingFormats, type SwitchFormat, switchFormatOf } from './tracepoint-format.ts';
 
-/** Why a recording must go through perf script instead, or null when the native path covers it. */
-export function nativeUnsupported(s: PerfDataSummary, wantSwitches: boolean): string | null {
+/** The context-switch tracepoint `crosstalk record --off-cpu` adds beside the profile. */
+export const SWITCH_EVENT = 'sched:sched_switch';
+
+/**
+ * Why a recording must go through perf script instead, or null when the native path covers it.
+ * `switches`: the context-switch payload format (switchFormatFor), a reason it cannot be read, or
+ * null when there are no context switches to decode.
+ */
+export function nativeUnsupported(s: PerfDataSummary, switches: SwitchFormat | string | null): string | null {
   const attrs = s.attrs;
   if (!attrs.some((a) => a.samples > 0)) return 'no samples';
   for (const a of attrs) {
@@ -32,14 +40,48 @@ export function nativeUnsupported(s: PerfDataSummary, wantSwitches: boolean): st
     if (a.callGraph === 'dwarf')
       return 'DWARF call graphs (--call-graph dwarf) need unwinding, which perf does';
     if (a.callGraph === 'lbr') return 'LBR call stacks are decoded by perf';
-    if (wantSwitches && a.name === 'sched:sched_switch')
-      return 'context-switch tracepoint payloads are decoded by perf';
   }
+  if (typeof switches === 'string') return `context-switch payloads are decoded by perf: ${switches}`;
   if (attrs.some((a) => (a.sampleType & SampleType.TIME) === 0 || !a.sampleIdAll))
     return 'records without times (sample_id_all) cannot be put in order';
   const arch = s.features.arch;
   if (arch !== undefined && arch !== 'x86_64') return `kernel addresses of ${arch} are not decoded natively`;
   return null;
+}
+
+/**
+ * The sched_switch payload format when the recording has context switches beside another sampled
+ * event (unless `event` asks for the switches themselves): read from the file's tracing data, or
+ * why it cannot be; null when there is nothing to decode.
+ */
+export async function switchFormatFor(
+  file: string,
+  s: PerfDataSummary,
+  event: string | undefined,
+): Promise<SwitchFormat | string | null> {
+  const sampled = s.attrs.filter((a) => a.samples > 0);
+  const sw = sampled.filter((a) => a.name === SWITCH_EVENT);
+  if (sw.length === 0 || event === SWITCH_EVENT) return null;
+  if (sw.length === sampled.length) return 'a recording of context switches alone';
+  const section = s.features.tracingData;
+  if (section === undefined) return 'the file has no tracing data (tracepoint formats)';
+  const fh = await open(file, 'r');
+  let formats: Awaited<ReturnType<typeof readTracingFormats>>;
+  let ids: number[];
+  try {
+    const st = await fh.stat();
+    const header = parseFileHeader(await readAt(fh, 0, FILE_HEADER_SIZE), file);
+    const attrs = await readAttrs(fh, header, st.size, file);
+    ids = attrs.flatMap((a, i) => (s.attrs[i]?.name === SWITCH_EVENT ? [a.config] : []));
+    formats = await readTracingFormats(fh, section);
+  } finally {
+    await fh.close();
+  }
+  if (typeof formats === 'string') return formats;
+  const f = switchFormatOf(formats);
+  if (typeof f === 'string') return f;
+  if (ids.some((id) => id !== f.id)) return 'the sched_switch event id differs from its format';
+  return f;
 }
 
 export interface NativeStats {
@@ -73,7 +115,12 @@ async function decodeOpen(
   const header = parseFileHeader(await readAt(fh, 0, FILE_HEADER_SIZE), file);
   const attrs = await readAttrs(fh, header, st.size, file);
   const chosen = chooseEvent(file, summary, opts.event);
-  const pass = new RecordPass(attrs, chosen.attrIndexes);
+  if (opts.switchFormat && !chosen.attrIndexes.has(summary.attrs.findIndex((a) => a.name === SWITCH_EVENT))) {
+    const idx = summary.attrs.flatMap((a, i) => (a.name === SWITCH_EVENT && a.samples > 0 ? [i] : []));
+    chosen.switches = { attrIndexes: new Set(idx), format: opts.switchFormat };
+  }
+  const keep = new Set([...chosen.attrIndexes, ...(chosen.switches?.attrIndexes ?? [])]);
+  const pass = new RecordPass(attrs, keep, chosen.switches);
   const span = summary.validDataEnd - summary.dataOffset;
   await walkRecords(fh, summary.dataOffset, summary.validDataEnd, pass.visit, (off) =>
     opts.onProgress?.((0.5 * (off - summary.dataOffset)) / Math.max(1, span)),
@@ -88,7 +135,7 @@ async function decodeOpen(
   return {
     profile: built,
     stats: {
-      samples: pass.samples,
+      samples: pass.samples - pass.switchAt.length,
       unresolvedFrames: machine.unresolved,
       kernelSymbols: kernel,
       dsosMissing: machine.missing,
@@ -114,8 +161,6 @@ function chooseEvent(file: string, s: PerfDataSummary, event: string | undefined
   const attrIndexes = new Set(
     sampled.filter(({ a }) => eventBase(a.name) === eventBase(name)).map(({ i }) => i),
   );
-  const bases = new Set(
-    sampled.filter(({ a }) => a.name !== 'sched:sched_switch').map(({ a }) => eventBase(a.name)),
-  );
+  const bases = new Set(sampled.filter(({ a }) => a.name !== SWITCH_EVENT).map(({ a }) => eventBase(a.name)));
   return { name, attrIndexes, by: event !== undefined ? 'option' : bases.size > 1 ? 'first' : 'only' };
 }

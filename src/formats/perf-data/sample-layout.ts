@@ -192,6 +192,18 @@ export function callchainOffset(view: DataView, start: number, size: number, l: 
   return p !== -1 && p + 8 <= start + size ? p : -1;
 }
 
+/** Offset of the PERF_SAMPLE_RAW `size` word (the payload follows it), or -1 (absent or outside the record). */
+export function rawOffset(view: DataView, start: number, size: number, l: SampleLayout): number {
+  if ((l.attr.sampleType & SampleType.RAW) === 0) return -1;
+  let p = afterRead(view, start, size, l);
+  if (p === -1) return -1;
+  if ((l.attr.sampleType & SampleType.CALLCHAIN) !== 0) {
+    if (p + 8 > start + size) return -1;
+    p += 8 + u64(view, p) * 8;
+  }
+  return p + 4 <= start + size && p + 4 + view.getUint32(p, true) <= start + size ? p : -1;
+}
+
 /** Offset just after the PERF_SAMPLE_READ block (where CALLCHAIN starts), or -1 when it is cut. */
 function afterRead(view: DataView, start: number, size: number, l: SampleLayout): number {
   const p = start + l.variableStart;

@@ -176,6 +176,8 @@ export async function dsoSymbols(
   }
   let dynOnly: { elf: ElfInfo; file: string } | null = null;
   let runtime: { elf: ElfInfo; file: string } | null = null;
+  let symtab: { elf: ElfInfo; file: string } | null = null;
+  let withPlt: ElfInfo | null = null;
   let mismatch = false;
   for (const c of elfCandidates(path, bid, pid, roots)) {
     if (c.untrusted && !(await isRegular(c.file))) continue;
@@ -186,8 +188,16 @@ export async function dsoSymbols(
       continue;
     }
     if (runtime === null && elf.loads.length > 0) runtime = { elf, file: c.file };
-    if (elf.table === 'symtab') return finish(elf, c.file, runtime?.elf ?? elf);
+    if (withPlt === null && elf.plt.length > 0) withPlt = elf;
+    if (elf.table === 'symtab' && symtab === null) symtab = { elf, file: c.file };
     if (elf.table === 'dynsym' && dynOnly === null) dynOnly = { elf, file: c.file };
+    // A .symtab plus the mapped file's PLT stubs is what perf reads (dso__load: syms_ss and
+    // runtime_ss); a file without PLT stubs means reading every candidate, a few files at most.
+    if (symtab !== null && withPlt !== null) break;
+  }
+  if (symtab !== null) {
+    if (withPlt !== null && symtab.elf.plt.length === 0) addPlt(symtab.elf, withPlt);
+    return finish(symtab.elf, symtab.file, runtime?.elf ?? symtab.elf);
   }
   if (dynOnly !== null) return finish(dynOnly.elf, dynOnly.file, runtime?.elf ?? dynOnly.elf);
   if (runtime !== null)
@@ -209,6 +219,15 @@ async function mappedFileBuildId(path: string, pid: number): Promise<string | nu
 }
 
 /** Symbols from one file, with the load segments of the file that was mapped (a .debug file's may differ). */
+/**
+ * perf synthesizes `name@plt` from the runtime file (dso__synthesize_plt_symbols(runtime_ss)),
+ * whichever file gave the .symtab: a separate debug file's .rela.plt and .dynsym are NOBITS.
+ */
+function addPlt(symtab: ElfInfo, runtime: ElfInfo): void {
+  for (const p of runtime.plt) symtab.symbols.addNamed(p.start, p.size, 1, p.name);
+  symtab.plt = runtime.plt;
+}
+
 function finish(elf: ElfInfo, file: string, runtime: ElfInfo): DsoSymbols {
   return {
     table: SymbolTable.fromColumns(elf.symbols, false),
