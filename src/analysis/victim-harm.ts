@@ -23,6 +23,14 @@ import {
   type VictimHarm,
 } from './findings.ts';
 import {
+  DEGRADED_LATENCY,
+  type JudgedChange,
+  judgeQuantile,
+  type LatencyNoise,
+  latencyNoise,
+} from './harm-noise.ts';
+import type { PreemptionMatrix } from './preemption-matrix.ts';
+import {
   type ContainerLatencyChange,
   type LatencySummary,
   latencyOf,
@@ -30,12 +38,6 @@ import {
   type SyscallLatencyRow,
 } from './syscall-latency.ts';
 
-/**
- * A latency quantile that rose by 25% or more counts as degraded: the lab's victims move by
- * 14-16% (negative dentries) to several-fold (fadvise) when harmed and by under 10% between
- * repeated unharmed phases (src/lab/README.md), so 25% is beyond run-to-run noise.
- */
-export const DEGRADED_LATENCY = 0.25;
 /** Doubling (+100%) of a victim's p99 or p50 makes the finding critical. */
 export const CRITICAL_LATENCY = 1;
 /**
@@ -72,6 +74,8 @@ const WAITING = new Set([
 
 export interface VictimSideInput {
   latency: LatencySummary | null;
+  /** With a baseline: its latency summary (for the tracer's floor in both runs). */
+  baselineLatency?: LatencySummary | null;
   /** With a baseline: the latency change per matched container (target ids). */
   latencyChange?: ContainerLatencyChange[] | null;
   /** With a baseline: runnable/blocked change per container (target ids), when both runs have switches. */
@@ -83,6 +87,11 @@ export interface VictimSideInput {
    * does not have is not a victim of the change (it was not there to degrade).
    */
   matched?: ReadonlySet<string>;
+  /**
+   * The target's runnable waits by culprit (from context switches). With it, a victim's runnable
+   * growth counts as harm from a finding only when the finding's antagonist held its CPU.
+   */
+  preemption?: PreemptionMatrix | null;
 }
 
 /**
@@ -103,20 +112,28 @@ export function applyVictimSide(findings: Finding[], input: VictimSideInput): Fi
 }
 
 function withVictimSide(f: Finding, input: VictimSideInput): Finding {
-  const victims = f.victims.map((v) => ({ ...v, harm: harmOf(v, f.syscall, input) }));
+  const involved = new Set([
+    ...f.victims.map((v) => v.container),
+    ...(f.antagonist ? [f.antagonist.container] : []),
+    ...(f.drivers ?? []).map((d) => d.container),
+  ]);
+  const runs = [input.latency, input.baselineLatency ?? null];
+  const noise = latencyNoise(input.latencyChange ?? [], runs, involved, WAITING);
+  const judged = f.victims.map((v) => judgeVictim(v, f, input, noise));
+  const victims = judged.map((j) => j.victim);
   // The failing calls go right after the headline evidence: a terminal shows the first six.
   const evidence = [...f.evidence.slice(0, 1), ...errorEvidence(f, input.latency), ...f.evidence.slice(1)];
   if (!input.hasBaseline || victims.every((v) => v.harm.degraded === null)) {
     return { ...f, victims, evidence, severityBasis: 'antagonist-share' };
   }
-  const kept = victims.filter((v) => v.harm.degraded !== false);
-  const cleared = victims.filter((v) => v.harm.degraded === false);
-  for (const v of cleared) {
+  const kept = judged.filter((j) => j.victim.harm.degraded !== false);
+  const cleared = judged.filter((j) => j.victim.harm.degraded === false);
+  for (const { victim: v, within } of cleared) {
     evidence.push({
       metric:
         v.harm.summary === 'new since the baseline'
           ? `not a victim of the change: ${v.name} is new since the baseline`
-          : `not harmed: ${v.name}'s syscall latency, runnable and blocked time did not degrade against the baseline`,
+          : `not harmed: ${v.name}'s syscall latency, runnable and blocked time did not degrade against the baseline${withinText(within, v.harm.summary, noise)}`,
       value: v.harm.worstLatencyChange ?? 0,
       unit: 'fraction',
       baseline: null,
@@ -125,18 +142,34 @@ function withVictimSide(f: Finding, input: VictimSideInput): Finding {
   }
   return {
     ...f,
-    victims: kept,
+    victims: kept.map((j) => j.victim),
     evidence,
     severity: severityFromHarm(kept),
     severityBasis: 'measured-harm',
   };
 }
 
-function severityFromHarm(victims: (Victim & { harm: VictimHarm })[]): Severity {
-  const degraded = victims.filter((v) => v.harm.degraded === true);
+/** Severity from the worst degradation left after noise (a runnable-only degradation is a warning). */
+function severityFromHarm(victims: JudgedVictim[]): Severity {
+  const degraded = victims.filter((j) => j.victim.harm.degraded === true);
   if (degraded.length === 0) return 'info';
-  const worst = Math.max(...degraded.map((v) => v.harm.worstLatencyChange ?? 0));
+  const worst = Math.max(...degraded.map((j) => j.worstNet ?? 0));
   return worst >= CRITICAL_LATENCY ? 'critical' : 'warning';
+}
+
+/** Why a victim whose latency rose is still not harmed, for its evidence line. */
+function withinText(within: JudgedChange['within'], summary: string, noise: LatencyNoise): string {
+  const what = summary ? ` (${summary})` : '';
+  switch (within) {
+    case 'sampling':
+      return `${what}: within the sampling noise of its call counts`;
+    case 'floor':
+      return `${what}: a rise below the tracer's floor in these runs (${noise.floorUs.toFixed(2)} us)`;
+    case 'drift':
+      return `${what}: no more than the host's own drift (median p50 ${pct(noise.drift?.p50 ?? 0)}, p99 ${pct(noise.drift?.p99 ?? 0)} over ${noise.controls} syscalls of other containers)`;
+    default:
+      return '';
+  }
 }
 
 /** The syscalls that speak for a victim: the finding's first, then where it spends most time in calls. */
@@ -155,17 +188,34 @@ function victimRows(
   return [...own, ...rest];
 }
 
-export function harmOf(v: Victim, syscall: string | null, input: VictimSideInput): VictimHarm {
+interface JudgedVictim {
+  victim: Victim & { harm: VictimHarm };
+  /** The worst latency change left after the host's drift, among quantiles judged degraded. */
+  worstNet: number | null;
+  /** Why its latency rise is not harm (the first reason met), or null. */
+  within: JudgedChange['within'];
+}
+
+/** A victim's harm for one finding: latency judged against the runs' noise, runnable against the culprit. */
+function judgeVictim(v: Victim, f: Finding, input: VictimSideInput, noise: LatencyNoise): JudgedVictim {
   if (input.hasBaseline && input.matched && !input.matched.has(v.container)) {
     // Not in the baseline: nothing it could have degraded from, so not a victim of a change.
-    return { summary: 'new since the baseline', degraded: false, worstLatencyChange: null, syscalls: [] };
+    const harm = {
+      summary: 'new since the baseline',
+      degraded: false,
+      worstLatencyChange: null,
+      syscalls: [],
+    };
+    return { victim: { ...v, harm }, worstNet: null, within: null };
   }
-  const rows = victimRows(input.latency, v.container, syscall);
+  const rows = victimRows(input.latency, v.container, f.syscall);
   const change = input.latencyChange?.find((c) => c.id === v.container);
   const off = input.offCpuChange?.find((c) => c.id === v.container);
   const parts: string[] = [];
   const syscalls: VictimHarm['syscalls'] = [];
   let worst: number | null = null;
+  let worstNet: number | null = null;
+  let within: JudgedChange['within'] = null;
   for (const r of rows) {
     const ch = change?.syscalls.find((s) => s.syscall === r.syscall);
     const p99 = ch?.p99Change ?? null;
@@ -181,17 +231,34 @@ export function harmOf(v: Victim, syscall: string | null, input: VictimSideInput
     });
     const grew = Math.max(p99 ?? Number.NEGATIVE_INFINITY, p50 ?? Number.NEGATIVE_INFINITY);
     if (Number.isFinite(grew)) worst = worst === null ? grew : Math.max(worst, grew);
+    for (const j of ch ? [judgeQuantile(ch, 0.5, noise), judgeQuantile(ch, 0.99, noise)] : []) {
+      if (j?.degraded) worstNet = Math.max(worstNet ?? 0, j.net);
+      else if (j && j.within !== 'small') within ??= j.within;
+    }
   }
-  const latencyDegraded = worst !== null && worst >= DEGRADED_LATENCY;
   if (input.hasBaseline) parts.push(...changeText(syscalls));
   else if (syscalls.length > 0) parts.push(levelText(syscalls[0]));
-  const offDegraded = off ? offCpuText(off, parts) : false;
-  return {
+  const offDegraded = off ? offCpuText(off, parts, culpritShare(v, f, input.preemption)) : false;
+  const harm = {
     summary: parts.join(', '),
-    degraded: degradedOf(input.hasBaseline, worst, latencyDegraded, offDegraded),
+    degraded: degradedOf(input.hasBaseline, worst, worstNet !== null, offDegraded),
     worstLatencyChange: worst,
     syscalls,
   };
+  return { victim: { ...v, harm }, worstNet, within: worstNet === null ? within : null };
+}
+
+/**
+ * The victim's runnable time (tasks) while the finding's antagonist or drivers held its CPU, from
+ * the target's context switches; null when the switches do not say (no matrix, or no one blamed).
+ */
+function culpritShare(v: Victim, f: Finding, m: PreemptionMatrix | null | undefined): number | null {
+  if (!m || m.windowSeconds <= 0 || !f.antagonist || f.sharedStorm) return null;
+  const culprits = new Set([f.antagonist.container, ...(f.drivers ?? []).map((d) => d.container)]);
+  const row = m.victims.find((x) => x.id === v.container);
+  if (!row) return 0;
+  const seconds = row.waits.filter((w) => culprits.has(w.culprit)).reduce((a, w) => a + w.seconds, 0);
+  return seconds / m.windowSeconds;
 }
 
 /**
@@ -229,8 +296,12 @@ function levelText(r: VictimHarm['syscalls'][number]): string {
   return `${r.syscall} p50 ${fmtUs(r.p50Us)} p99 ${fmtUs(r.p99Us)} at ${fmtRate(r.callsPerSecond)} calls/s`;
 }
 
-/** Adds runnable/blocked growth to the text; true when either degraded, false when measured and not. */
-function offCpuText(off: OffCpuContainerDelta, parts: string[]): boolean {
+/**
+ * Adds runnable/blocked growth to the text; true when either degraded, false when measured and not.
+ * `byCulprit`: the runnable time the finding's culprits caused (null: unknown); runnable growth
+ * the culprits did not cause (the host's other load) is not harm from this finding.
+ */
+function offCpuText(off: OffCpuContainerDelta, parts: string[], byCulprit: number | null): boolean {
   // Blocked time in calls that wait by design (sleep, poll, futex waits) is idle, not harm.
   const waiting = off.syscalls.filter((x) => WAITING.has(x.name)).reduce((a, x) => a + x.change.delta, 0);
   const blocked = {
@@ -243,6 +314,7 @@ function offCpuText(off: OffCpuContainerDelta, parts: string[]): boolean {
     ['runnable', off.runnable],
     ['blocked', blocked],
   ] as const) {
+    if (what === 'runnable' && byCulprit !== null && byCulprit < DEGRADED_TASKS) continue;
     if (d.delta >= DEGRADED_TASKS && d.target >= d.baseline * (1 + DEGRADED_LATENCY)) {
       degraded = true;
       parts.push(`${what} +${d.delta.toFixed(2)} tasks`);

@@ -1,0 +1,141 @@
+/**
+ * Is a victim's latency change harm, or noise? Judged against what the two runs themselves show,
+ * so that a busy host (its own load slowing every syscall between two recordings) is not read as a
+ * neighbour's harm:
+ *  - sampling: the target's quantile must lie above the baseline's with the rank uncertainty of
+ *    each side's call count taken out (3 binomial standard deviations of the rank, read from the
+ *    histograms), so a p99 of a few hundred calls does not move on one or two slow calls;
+ *  - resolution: the rise must be at least the tracer's floor in these runs (the lowest p50 of any
+ *    busy syscall: the tracepoints' own cost sits inside every measured duration and moves with the
+ *    host's load), so sub-floor shifts of sub-microsecond calls are not harm;
+ *  - host drift: the rise is taken relative to how much the same quantile moved for the syscalls of
+ *    containers the finding does not involve (their median change), when there are enough of them;
+ *  - magnitude: what is left must still be a rise of DEGRADED_LATENCY (25%) or more.
+ */
+import type {
+  ContainerLatencyChange,
+  LatencyChange,
+  LatencySummary,
+  SyscallLatencyRow,
+} from './syscall-latency.ts';
+import { MIN_CALLS_FOR_CHANGE } from './syscall-latency.ts';
+
+/**
+ * A latency quantile that rose by 25% or more, beyond noise, counts as degraded: the lab's
+ * victims move several-fold (fadvise, fsync) when harmed and by under 10% between repeated
+ * unharmed phases on a quiet host (src/lab/README.md); 25% is also one histogram bucket or more.
+ */
+export const DEGRADED_LATENCY = 0.25;
+/** Binomial standard deviations of the quantile's rank taken as sampling noise (3: ~0.1% false). */
+const RANK_SIGMAS = 3;
+/**
+ * Control rows needed before the host's drift is estimated from them: with fewer, one busy
+ * neighbour's rows would be the whole estimate.
+ */
+const MIN_CONTROLS = 3;
+
+export interface LatencyNoise {
+  /** The tracer's floor in these runs (us): the larger of the two runs' lowest busy p50. */
+  floorUs: number;
+  /** Median p50 and p99 change of syscalls of containers outside the finding; null: too few. */
+  drift: { p50: number; p99: number } | null;
+  /** How many control rows the drift rests on. */
+  controls: number;
+}
+
+/**
+ * The noise of a baseline/target pair for one finding: `runs` are both runs' summaries (every
+ * container, for the floor), `involved` the finding's containers (not controls). Rows that wait by
+ * design measure idle time: they are neither a floor nor controls.
+ */
+export function latencyNoise(
+  changes: readonly ContainerLatencyChange[],
+  runs: readonly (LatencySummary | null)[],
+  involved: ReadonlySet<string>,
+  waiting: ReadonlySet<string>,
+): LatencyNoise {
+  const p50: number[] = [];
+  const p99: number[] = [];
+  for (const c of changes) {
+    for (const s of c.syscalls) {
+      if (waiting.has(s.syscall)) continue;
+      if (involved.has(c.id)) continue;
+      if (s.p50Change !== null) p50.push(s.p50Change);
+      if (s.p99Change !== null) p99.push(s.p99Change);
+    }
+  }
+  const floorUs = Math.max(0, ...runs.map((r) => (r ? runFloor(r, waiting) : 0)));
+  const drift =
+    p50.length >= MIN_CONTROLS && p99.length >= MIN_CONTROLS ? { p50: median(p50), p99: median(p99) } : null;
+  return { floorUs, drift, controls: p50.length };
+}
+
+/** The lowest p50 of any busy syscall in a run (us): what the tracer measures for a near-empty call. */
+function runFloor(run: LatencySummary, waiting: ReadonlySet<string>): number {
+  let floor = Number.POSITIVE_INFINITY;
+  for (const c of run.containers) {
+    for (const r of c.syscalls) {
+      if (waiting.has(r.syscall) || r.calls < MIN_CALLS_FOR_CHANGE || r.p50Us <= 0) continue;
+      floor = Math.min(floor, r.p50Us);
+    }
+  }
+  return Number.isFinite(floor) ? floor : 0;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The quantile (us) at rank fraction q, interpolated inside its bucket (row.histogram is in ns). */
+export function quantileOfRow(row: SyscallLatencyRow, q: number): number {
+  const total = row.histogram.reduce((a, [, , n]) => a + n, 0);
+  if (total === 0) return 0;
+  const rank = Math.min(1, Math.max(0, q)) * total;
+  let seen = 0;
+  for (const [low, high, n] of row.histogram) {
+    if (seen + n >= rank) return (low + ((rank - seen) / n) * (high - low)) / 1000;
+    seen += n;
+  }
+  return row.histogram[row.histogram.length - 1][1] / 1000;
+}
+
+/** q's rank fraction moved by `sigmas` binomial standard deviations for n calls. */
+function shifted(q: number, n: number, sigmas: number): number {
+  return q + sigmas * Math.sqrt((q * (1 - q)) / Math.max(1, n));
+}
+
+export interface JudgedChange {
+  /** The raw relative change (target / baseline - 1). */
+  change: number;
+  /** The change left after the host's drift; null: no drift estimate (equal to change). */
+  net: number;
+  /** Beyond sampling noise, the tracer's floor and the drift, and at least DEGRADED_LATENCY. */
+  degraded: boolean;
+  /** Why it is not degraded, for the evidence; null when degraded. */
+  within: 'sampling' | 'floor' | 'drift' | 'small' | null;
+}
+
+/** Judges one quantile's change of one syscall against the runs' noise. */
+export function judgeQuantile(ch: LatencyChange, q: 0.5 | 0.99, noise: LatencyNoise): JudgedChange | null {
+  const change = q === 0.5 ? ch.p50Change : ch.p99Change;
+  if (change === null) return null;
+  const base = q === 0.5 ? ch.baseline.p50Us : ch.baseline.p99Us;
+  const target = q === 0.5 ? ch.target.p50Us : ch.target.p99Us;
+  const drift = noise.drift ? Math.max(0, q === 0.5 ? noise.drift.p50 : noise.drift.p99) : 0;
+  const net = (1 + change) / (1 + drift) - 1;
+  const verdict = (within: JudgedChange['within']): JudgedChange => ({
+    change,
+    net,
+    degraded: within === null,
+    within,
+  });
+  if (change < DEGRADED_LATENCY) return verdict('small');
+  const baseHigh = quantileOfRow(ch.baseline, shifted(q, ch.baseline.calls, RANK_SIGMAS));
+  const targetLow = quantileOfRow(ch.target, shifted(q, ch.target.calls, -RANK_SIGMAS));
+  if (targetLow <= baseHigh) return verdict('sampling');
+  if (target - base < noise.floorUs) return verdict('floor');
+  if (net < DEGRADED_LATENCY) return verdict('drift');
+  return verdict(null);
+}
