@@ -396,6 +396,45 @@ describe('victim harm', () => {
     expect(run(0.6).victims[0].harm?.summary).toBe('runnable +0.40 tasks');
   });
 
+  it("runnable growth no larger than the host's drift (other rows' waiting share) is not harm", () => {
+    const row = (id: string, share: number) => ({
+      id,
+      name: id,
+      host: null,
+      container: true,
+      runnableSeconds: share,
+      onCpuSeconds: 1 - share,
+      runnableShare: share,
+      byKind: { foreign: share, self: 0, kernel: 0, idle: 0, unknown: 0 },
+      waits: [{ culprit: 'host-load', kind: 'foreign' as const, seconds: share }],
+    });
+    const matrix = (victim: number, controls: number) => ({
+      windowSeconds: 1,
+      victims: [row(victimId('static-1'), victim), ...[1, 2, 3].map((i) => row(`control-${i}`, controls))],
+      culprits: [],
+      ambiguousSeconds: 0,
+    });
+    const off = {
+      id: victimId('static-1'),
+      name: 'static-1',
+      blocked: { baseline: 0, target: 0, delta: 0 },
+      runnable: { baseline: 0.2, target: 0.5, delta: 0.3 },
+      syscalls: [],
+    };
+    const run = (controlsAfter: number) =>
+      applyVictimSide([finding({ antagonist: null })], {
+        latency: null,
+        offCpuChange: [off],
+        preemption: matrix(0.5, controlsAfter),
+        baselinePreemption: matrix(0.2, 0.1),
+        hasBaseline: true,
+      })[0];
+    // Every control waited 30 points more too: the host got busier, the victim no more than it.
+    expect(run(0.4).victims[0].harm?.degraded ?? null).toBeNull();
+    // The controls did not move: the victim's +30 points are its own.
+    expect(run(0.1).victims[0].harm?.summary).toBe('runnable +0.30 tasks');
+  });
+
   it('runnable growth alone makes a victim degraded', () => {
     const base = summarizeLatency(
       countsOf([{ cg: lab('static-1'), name: 'newfstatat', calls: 20_000, ns: 2000, p: 2000 }]),

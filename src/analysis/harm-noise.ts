@@ -12,6 +12,7 @@
  *    containers the finding does not involve (their median change), when there are enough of them;
  *  - magnitude: what is left must still be a rise of DEGRADED_LATENCY (25%) or more.
  */
+import type { PreemptionMatrix, PreemptionVictim } from './preemption-matrix.ts';
 import type {
   ContainerLatencyChange,
   LatencyChange,
@@ -138,4 +139,65 @@ export function judgeQuantile(ch: LatencyChange, q: 0.5 | 0.99, noise: LatencyNo
   if (target - base < noise.floorUs) return verdict('floor');
   if (net < DEGRADED_LATENCY) return verdict('drift');
   return verdict(null);
+}
+
+/**
+ * Runnable time is noise too on a shared host: when the host's own load rises, every task waits
+ * longer for a CPU. A victim's runnable growth is harm only when its share of wanted CPU time spent
+ * waiting grew by this much (10 points) more than the controls' did.
+ */
+export const RUNNABLE_SHARE_MARGIN = 0.1;
+/** A control must have wanted this much CPU (tasks on CPU or runnable, per second) to say anything. */
+const MIN_WANTED_TASKS = 0.02;
+
+export interface RunnableDrift {
+  /** Median growth of the controls' waiting share (waits for the finding's culprits left out). */
+  drift: number;
+  controls: number;
+}
+
+/**
+ * The host's runnable drift between two runs, from the preemption matrices: for every waiting row
+ * outside the finding (containers and the host's own processes) present in both runs, how much its
+ * share of wanted CPU time spent waiting grew, counting waits for anyone but the finding's culprits
+ * (a named hog's waits are the finding's harm, not the host's drift). Null with too few controls.
+ */
+export function runnableDrift(
+  target: PreemptionMatrix,
+  base: PreemptionMatrix,
+  baselineOf: (targetId: string) => string,
+  involved: ReadonlySet<string>,
+  culprits: ReadonlySet<string>,
+): RunnableDrift | null {
+  const baseCulprits = new Set([...culprits].map(baselineOf));
+  const growth: number[] = [];
+  for (const t of target.victims) {
+    if (involved.has(t.id)) continue;
+    const b = base.victims.find((x) => x.id === baselineOf(t.id) && x.host === t.host);
+    if (!b) continue;
+    const ts = waitingShare(t, culprits, target.windowSeconds);
+    const bs = waitingShare(b, baseCulprits, base.windowSeconds);
+    if (ts !== null && bs !== null) growth.push(ts - bs);
+  }
+  return growth.length >= MIN_CONTROLS ? { drift: median(growth), controls: growth.length } : null;
+}
+
+function waitingShare(v: PreemptionVictim, skip: ReadonlySet<string>, window: number): number | null {
+  const wanted = v.runnableSeconds + v.onCpuSeconds;
+  if (window <= 0 || wanted < MIN_WANTED_TASKS * window) return null;
+  const skipped = v.waits.filter((w) => skip.has(w.culprit)).reduce((a, w) => a + w.seconds, 0);
+  return (v.runnableSeconds - skipped) / wanted;
+}
+
+/** The victim's waiting share in both runs (null when either run lacks it). */
+export function victimShareGrowth(
+  target: PreemptionMatrix,
+  base: PreemptionMatrix,
+  victim: string,
+  baselineOf: (targetId: string) => string,
+): number | null {
+  const t = target.victims.find((x) => x.id === victim);
+  const b = base.victims.find((x) => x.id === baselineOf(victim));
+  if (!t || !b) return null;
+  return t.runnableShare - b.runnableShare;
 }

@@ -28,6 +28,10 @@ import {
   judgeQuantile,
   type LatencyNoise,
   latencyNoise,
+  RUNNABLE_SHARE_MARGIN,
+  type RunnableDrift,
+  runnableDrift,
+  victimShareGrowth,
 } from './harm-noise.ts';
 import type { PreemptionMatrix } from './preemption-matrix.ts';
 import {
@@ -92,6 +96,9 @@ export interface VictimSideInput {
    * growth counts as harm from a finding only when the finding's antagonist held its CPU.
    */
   preemption?: PreemptionMatrix | null;
+  /** The baseline's matrix and the pairing (target id -> baseline id), for the host's runnable drift. */
+  baselinePreemption?: PreemptionMatrix | null;
+  baselineOf?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -119,7 +126,8 @@ function withVictimSide(f: Finding, input: VictimSideInput): Finding {
   ]);
   const runs = [input.latency, input.baselineLatency ?? null];
   const noise = latencyNoise(input.latencyChange ?? [], runs, involved, WAITING);
-  const judged = f.victims.map((v) => judgeVictim(v, f, input, noise));
+  const drift = hostRunnableDrift(f, input, involved);
+  const judged = f.victims.map((v) => judgeVictim(v, f, input, { latency: noise, runnable: drift }));
   const victims = judged.map((j) => j.victim);
   // The failing calls go right after the headline evidence: a terminal shows the first six.
   const evidence = [...f.evidence.slice(0, 1), ...errorEvidence(f, input.latency), ...f.evidence.slice(1)];
@@ -158,13 +166,15 @@ function severityFromHarm(victims: JudgedVictim[]): Severity {
 }
 
 /** Why a victim whose latency rose is still not harmed, for its evidence line. */
-function withinText(within: JudgedChange['within'], summary: string, noise: LatencyNoise): string {
+function withinText(within: JudgedVictim['within'], summary: string, noise: LatencyNoise): string {
   const what = summary ? ` (${summary})` : '';
   switch (within) {
     case 'sampling':
       return `${what}: within the sampling noise of its call counts`;
     case 'floor':
       return `${what}: a rise below the tracer's floor in these runs (${noise.floorUs.toFixed(2)} us)`;
+    case 'runnable':
+      return `${what}: its runnable time grew no more than the host's own drift, or by others than this finding's culprits`;
     case 'drift':
       return `${what}: no more than the host's own drift (median p50 ${pct(noise.drift?.p50 ?? 0)}, p99 ${pct(noise.drift?.p99 ?? 0)} over ${noise.controls} syscalls of other containers)`;
     default:
@@ -193,11 +203,17 @@ interface JudgedVictim {
   /** The worst latency change left after the host's drift, among quantiles judged degraded. */
   worstNet: number | null;
   /** Why its latency rise is not harm (the first reason met), or null. */
-  within: JudgedChange['within'];
+  within: JudgedChange['within'] | 'runnable';
 }
 
 /** A victim's harm for one finding: latency judged against the runs' noise, runnable against the culprit. */
-function judgeVictim(v: Victim, f: Finding, input: VictimSideInput, noise: LatencyNoise): JudgedVictim {
+function judgeVictim(
+  v: Victim,
+  f: Finding,
+  input: VictimSideInput,
+  noises: { latency: LatencyNoise; runnable: RunnableDrift | null },
+): JudgedVictim {
+  const noise = noises.latency;
   if (input.hasBaseline && input.matched && !input.matched.has(v.container)) {
     // Not in the baseline: nothing it could have degraded from, so not a victim of a change.
     const harm = {
@@ -215,7 +231,7 @@ function judgeVictim(v: Victim, f: Finding, input: VictimSideInput, noise: Laten
   const syscalls: VictimHarm['syscalls'] = [];
   let worst: number | null = null;
   let worstNet: number | null = null;
-  let within: JudgedChange['within'] = null;
+  let within: JudgedVictim['within'] = null;
   for (const r of rows) {
     const ch = change?.syscalls.find((s) => s.syscall === r.syscall);
     const p99 = ch?.p99Change ?? null;
@@ -238,7 +254,9 @@ function judgeVictim(v: Victim, f: Finding, input: VictimSideInput, noise: Laten
   }
   if (input.hasBaseline) parts.push(...changeText(syscalls));
   else if (syscalls.length > 0) parts.push(levelText(syscalls[0]));
-  const offDegraded = off ? offCpuText(off, parts, culpritShare(v, f, input.preemption)) : false;
+  const runnableCounts = runnableBeyondNoise(v, f, input, noises.runnable);
+  const offDegraded = off ? offCpuText(off, parts, runnableCounts) : false;
+  if (!runnableCounts && worstNet === null) within ??= 'runnable';
   const harm = {
     summary: parts.join(', '),
     degraded: degradedOf(input.hasBaseline, worst, worstNet !== null, offDegraded),
@@ -246,6 +264,36 @@ function judgeVictim(v: Victim, f: Finding, input: VictimSideInput, noise: Laten
     syscalls,
   };
   return { victim: { ...v, harm }, worstNet, within: worstNet === null ? within : null };
+}
+
+/** The finding's culprits: its antagonist and drivers (empty when it blames no container). */
+function culpritsOf(f: Finding): Set<string> {
+  if (!f.antagonist || f.sharedStorm) return new Set();
+  return new Set([f.antagonist.container, ...(f.drivers ?? []).map((d) => d.container)]);
+}
+
+function hostRunnableDrift(f: Finding, input: VictimSideInput, involved: Set<string>): RunnableDrift | null {
+  if (!input.preemption || !input.baselinePreemption) return null;
+  const baselineOf = (id: string) => input.baselineOf?.get(id) ?? id;
+  return runnableDrift(input.preemption, input.baselinePreemption, baselineOf, involved, culpritsOf(f));
+}
+
+/**
+ * Runnable growth is harm from this finding only when its culprits held the victim's CPU for it
+ * (when the switches say who did) and the victim's waiting share grew beyond the host's drift.
+ */
+function runnableBeyondNoise(
+  v: Victim,
+  f: Finding,
+  input: VictimSideInput,
+  drift: RunnableDrift | null,
+): boolean {
+  const byCulprit = culpritShare(v, f, input.preemption);
+  if (byCulprit !== null && byCulprit < DEGRADED_TASKS) return false;
+  if (!drift || !input.preemption || !input.baselinePreemption) return true;
+  const baselineOf = (id: string) => input.baselineOf?.get(id) ?? id;
+  const growth = victimShareGrowth(input.preemption, input.baselinePreemption, v.container, baselineOf);
+  return growth === null || growth - Math.max(0, drift.drift) >= RUNNABLE_SHARE_MARGIN;
 }
 
 /**
@@ -298,10 +346,10 @@ function levelText(r: VictimHarm['syscalls'][number]): string {
 
 /**
  * Adds runnable/blocked growth to the text; true when either degraded, false when measured and not.
- * `byCulprit`: the runnable time the finding's culprits caused (null: unknown); runnable growth
- * the culprits did not cause (the host's other load) is not harm from this finding.
+ * `runnableCounts`: false when the runnable growth is the host's noise or someone else's doing
+ * (runnableBeyondNoise), so it is not harm from this finding.
  */
-function offCpuText(off: OffCpuContainerDelta, parts: string[], byCulprit: number | null): boolean {
+function offCpuText(off: OffCpuContainerDelta, parts: string[], runnableCounts: boolean): boolean {
   // Blocked time in calls that wait by design (sleep, poll, futex waits) is idle, not harm.
   const waiting = off.syscalls.filter((x) => WAITING.has(x.name)).reduce((a, x) => a + x.change.delta, 0);
   const blocked = {
@@ -314,7 +362,7 @@ function offCpuText(off: OffCpuContainerDelta, parts: string[], byCulprit: numbe
     ['runnable', off.runnable],
     ['blocked', blocked],
   ] as const) {
-    if (what === 'runnable' && byCulprit !== null && byCulprit < DEGRADED_TASKS) continue;
+    if (what === 'runnable' && !runnableCounts) continue;
     if (d.delta >= DEGRADED_TASKS && d.target >= d.baseline * (1 + DEGRADED_LATENCY)) {
       degraded = true;
       parts.push(`${what} +${d.delta.toFixed(2)} tasks`);

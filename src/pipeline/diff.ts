@@ -64,6 +64,10 @@ export function diffLoaded(
     preemption: targetResult.limitations.some((l) => l.code === 'switches-incomplete')
       ? null
       : (targetResult.offCpu?.preemption ?? null),
+    baselinePreemption: baseResult.limitations.some((l) => l.code === 'switches-incomplete')
+      ? null
+      : (baseResult.offCpu?.preemption ?? null),
+    baselineOf: d.pairing.baselineOf,
     counters: target.counters,
     hasBaseline: true,
   });
