@@ -1,4 +1,5 @@
-// Neighbours and no harm: a victim (dd, one-byte reads and writes) recorded alone, then beside two
+// Neighbours and no harm: a victim (a paced service: bursts of 2,000 one-byte reads and writes by
+// dd every 20 ms, ~10-15% of a CPU) recorded alone, then beside two
 // neighbours that only sleep in a loop (light, unrelated syscalls), both with `record` (perf + the
 // eBPF latency tracer) into a temporary store. In the `diff` of the two no finding may claim a
 // victim: the sleepers harm no one. The host is shared and its own load slows dd between the two
@@ -7,6 +8,11 @@
 // finding's antagonist did not cause), not as harm. The victim's latency must have been measured in
 // both runs, so the judgement had the data. Needs root, perf, bpftrace and cgroup v2; skips with
 // the reason otherwise. Hold /tmp/crosstalk-system.lock.
+// Why paced: a victim that saturates a CPU (a bare dd loop) on this 2-vCPU host really is harmed by
+// any other load: in runs here it waited runnable 44-47% of its wanted CPU time while processes
+// outside any container (other sessions' node, bpftrace) held the CPUs, and crosstalk says so
+// ("CPU noisy neighbour: processes outside any container ... victim (runnable +0.44 tasks)"), which
+// is true, not a false claim. A service with slack is what "no harm" can be shown on.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +24,7 @@ import { syscallLatencyUnavailable } from '../src/collect/syscall-latency.ts';
 import { diffLoaded } from '../src/pipeline/diff.ts';
 import { loadInput } from '../src/pipeline/load.ts';
 import { RunStore } from '../src/store/store.ts';
-import { SYSCALL_HEAVY, TestCgroups } from './record-cgroups.ts';
+import { TestCgroups } from './record-cgroups.ts';
 
 const missing = await syscallLatencyUnavailable(await cgroupHierarchies());
 const perf = await findOnPath('perf');
@@ -26,6 +32,11 @@ const skip = missing.reason || (perf ? '' : 'needs perf (linux-perf)');
 if (skip) console.warn(`victim-no-harm-e2e skipped: ${skip}`);
 
 const SLEEPER = ['sh', '-c', 'while :; do sleep 0.05; done'];
+const PACED = [
+  'sh',
+  '-c',
+  'while :; do dd if=/dev/zero of=/dev/null bs=1 count=2000 2>/dev/null; sleep 0.02; done',
+];
 
 describe.skipIf(skip !== '')('neighbours that do no harm', () => {
   let store = '';
@@ -40,9 +51,9 @@ describe.skipIf(skip !== '')('neighbours that do no harm', () => {
     cgroups = await TestCgroups.create('crosstalk-test-noharm');
     expect(cgroups).not.toBeNull();
     const runs = new RunStore(store);
-    // Generous budget: dd alone exceeds the default within a second; this test wants the window.
+    // Generous budget: the whole window traced.
     const opts = { store: runs, durationSeconds: 3, offCpu: true as const, syscallLatencyBudget: 1e12 };
-    const victim = await cgroups!.start('victim', SYSCALL_HEAVY);
+    const victim = await cgroups!.start('victim', PACED);
     const base = await recordRun({ ...opts, label: 'alone' });
     await cgroups!.start('sleeper-1', SLEEPER);
     await cgroups!.start('sleeper-2', SLEEPER);
