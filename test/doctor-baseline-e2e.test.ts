@@ -92,12 +92,23 @@ describe.skipIf(reason !== null)(`doctor --baseline healthy${reason ? ` (skipped
       process.stdout.write(
         `${label}: ${f.severity.toUpperCase()} [${f.severityBasis ?? '-'}] ${f.title.slice(0, 110)}; antagonist ${f.antagonist?.name ?? '-'}; victims ${v || '-'}\n`,
       );
+      for (const e of f.evidence.filter((x) => /^not (harmed|a victim)/.test(x.metric)))
+        process.stdout.write(`  ${e.metric}\n`);
     }
+  };
+
+  const latencyChange = (label: string, d: DiffJson) => {
+    const c = d.syscallLatency?.containers.find((x) => x.id === victimId(d));
+    for (const s of c?.syscalls ?? [])
+      process.stdout.write(
+        `${label}: victim ${s.syscall} p50 ${s.baseline.p50Us.toFixed(1)} -> ${s.target.p50Us.toFixed(1)} us, p99 ${s.baseline.p99Us.toFixed(1)} -> ${s.target.p99Us.toFixed(1)} us\n`,
+      );
   };
 
   it('with the fsync storm: the victim is named with its measured harm, severity from it', () => {
     const d = outcome.harmful!;
     show('harmful', d);
+    latencyChange('harmful', d);
     const id = victimId(d);
     expect(id, 'the victim is a container of the run').toBeDefined();
     const naming = d.findings.filter((f: Finding) => f.victimDetails.some((v) => v.container === id));
@@ -115,6 +126,7 @@ describe.skipIf(reason !== null)(`doctor --baseline healthy${reason ? ` (skipped
   it('with neighbours that only sleep: no CRITICAL, no victim', () => {
     const d = outcome.harmless!;
     show('harmless', d);
+    latencyChange('harmless', d);
     expect(d.findings.flatMap((f) => f.victimDetails.map((v) => `${f.title}: ${v.name}`))).toEqual([]);
     expect(d.findings.map((f) => f.severity)).not.toContain('critical');
     expect(outcome.harmlessCode).not.toBe(severityCode.critical);

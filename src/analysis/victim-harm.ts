@@ -232,6 +232,7 @@ function judgeVictim(
   let worst: number | null = null;
   let worstNet: number | null = null;
   let within: JudgedVictim['within'] = null;
+  const degradedSyscalls = new Set<string>();
   for (const r of rows) {
     const ch = change?.syscalls.find((s) => s.syscall === r.syscall);
     const p99 = ch?.p99Change ?? null;
@@ -248,11 +249,13 @@ function judgeVictim(
     const grew = Math.max(p99 ?? Number.NEGATIVE_INFINITY, p50 ?? Number.NEGATIVE_INFINITY);
     if (Number.isFinite(grew)) worst = worst === null ? grew : Math.max(worst, grew);
     for (const j of ch ? [judgeQuantile(ch, 0.5, noise), judgeQuantile(ch, 0.99, noise)] : []) {
-      if (j?.degraded) worstNet = Math.max(worstNet ?? 0, j.net);
-      else if (j && j.within !== 'small') within ??= j.within;
+      if (j?.degraded) {
+        worstNet = Math.max(worstNet ?? 0, j.net);
+        degradedSyscalls.add(r.syscall);
+      } else if (j && j.within !== 'small') within ??= j.within;
     }
   }
-  if (input.hasBaseline) parts.push(...changeText(syscalls));
+  if (input.hasBaseline) parts.push(...changeText(syscalls, degradedSyscalls));
   else if (syscalls.length > 0) parts.push(levelText(syscalls[0]));
   const runnableCounts = runnableBeyondNoise(v, f, input, noises.runnable);
   const offDegraded = off ? offCpuText(off, parts, runnableCounts) : false;
@@ -326,9 +329,12 @@ function degradedOf(
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${Math.round(x * 100)}%`;
 
-function changeText(rows: VictimHarm['syscalls']): string[] {
+/** The two changes that say most: those judged degraded first (largest first), then the rest in order. */
+function changeText(rows: VictimHarm['syscalls'], degraded: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  for (const r of rows) {
+  const rise = (r: VictimHarm['syscalls'][number]) => Math.max(r.p50Change ?? -1, r.p99Change ?? -1);
+  const first = rows.filter((r) => degraded.has(r.syscall)).sort((a, b) => rise(b) - rise(a));
+  for (const r of [...first, ...rows.filter((x) => !degraded.has(x.syscall))]) {
     if (r.p99Change === null && r.p50Change === null) continue;
     const which =
       (r.p99Change ?? Number.NEGATIVE_INFINITY) >= (r.p50Change ?? Number.NEGATIVE_INFINITY)
