@@ -486,6 +486,14 @@ describe('victim harm', () => {
     expect(run('nanosleep', new Set([sleeper.id])).victims[0].harm?.degraded).toBeNull();
     // Matched and blocked in a read: degraded.
     expect(run('read', new Set([sleeper.id])).victims[0].harm?.summary).toBe('blocked +1.90 tasks');
+    // ... but not by run-queue contention: waiting for a CPU is not blocking in a read.
+    const cpu = applyVictimSide([finding({ signature: 'runqueue-contention' })], {
+      latency: null,
+      offCpuChange: [off('read')],
+      matched: new Set([sleeper.id]),
+      hasBaseline: true,
+    })[0];
+    expect(cpu.victims[0].harm?.degraded ?? null).toBeNull();
   });
 
   it('without a baseline: levels, severity kept and marked as estimated from the antagonist share', () => {

@@ -51,6 +51,8 @@ export const CRITICAL_LATENCY = 1;
 const DEGRADED_TASKS = 0.05;
 /** The antagonist's calls of the finding's syscall failing at this fraction or more are evidence. */
 const ERROR_EVIDENCE_FRACTION = 0.01;
+/** CPU contention (run queues, preemption): its harm is runnable time and slower calls, not blocking. */
+const RUNQUEUE = 'runqueue-contention';
 /** Syscalls that wait by design (their latency is idle time, not harm). */
 const WAITING = new Set([
   'epoll_wait',
@@ -258,7 +260,10 @@ function judgeVictim(
   if (input.hasBaseline) parts.push(...changeText(syscalls, degradedSyscalls));
   else if (syscalls.length > 0) parts.push(levelText(syscalls[0]));
   const runnableCounts = runnableBeyondNoise(v, f, input, noises.runnable);
-  const offDegraded = off ? offCpuText(off, parts, runnableCounts) : false;
+  const blockedCounts = f.signature !== RUNQUEUE;
+  const offDegraded = off
+    ? offCpuText(off, parts, { runnable: runnableCounts, blocked: blockedCounts })
+    : false;
   if (!runnableCounts && worstNet === null) within ??= 'runnable';
   const harm = {
     summary: parts.join(', '),
@@ -352,10 +357,15 @@ function levelText(r: VictimHarm['syscalls'][number]): string {
 
 /**
  * Adds runnable/blocked growth to the text; true when either degraded, false when measured and not.
- * `runnableCounts`: false when the runnable growth is the host's noise or someone else's doing
- * (runnableBeyondNoise), so it is not harm from this finding.
+ * `counts.runnable`: false when the runnable growth is the host's noise or someone else's doing
+ * (runnableBeyondNoise); `counts.blocked`: false for CPU findings (waiting for a CPU is not
+ * blocking: a victim's blocked growth, in I/O say, is not what run-queue contention does to it).
  */
-function offCpuText(off: OffCpuContainerDelta, parts: string[], runnableCounts: boolean): boolean {
+function offCpuText(
+  off: OffCpuContainerDelta,
+  parts: string[],
+  counts: { runnable: boolean; blocked: boolean },
+): boolean {
   // Blocked time in calls that wait by design (sleep, poll, futex waits) is idle, not harm.
   const waiting = off.syscalls.filter((x) => WAITING.has(x.name)).reduce((a, x) => a + x.change.delta, 0);
   const blocked = {
@@ -368,7 +378,7 @@ function offCpuText(off: OffCpuContainerDelta, parts: string[], runnableCounts: 
     ['runnable', off.runnable],
     ['blocked', blocked],
   ] as const) {
-    if (what === 'runnable' && !runnableCounts) continue;
+    if (!counts[what]) continue;
     if (d.delta >= DEGRADED_TASKS && d.target >= d.baseline * (1 + DEGRADED_LATENCY)) {
       degraded = true;
       parts.push(`${what} +${d.delta.toFixed(2)} tasks`);
