@@ -281,25 +281,18 @@ describe('victim harm', () => {
     expect(withBaseline(4, 5.6).severity).toBe('warning');
   });
 
-  it('a rise within the host drift seen in other containers is not harm; beyond it, it is', () => {
-    // Every control's read got 60% slower too: the host, not the neighbour.
-    const drift: [number, number][] = [
+  it('a neighbour that slows every container still harms the victim (no discount for the others)', () => {
+    // Every other container's read got 60% slower too, by the same neighbour: the victim's +60%
+    // is harm, not the host's drift (see harm-noise.ts for why there is no latency drift).
+    const all: [number, number][] = [
       [4, 6.4],
       [8, 12.8],
       [10, 16],
     ];
-    const f = withBaseline(2, 3.2, drift);
-    expect(f.victims).toEqual([]);
-    expect(f.severity).toBe('info');
-    expect(f.evidence.find((e) => e.metric.startsWith('not harmed: static-1'))?.metric).toMatch(
-      /no more than the host's own drift \(median p50 \+\d+%, p99 \+\d+% over 4 syscalls of other containers\)/,
-    );
-    // The same controls, a victim +180%: (2.8 / 1.6) - 1 = +75% beyond the drift, a warning.
-    const g = withBaseline(2, 5.6, drift);
-    expect(g.victims).toHaveLength(1);
-    expect(g.severity).toBe('warning');
-    // Two control rows (getppid and one read) are too few to estimate a drift from: +60% stands.
-    expect(withBaseline(2, 3.2, drift.slice(0, 1)).victims).toHaveLength(1);
+    const f = withBaseline(2, 3.2, all);
+    expect(f.victims).toHaveLength(1);
+    expect(f.victims[0].harm?.degraded).toBe(true);
+    expect(f.severity).toBe('warning');
   });
 
   it("a rise smaller than the tracer's floor in these runs is not harm (sub-microsecond calls)", () => {

@@ -8,17 +8,15 @@
  *  - resolution: the rise must be at least the tracer's floor in these runs (the lowest p50 of any
  *    busy syscall: the tracepoints' own cost sits inside every measured duration and moves with the
  *    host's load), so sub-floor shifts of sub-microsecond calls are not harm;
- *  - host drift: the rise is taken relative to how much the same quantile moved for the syscalls of
- *    containers the finding does not involve (their median change), when there are enough of them;
- *  - magnitude: what is left must still be a rise of DEGRADED_LATENCY (25%) or more.
+ *  - magnitude: a rise of DEGRADED_LATENCY (25%) or more.
+ * Not used for latency: the host's drift as the median change of other containers' syscalls. Tried
+ * on the fadvise-logger pair (three unfixed copies beside the victim on 2 vCPUs): every container's
+ * syscalls slowed (median p50 +16%, p99 +27% over 11 rows), so the drift cancelled the copies' real
+ * harm to the victim: a neighbour that slows everyone must not hide behind its own effect. Runnable
+ * time has a drift (runnableDrift) because there the finding's culprits' share can be taken out.
  */
 import type { PreemptionMatrix, PreemptionVictim } from './preemption-matrix.ts';
-import type {
-  ContainerLatencyChange,
-  LatencyChange,
-  LatencySummary,
-  SyscallLatencyRow,
-} from './syscall-latency.ts';
+import type { LatencyChange, LatencySummary, SyscallLatencyRow } from './syscall-latency.ts';
 import { MIN_CALLS_FOR_CHANGE } from './syscall-latency.ts';
 
 /**
@@ -38,37 +36,17 @@ const MIN_CONTROLS = 3;
 export interface LatencyNoise {
   /** The tracer's floor in these runs (us): the larger of the two runs' lowest busy p50. */
   floorUs: number;
-  /** Median p50 and p99 change of syscalls of containers outside the finding; null: too few. */
-  drift: { p50: number; p99: number } | null;
-  /** How many control rows the drift rests on. */
-  controls: number;
 }
 
 /**
- * The noise of a baseline/target pair for one finding: `runs` are both runs' summaries (every
- * container, for the floor), `involved` the finding's containers (not controls). Rows that wait by
- * design measure idle time: they are neither a floor nor controls.
+ * The latency noise of a baseline/target pair: `runs` are both runs' summaries (every container).
+ * Rows that wait by design measure idle time, not the tracer's floor.
  */
 export function latencyNoise(
-  changes: readonly ContainerLatencyChange[],
   runs: readonly (LatencySummary | null)[],
-  involved: ReadonlySet<string>,
   waiting: ReadonlySet<string>,
 ): LatencyNoise {
-  const p50: number[] = [];
-  const p99: number[] = [];
-  for (const c of changes) {
-    for (const s of c.syscalls) {
-      if (waiting.has(s.syscall)) continue;
-      if (involved.has(c.id)) continue;
-      if (s.p50Change !== null) p50.push(s.p50Change);
-      if (s.p99Change !== null) p99.push(s.p99Change);
-    }
-  }
-  const floorUs = Math.max(0, ...runs.map((r) => (r ? runFloor(r, waiting) : 0)));
-  const drift =
-    p50.length >= MIN_CONTROLS && p99.length >= MIN_CONTROLS ? { p50: median(p50), p99: median(p99) } : null;
-  return { floorUs, drift, controls: p50.length };
+  return { floorUs: Math.max(0, ...runs.map((r) => (r ? runFloor(r, waiting) : 0))) };
 }
 
 /** The lowest p50 of any busy syscall in a run (us): what the tracer measures for a near-empty call. */
@@ -108,14 +86,12 @@ function shifted(q: number, n: number, sigmas: number): number {
 }
 
 export interface JudgedChange {
-  /** The raw relative change (target / baseline - 1). */
+  /** The relative change (target / baseline - 1). */
   change: number;
-  /** The change left after the host's drift; null: no drift estimate (equal to change). */
-  net: number;
-  /** Beyond sampling noise, the tracer's floor and the drift, and at least DEGRADED_LATENCY. */
+  /** At least DEGRADED_LATENCY, beyond sampling noise and the tracer's floor. */
   degraded: boolean;
   /** Why it is not degraded, for the evidence; null when degraded. */
-  within: 'sampling' | 'floor' | 'drift' | 'small' | null;
+  within: 'sampling' | 'floor' | 'small' | null;
 }
 
 /** Judges one quantile's change of one syscall against the runs' noise. */
@@ -124,11 +100,8 @@ export function judgeQuantile(ch: LatencyChange, q: 0.5 | 0.99, noise: LatencyNo
   if (change === null) return null;
   const base = q === 0.5 ? ch.baseline.p50Us : ch.baseline.p99Us;
   const target = q === 0.5 ? ch.target.p50Us : ch.target.p99Us;
-  const drift = noise.drift ? Math.max(0, q === 0.5 ? noise.drift.p50 : noise.drift.p99) : 0;
-  const net = (1 + change) / (1 + drift) - 1;
   const verdict = (within: JudgedChange['within']): JudgedChange => ({
     change,
-    net,
     degraded: within === null,
     within,
   });
@@ -137,7 +110,6 @@ export function judgeQuantile(ch: LatencyChange, q: 0.5 | 0.99, noise: LatencyNo
   const targetLow = quantileOfRow(ch.target, shifted(q, ch.target.calls, -RANK_SIGMAS));
   if (targetLow <= baseHigh) return verdict('sampling');
   if (target - base < noise.floorUs) return verdict('floor');
-  if (net < DEGRADED_LATENCY) return verdict('drift');
   return verdict(null);
 }
 
@@ -159,8 +131,9 @@ export interface RunnableDrift {
 /**
  * The host's runnable drift between two runs, from the preemption matrices: for every waiting row
  * outside the finding (containers and the host's own processes) present in both runs, how much its
- * share of wanted CPU time spent waiting grew, counting waits for anyone but the finding's culprits
- * (a named hog's waits are the finding's harm, not the host's drift). Null with too few controls.
+ * share of wanted CPU time spent waiting grew, counting waits for anyone but `culprits` (the
+ * finding's culprits and containers new since the baseline: their waits are the change under
+ * judgement, not the host's drift). Null with too few controls.
  */
 export function runnableDrift(
   target: PreemptionMatrix,

@@ -127,7 +127,7 @@ function withVictimSide(f: Finding, input: VictimSideInput): Finding {
     ...(f.drivers ?? []).map((d) => d.container),
   ]);
   const runs = [input.latency, input.baselineLatency ?? null];
-  const noise = latencyNoise(input.latencyChange ?? [], runs, involved, WAITING);
+  const noise = latencyNoise(runs, WAITING);
   const drift = hostRunnableDrift(f, input, involved);
   const judged = f.victims.map((v) => judgeVictim(v, f, input, { latency: noise, runnable: drift }));
   const victims = judged.map((j) => j.victim);
@@ -177,8 +177,6 @@ function withinText(within: JudgedVictim['within'], summary: string, noise: Late
       return `${what}: a rise below the tracer's floor in these runs (${noise.floorUs.toFixed(2)} us)`;
     case 'runnable':
       return `${what}: its runnable time grew no more than the host's own drift, or by others than this finding's culprits`;
-    case 'drift':
-      return `${what}: no more than the host's own drift (median p50 ${pct(noise.drift?.p50 ?? 0)}, p99 ${pct(noise.drift?.p99 ?? 0)} over ${noise.controls} syscalls of other containers)`;
     default:
       return '';
   }
@@ -202,7 +200,7 @@ function victimRows(
 
 interface JudgedVictim {
   victim: Victim & { harm: VictimHarm };
-  /** The worst latency change left after the host's drift, among quantiles judged degraded. */
+  /** The worst latency change among quantiles judged degraded. */
   worstNet: number | null;
   /** Why its latency rise is not harm (the first reason met), or null. */
   within: JudgedChange['within'] | 'runnable';
@@ -232,7 +230,7 @@ function judgeVictim(
   const parts: string[] = [];
   const syscalls: VictimHarm['syscalls'] = [];
   let worst: number | null = null;
-  let worstNet: number | null = null;
+  let worstNet: number | null = null; // the worst change judged degraded
   let within: JudgedVictim['within'] = null;
   const degradedSyscalls = new Set<string>();
   for (const r of rows) {
@@ -252,7 +250,7 @@ function judgeVictim(
     if (Number.isFinite(grew)) worst = worst === null ? grew : Math.max(worst, grew);
     for (const j of ch ? [judgeQuantile(ch, 0.5, noise), judgeQuantile(ch, 0.99, noise)] : []) {
       if (j?.degraded) {
-        worstNet = Math.max(worstNet ?? 0, j.net);
+        worstNet = Math.max(worstNet ?? 0, j.change);
         degradedSyscalls.add(r.syscall);
       } else if (j && j.within !== 'small') within ??= j.within;
     }
@@ -283,7 +281,13 @@ function culpritsOf(f: Finding): Set<string> {
 function hostRunnableDrift(f: Finding, input: VictimSideInput, involved: Set<string>): RunnableDrift | null {
   if (!input.preemption || !input.baselinePreemption) return null;
   const baselineOf = (id: string) => input.baselineOf?.get(id) ?? id;
-  return runnableDrift(input.preemption, input.baselinePreemption, baselineOf, involved, culpritsOf(f));
+  // Waits for the finding's culprits, or for containers new since the baseline (the change itself),
+  // are not the host's drift.
+  const fresh = input.preemption.culprits
+    .filter((c) => c.container && input.matched && !input.matched.has(c.id))
+    .map((c) => c.id);
+  const skip = new Set([...culpritsOf(f), ...fresh]);
+  return runnableDrift(input.preemption, input.baselinePreemption, baselineOf, involved, skip);
 }
 
 /**
