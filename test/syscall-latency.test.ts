@@ -222,7 +222,12 @@ function finding(over: Partial<Finding> = {}): Finding {
 /** A system container with a near-empty syscall in both runs: the tracer's floor (0.3 us here). */
 const FLOOR_ROW = { cg: '/system.slice/cron.service', name: 'getppid', calls: 5_000, ns: 300, p: 300 };
 
-function withBaseline(victimBaseUs: number, victimTargetUs: number, controls: [number, number][] = []) {
+function withBaseline(
+  victimBaseUs: number,
+  victimTargetUs: number,
+  controls: [number, number][] = [],
+  over: Partial<Finding> = {},
+) {
   // Control containers outside the finding (their rows give the host's drift).
   const control = (i: number, us: number) => ({
     cg: `/system.slice/control-${i}.service`,
@@ -252,7 +257,7 @@ function withBaseline(victimBaseUs: number, victimTargetUs: number, controls: [n
     containerOf,
   );
   const change = diffLatency(base, target, new Map());
-  return applyVictimSide([finding()], {
+  return applyVictimSide([finding(over)], {
     latency: target,
     baselineLatency: base,
     latencyChange: change,
@@ -293,6 +298,12 @@ describe('victim harm', () => {
     expect(f.victims).toHaveLength(1);
     expect(f.victims[0].harm?.degraded).toBe(true);
     expect(f.severity).toBe('warning');
+  });
+
+  it('for CPU contention, slower syscalls are not the harm (runnable time is)', () => {
+    const f = withBaseline(2, 5.6, [], { signature: 'runqueue-contention', syscall: null });
+    expect(f.victims[0]?.harm?.degraded ?? null).toBeNull();
+    expect(f.severity).toBe('info');
   });
 
   it("a rise smaller than the tracer's floor in these runs is not harm (sub-microsecond calls)", () => {

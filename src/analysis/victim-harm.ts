@@ -248,7 +248,11 @@ function judgeVictim(
     });
     const grew = Math.max(p99 ?? Number.NEGATIVE_INFINITY, p50 ?? Number.NEGATIVE_INFINITY);
     if (Number.isFinite(grew)) worst = worst === null ? grew : Math.max(worst, grew);
-    for (const j of ch ? [judgeQuantile(ch, 0.5, noise), judgeQuantile(ch, 0.99, noise)] : []) {
+    // CPU contention's harm is runnable time, measured by the switches and attributed to who held
+    // the CPU; slower syscalls under it are that waiting seen again (preemption inside a call), and
+    // on a shared host every call slows with the host's own load, with no culprit to attribute to.
+    const judge = ch && f.signature !== RUNQUEUE;
+    for (const j of judge ? [judgeQuantile(ch, 0.5, noise), judgeQuantile(ch, 0.99, noise)] : []) {
       if (j?.degraded) {
         worstNet = Math.max(worstNet ?? 0, j.change);
         degradedSyscalls.add(r.syscall);
