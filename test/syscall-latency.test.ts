@@ -302,7 +302,8 @@ describe('victim harm', () => {
 
   it('for CPU contention, slower syscalls are not the harm (runnable time is)', () => {
     const f = withBaseline(2, 5.6, [], { signature: 'runqueue-contention', syscall: null });
-    expect(f.victims[0]?.harm?.degraded ?? null).toBeNull();
+    // Kept, as not measured: without switches nothing says whether it waited longer for a CPU.
+    expect(f.victims[0].harm?.degraded).toBeNull();
     expect(f.severity).toBe('info');
   });
 

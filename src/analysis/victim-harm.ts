@@ -269,7 +269,13 @@ function judgeVictim(
   if (!runnableCounts && worstNet === null) within ??= 'runnable';
   const harm = {
     summary: parts.join(', '),
-    degraded: degradedOf(input.hasBaseline, worst, worstNet !== null, offDegraded),
+    // For CPU contention the runnable time measured in both runs is the measurement that decides.
+    degraded: degradedOf(
+      input.hasBaseline,
+      f.signature !== RUNQUEUE ? worst : off ? 0 : null,
+      worstNet !== null,
+      offDegraded,
+    ),
     worstLatencyChange: worst,
     syscalls,
   };
@@ -326,7 +332,8 @@ function culpritShare(v: Victim, f: Finding, m: PreemptionMatrix | null | undefi
 }
 
 /**
- * Not degraded needs the latency measured (on-CPU harm such as longer lookups shows only there);
+ * `worst`: the measurement that can say "not degraded" (null: none). Not degraded needs the latency
+ * measured (on-CPU harm such as longer lookups shows only there);
  * runnable or blocked growth alone is enough to say degraded.
  */
 function degradedOf(
