@@ -12,6 +12,7 @@ const systemTests = [
   'test/cpu-hog-e2e.test.ts',
   'test/demo-e2e.test.ts',
   'test/diagnose-e2e.test.ts',
+  'test/doctor-baseline-e2e.test.ts',
   'test/doctor-e2e.test.ts',
   'test/fuzz-perf-data.test.ts',
   'test/html-browser.test.ts',
