@@ -13,6 +13,7 @@ const systemTests = [
   'test/cpu-hog-e2e.test.ts',
   'test/demo-e2e.test.ts',
   'test/diagnose-e2e.test.ts',
+  'test/doctor-baseline-e2e.test.ts',
   'test/doctor-e2e.test.ts',
   'test/fuzz-perf-data.test.ts',
   'test/host-load.test.ts',

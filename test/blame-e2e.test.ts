@@ -8,19 +8,23 @@
  * diagnosis is tallied (test/support/accusations.ts); the suite prints the count of false
  * accusations. Needs root, perf, cgroup v2 and cc; skips with the reason.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuiltWorkloads, buildWorkloads } from '../src/lab/native-build.ts';
 import type { ScenarioDefinition } from '../src/lab/scenario.ts';
 import { findScenario } from '../src/lab/scenarios.ts';
-import { diffSchema } from '../src/report/diff-schema.ts';
-import { type AnalyzeJson, analyzeSchema } from '../src/report/schema.ts';
+import type { AnalyzeJson } from '../src/report/schema.ts';
 import { recordSkipReason, TestCgroups } from './record-cgroups.ts';
 import { falseAccusations, tallyAccusations } from './support/accusations.ts';
-import { runCli } from './support/cli.ts';
+import {
+  analyzeAndDiff,
+  containerIdOf,
+  recordSystemWide,
+  scenarioWorkloads,
+  settle,
+} from './support/lab-pair.ts';
 
 const reason = recordSkipReason();
 
@@ -62,57 +66,35 @@ describe.skipIf(reason !== null)(
     let bins: BuiltWorkloads;
     let cgroups: TestCgroups | null = null;
 
-    function record(file: string, mode: Mode): void {
-      const graph = mode === 'dwarf' ? ['--call-graph', 'dwarf,16384'] : ['--call-graph', 'fp'];
-      execFileSync(
-        'perf',
-        ['record', '-q', '-a', '--all-cgroups', ...graph, '-F', '499', '-o', file, '--', 'sleep', '2'],
-        {
-          stdio: 'ignore',
-        },
-      );
-    }
-
     async function runCase(c: Case): Promise<Outcome> {
       const s = findScenario(c.scenario) as ScenarioDefinition;
       const work = join(dir, `${c.scenario}-${c.mode}`);
-      const count = s.defaults.containers;
-      const containers = s.containers(count);
-      for (const x of containers) mkdirSync(join(work, x.name), { recursive: true });
-      s.prepare?.(work, containers);
-      const contended = s.phases(count)[2];
+      const { containers, argv: argvOf } = scenarioWorkloads(s, bins, work);
+      const contended = s.phases(s.defaults.containers)[2];
       cgroups = await TestCgroups.create(`crosstalk-blame-${c.scenario}`);
       if (!cgroups) throw new Error('no writable cgroup v2 hierarchy');
-      const argv = (i: number) =>
-        s.workload({
-          bins,
-          workDir: work,
-          containerDir: join(work, containers[i].name),
-          container: containers[i],
-          variant: i === 0 ? contended.victimVariant : 'unfixed',
-          index: i,
-        });
+      const argv = (i: number) => argvOf(i, i === 0 ? contended.victimVariant : 'unfixed');
+      const record = (file: string) => recordSystemWide(file, { callGraph: c.mode, frequency: 499 });
       try {
         const victim = await cgroups.start(containers[0].name, argv(0));
-        await new Promise((r) => setTimeout(r, 300));
-        record(join(work, 'baseline.data'), c.mode);
+        await settle(300);
+        record(join(work, 'baseline.data'));
         const neighbours = [];
         for (let i = 1; i < containers.length; i++)
           neighbours.push(await cgroups.start(containers[i].name, argv(i)));
-        await new Promise((r) => setTimeout(r, 500));
-        record(join(work, 'contended.data'), c.mode);
+        await settle(500);
+        record(join(work, 'contended.data'));
         await cgroups.cleanup();
-        const a = await runCli(['analyze', '--json', join(work, 'contended.data')]);
-        expect(a.code, a.stderr).toBe(0);
-        const d = await runCli(['diff', '--json', join(work, 'baseline.data'), join(work, 'contended.data')]);
-        expect(d.code, d.stderr).toBe(0);
-        const analyze = analyzeSchema.parse(JSON.parse(a.stdout));
-        const idOf = (path: string) => analyze.containers.find((x) => x.cgroup === path)?.id ?? path;
+        const { analyze, diff } = await analyzeAndDiff(
+          join(work, 'baseline.data'),
+          join(work, 'contended.data'),
+        );
+        const idOf = (path: string) => containerIdOf(analyze, path) ?? path;
         const truth = s.groundTruth(containers, bins);
         const victimId = idOf(victim.path);
         return {
           analyze: analyze.findings,
-          diff: diffSchema.parse(JSON.parse(d.stdout)).findings,
+          diff: diff.findings,
           victim: victimId,
           neighbours: neighbours.map((n) => idOf(n.path)),
           innocent: truth.antagonists.includes(truth.victim) ? [] : [victimId],

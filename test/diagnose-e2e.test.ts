@@ -5,16 +5,15 @@
  * `diff baseline contended` must put the neighbour, its syscall and its call site in the first
  * finding, and the victim among the victims. Needs root, perf and cc; skips with the reason.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { diffSchema } from '../src/report/diff-schema.ts';
-import { type AnalyzeJson, analyzeSchema } from '../src/report/schema.ts';
+import type { DiffJson } from '../src/report/diff-schema.ts';
+import type { AnalyzeJson } from '../src/report/schema.ts';
 import { compileFixture, recordSkipReason, TestCgroups } from './record-cgroups.ts';
 import { tallyAccusations } from './support/accusations.ts';
-import { runCli } from './support/cli.ts';
+import { analyzeAndDiff, containerIdOf, recordSystemWide, settle } from './support/lab-pair.ts';
 
 const reason = recordSkipReason();
 
@@ -52,7 +51,7 @@ const cases: Case[] = [
 
 interface Outcome {
   analyze: AnalyzeJson;
-  diff: ReturnType<typeof diffSchema.parse>;
+  diff: DiffJson;
   neighbourId: string;
   victimId: string;
 }
@@ -65,29 +64,7 @@ describe.skipIf(reason !== null)(
     const outcomes = new Map<string, Outcome>();
     let cgroups: TestCgroups | null = null;
 
-    async function record(file: string): Promise<void> {
-      execFileSync(
-        'perf',
-        [
-          'record',
-          '-q',
-          '-a',
-          '--all-cgroups',
-          '--call-graph',
-          'dwarf,16384',
-          '-F',
-          '999',
-          '-o',
-          file,
-          '--',
-          'sleep',
-          '2',
-        ],
-        {
-          stdio: 'ignore',
-        },
-      );
-    }
+    const record = (file: string) => recordSystemWide(file, { callGraph: 'dwarf', frequency: 999 });
 
     async function runCase(c: Case): Promise<Outcome> {
       const work = join(dir, c.neighbour);
@@ -96,21 +73,20 @@ describe.skipIf(reason !== null)(
       if (!cgroups) throw new Error('no writable cgroup v2 hierarchy');
       try {
         const victim = await cgroups.start('victim', [bin, c.victim, work]);
-        await new Promise((r) => setTimeout(r, 300));
-        await record(join(work, 'baseline.data'));
+        await settle(300);
+        record(join(work, 'baseline.data'));
         const neighbour = await cgroups.start('neighbour', [bin, c.neighbour, work]);
-        await new Promise((r) => setTimeout(r, 300));
-        await record(join(work, 'contended.data'));
+        await settle(300);
+        record(join(work, 'contended.data'));
         await cgroups.cleanup();
-        const a = await runCli(['analyze', '--json', join(work, 'contended.data')]);
-        expect(a.code, a.stderr).toBe(0);
-        const d = await runCli(['diff', '--json', join(work, 'baseline.data'), join(work, 'contended.data')]);
-        expect(d.code, d.stderr).toBe(0);
-        const analyze = analyzeSchema.parse(JSON.parse(a.stdout));
-        const idOf = (path: string) => analyze.containers.find((x) => x.cgroup === path)!.id;
+        const { analyze, diff } = await analyzeAndDiff(
+          join(work, 'baseline.data'),
+          join(work, 'contended.data'),
+        );
+        const idOf = (path: string) => containerIdOf(analyze, path)!;
         return {
           analyze,
-          diff: diffSchema.parse(JSON.parse(d.stdout)),
+          diff,
           neighbourId: idOf(neighbour.path),
           victimId: idOf(victim.path),
         };

@@ -1,14 +1,18 @@
-// Neighbours and no harm: a victim (dd, one-byte reads and writes) recorded alone, then beside two
-// neighbours that only sleep in a loop, both with `record` (perf + the eBPF latency tracer) into a
-// temporary store. In the `diff` of the two every victim a finding names carries measured
-// degradation against the baseline (a container whose latency, runnable and blocked time did not
-// degrade is never called a victim), and when the victim's latency did not degrade no finding
-// names a victim at all. The victim's latency must have been measured in both runs, so the rule
-// had the data to decide. (The host is shared: its own load can slow the victim between the two
-// recordings; that is measured harm, and a finding may then name the victim, as in runs here:
-// "Run-queue contention ... victim (read p50 +59%, write p50 +52%, runnable +0.26 tasks)".)
-// Needs root, perf, bpftrace and cgroup v2; skips with the reason otherwise. Hold
-// /tmp/crosstalk-system.lock.
+// Neighbours and no harm: a victim (a paced service: bursts of 2,000 one-byte reads and writes by
+// dd every 20 ms, ~10-15% of a CPU) recorded alone, then beside two
+// neighbours that only sleep in a loop (light, unrelated syscalls), both with `record` (perf + the
+// eBPF latency tracer) into a temporary store. In the `diff` of the two no finding may claim a
+// victim: the sleepers harm no one. The host is shared and its own load slows dd between the two
+// recordings (read p50 +44% to +65% in runs here); the harm judgement (src/analysis/harm-noise.ts)
+// must see that as noise (a rise below the tracer's floor, the host's drift, runnable time the
+// finding's antagonist did not cause), not as harm. The victim's latency must have been measured in
+// both runs, so the judgement had the data. Needs root, perf, bpftrace and cgroup v2; skips with
+// the reason otherwise. Hold /tmp/crosstalk-system.lock.
+// Why paced: a victim that saturates a CPU (a bare dd loop) on this 2-vCPU host really is harmed by
+// any other load: in runs here it waited runnable 44-47% of its wanted CPU time while processes
+// outside any container (other sessions' node, bpftrace) held the CPUs, and crosstalk says so
+// ("CPU noisy neighbour: processes outside any container ... victim (runnable +0.44 tasks)"), which
+// is true, not a false claim. A service with slack is what "no harm" can be shown on.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +24,7 @@ import { syscallLatencyUnavailable } from '../src/collect/syscall-latency.ts';
 import { diffLoaded } from '../src/pipeline/diff.ts';
 import { loadInput } from '../src/pipeline/load.ts';
 import { RunStore } from '../src/store/store.ts';
-import { SYSCALL_HEAVY, TestCgroups } from './record-cgroups.ts';
+import { TestCgroups } from './record-cgroups.ts';
 
 const missing = await syscallLatencyUnavailable(await cgroupHierarchies());
 const perf = await findOnPath('perf');
@@ -28,6 +32,11 @@ const skip = missing.reason || (perf ? '' : 'needs perf (linux-perf)');
 if (skip) console.warn(`victim-no-harm-e2e skipped: ${skip}`);
 
 const SLEEPER = ['sh', '-c', 'while :; do sleep 0.05; done'];
+const PACED = [
+  'sh',
+  '-c',
+  'while :; do dd if=/dev/zero of=/dev/null bs=1 count=2000 2>/dev/null; sleep 0.02; done',
+];
 
 describe.skipIf(skip !== '')('neighbours that do no harm', () => {
   let store = '';
@@ -37,14 +46,14 @@ describe.skipIf(skip !== '')('neighbours that do no harm', () => {
     if (store) await rm(store, { recursive: true, force: true });
   });
 
-  it('a victim is named only with measured degradation; none when the victim did not degrade', async () => {
+  it('no finding claims a victim, whatever the host did between the runs', async () => {
     store = await mkdtemp(join(tmpdir(), 'crosstalk-noharm-'));
     cgroups = await TestCgroups.create('crosstalk-test-noharm');
     expect(cgroups).not.toBeNull();
     const runs = new RunStore(store);
-    // Generous budget: dd alone exceeds the default within a second; this test wants the window.
+    // Generous budget: the whole window traced.
     const opts = { store: runs, durationSeconds: 3, offCpu: true as const, syscallLatencyBudget: 1e12 };
-    const victim = await cgroups!.start('victim', SYSCALL_HEAVY);
+    const victim = await cgroups!.start('victim', PACED);
     const base = await recordRun({ ...opts, label: 'alone' });
     await cgroups!.start('sleeper-1', SLEEPER);
     await cgroups!.start('sleeper-2', SLEEPER);
@@ -63,16 +72,20 @@ describe.skipIf(skip !== '')('neighbours that do no harm', () => {
       // The rule: a container is a victim only with measured degradation against the baseline.
       for (const v of f.victims) expect(v.harm?.degraded, `${f.title}: ${v.name}`).toBe(true);
     }
-    // The sleepers cost nothing; the host is shared, though, and its own load can slow the
-    // victim between the two recordings (measured here once: read p50 +59%, runnable +0.26
-    // tasks). When the victim's latency did not degrade, no finding may claim any victim.
     const change = d.diff.syscallLatency?.find((c) => c.name === 'victim');
     const worst = Math.max(
       0,
       ...(change?.syscalls ?? []).flatMap((s) => [s.p50Change ?? 0, s.p99Change ?? 0]),
     );
     console.log(`victim's worst latency change between the runs: +${Math.round(worst * 100)}%`);
-    if (worst < 0.25) expect(d.findings.flatMap((f) => f.victims)).toEqual([]);
+    for (const f of d.findings)
+      for (const e of f.evidence.filter((x) => /^not (harmed|a victim)/.test(x.metric)))
+        console.log(`  ${e.metric}`);
+    // The sleepers harm no one: whatever the host's own load did between the runs, no victim.
+    expect(
+      d.findings.flatMap((f) => f.victims.map((v) => `${f.title}: ${v.name} (${v.harm?.summary})`)),
+    ).toEqual([]);
+    expect(d.findings.every((f) => f.severity !== 'critical')).toBe(true);
     expect(victim.process.exitCode).toBeNull();
   }, 120_000);
 });

@@ -241,6 +241,13 @@ describe.skipIf(skip !== '')(
         const marker = JSON.parse(readFileSync(join(store, finding.run, 'watch.json'), 'utf8'));
         expect(marker).toMatchObject({ kind: 'triggered', diagnosed: true, baseline: { run: baseline.run } });
         expect(marker.trigger.series).toBeTypeOf('string');
+        // The triggered window carries the victim side (eBPF latency) as record and doctor do, and
+        // its diff report has it; the event says what the severity rests on.
+        const latency = JSON.parse(readFileSync(join(store, finding.run, 'syscall-latency.json'), 'utf8'));
+        expect(['recorded', 'unavailable']).toContain(latency.status);
+        const report = JSON.parse(readFileSync(join(store, finding.run, 'report-diff.json'), 'utf8'));
+        if (latency.status === 'recorded') expect(report.syscallLatency?.target).toBeTruthy();
+        expect(finding.severityBasis).toBeDefined();
         // The events log on disk has the same line.
         const logged = readFileSync(join(state, 'events.jsonl'), 'utf8')
           .split('\n')

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { preflight } from '../collect/preflight.ts';
 import { RECORD_DEFAULTS } from '../collect/record-options.ts';
 import { PreflightFailedError } from '../collect/recorder.ts';
+import { DEFAULT_MAX_CALLS_PER_CPU_SECOND } from '../collect/syscall-latency.ts';
 import { RunStore, storeLocation } from '../store/store.ts';
 import { EventLog } from '../watch/events.ts';
 import { parseListenAddress } from '../watch/metrics.ts';
@@ -83,6 +84,15 @@ export function registerWatch(program: Command): void {
     .option('--off-cpu', 'always record context switches (default: decided on the host, as record does)')
     .option('--no-off-cpu', 'never record context switches')
     .option('--no-syscall-rates', 'skip counting syscalls per container after each window')
+    .option(
+      '--no-syscall-latency',
+      'skip measuring syscall latency and errors per container with eBPF (bpftrace) in each window',
+    )
+    .option(
+      '--latency-budget <calls>',
+      'stop the eBPF latency tracer of a window once it has traced this many calls per CPU per second of the window so far',
+      String(DEFAULT_MAX_CALLS_PER_CPU_SECOND),
+    )
     .option('--baseline-every <seconds>', 'record a quiet baseline when the newest is this old', '3600')
     .option(
       '--baseline-duration <seconds>',
@@ -208,6 +218,8 @@ async function watchOptions(flags: WatchFlags, stop: AbortSignal, abort: AbortSi
       callGraph: rec.callGraph,
       offCpu: rec.offCpu,
       syscallRates: rec.syscallRates,
+      syscallLatency: rec.syscallLatency,
+      syscallLatencyBudget: rec.syscallLatencyBudget,
     },
     metrics: metricsAddress(flags.metricsAddress),
     events: new EventLog({

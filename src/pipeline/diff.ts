@@ -56,9 +56,18 @@ export function diffLoaded(
   // The victim side: measured harm per victim, unharmed ones dropped, severity from degradation.
   const findings = victimSide(diagnosed, {
     latency: target.latency ?? null,
+    baselineLatency: base.latency ?? null,
     latencyChange,
     offCpuChange: d.offCpu?.containers ?? null,
     matched: new Set(d.pairing.baselineOf.keys()),
+    // Who held the victims' CPUs; a guess when switches were lost, so not used then.
+    preemption: targetResult.limitations.some((l) => l.code === 'switches-incomplete')
+      ? null
+      : (targetResult.offCpu?.preemption ?? null),
+    baselinePreemption: baseResult.limitations.some((l) => l.code === 'switches-incomplete')
+      ? null
+      : (baseResult.offCpu?.preemption ?? null),
+    baselineOf: d.pairing.baselineOf,
     counters: target.counters,
     hasBaseline: true,
   });

@@ -69,11 +69,41 @@ export const watchEventSchema = z.discriminatedUnion('event', [
     antagonist: z
       .object({ container: z.string(), name: z.string(), process: z.string().nullable() })
       .nullable(),
-    victims: z.array(z.object({ container: z.string(), name: z.string(), reasons: z.array(z.string()) })),
+    victims: z.array(
+      z.object({
+        container: z.string(),
+        name: z.string(),
+        reasons: z.array(z.string()),
+        harm: z
+          .object({
+            summary: z
+              .string()
+              .describe('e.g. "write p99 +101%, runnable +0.29 tasks"; empty when nothing was measured'),
+            degraded: z
+              .boolean()
+              .nullable()
+              .describe('against the quiet baseline, beyond noise; null without a baseline or a measurement'),
+            worstLatencyChange: z
+              .number()
+              .nullable()
+              .describe("largest relative rise of the victim's syscall p50/p99 (1.8 = +180%)"),
+          })
+          .optional()
+          .describe(
+            'what the victim suffered, measured (syscall latency by eBPF, runnable and blocked time)',
+          ),
+      }),
+    ),
     syscall: z.string().nullable(),
     callSite: z.string().nullable(),
     confidence: z.unknown().optional().describe("the finding's confidence, when the diagnosis gives one"),
     basis: z.unknown().optional().describe('what the confidence rests on, when the diagnosis gives it'),
+    severityBasis: z
+      .enum(['measured-harm', 'antagonist-share'])
+      .optional()
+      .describe(
+        "what the severity rests on: the victims' measured degradation against the baseline, or the antagonist's share",
+      ),
   }),
   z.object({
     ...base,

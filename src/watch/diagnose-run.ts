@@ -34,7 +34,9 @@ export async function diagnoseRun(runDir: string, baselineDir: string | null): P
     const base = await loadInput(baselineDir, {});
     const r = diffLoaded(base, loaded);
     const report = join(runDir, REPORT_DIFF_JSON);
-    await writeFile(report, jsonText(diffJson(r.diff, r.findings)), { mode: FILE_MODE, flag: 'wx' });
+    // The victim side of both windows (syscall-latency.json), as doctor --baseline writes it.
+    const latency = { baseline: r.baseline.syscallLatency, target: r.target.syscallLatency };
+    await writeFile(report, jsonText(diffJson(r.diff, r.findings, latency)), { mode: FILE_MODE, flag: 'wx' });
     return { findings: r.findings, analysis: r.target, syscallRates: rates, report };
   }
   const r = analyzeLoaded(loaded);

@@ -57,6 +57,7 @@ export interface WatchCounters {
   triggers: Counter<'series'>;
   errors: Counter<'stage'>;
   findings: Counter<'signature' | 'severity'>;
+  harmedVictims: Counter<'signature'>;
 }
 
 const RESOURCES = ['cpu', 'memory', 'io'] as const;
@@ -129,6 +130,12 @@ export function watchRegistry(src: MetricsSource): { registry: Registry; counter
       name: 'crosstalk_findings_total',
       help: 'findings reported by triggered and scheduled runs, by signature and severity',
       labelNames: ['signature', 'severity'],
+      registers: r,
+    }),
+    harmedVictims: new Counter({
+      name: 'crosstalk_harmed_victims_total',
+      help: 'victims named by findings whose harm was measured as degraded against the quiet baseline (syscall latency, runnable or blocked time), by signature',
+      labelNames: ['signature'],
       registers: r,
     }),
   };

@@ -23,6 +23,7 @@ import { isAlive } from '../store/lock.ts';
 import type { RunStore } from '../store/store.ts';
 import { diagnoseRun } from './diagnose-run.ts';
 import type { EventLog } from './events.ts';
+import { findingFields, harmedVictims, signatureLabel } from './finding-event.ts';
 import { History, type SeriesFiring } from './history.ts';
 import {
   type MetricsServer,
@@ -72,7 +73,10 @@ export interface WatchOptions {
   maxCpuShare: number;
   /** How often the cgroup map is rebuilt, seconds. Default 30. */
   rescanSeconds: number;
-  record: Pick<RecordOptions, 'frequency' | 'callGraph' | 'offCpu' | 'syscallRates'>;
+  record: Pick<
+    RecordOptions,
+    'frequency' | 'callGraph' | 'offCpu' | 'syscallRates' | 'syscallLatency' | 'syscallLatencyBudget'
+  >;
   /** Where to serve /metrics; null: no server. */
   metrics: { host: string; port: number } | null;
   events: EventLog;
@@ -339,6 +343,7 @@ export class Watcher {
     this.figures = figuresOf(diagnosis.analysis, diagnosis.syscallRates);
     for (const f of diagnosis.findings) {
       this.counters.findings.inc({ signature: signatureLabel(f), severity: f.severity });
+      this.counters.harmedVictims.inc({ signature: signatureLabel(f) }, harmedVictims(f));
       this.o.events.emit({
         event: 'finding',
         run: info.id,
@@ -432,28 +437,6 @@ function fmt(n: number | null): string {
 
 function mib(bytes: number): string {
   return `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
-}
-
-/** The metric label of a finding's signature: the catalog id, or its kind for the rest (bounded). */
-function signatureLabel(f: Finding): string {
-  return f.signature ?? f.kind;
-}
-
-function findingFields(f: Finding) {
-  // confidence and basis arrive with the diagnosis's confidence work; passed on when present.
-  const extra = f as Finding & { confidence?: unknown; basis?: unknown };
-  return {
-    severity: f.severity,
-    signature: f.signature,
-    findingKind: f.kind,
-    title: f.title,
-    antagonist: f.antagonist,
-    victims: f.victims.map((v) => ({ container: v.container, name: v.name, reasons: v.reasons })),
-    syscall: f.syscall,
-    callSite: f.callSite?.function ?? null,
-    ...(extra.confidence !== undefined ? { confidence: extra.confidence } : {}),
-    ...(extra.basis !== undefined ? { basis: extra.basis } : {}),
-  };
 }
 
 function figuresOf(
