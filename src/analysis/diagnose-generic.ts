@@ -4,7 +4,8 @@
  * precise, checkable answer.
  */
 import type { Attributions } from './attribute.ts';
-import { type Blame, type BlameInput, blame, type Candidate, candidatesOf } from './blame.ts';
+import { type Blame, type BlameInput, blame } from './blame.ts';
+import { type Candidate, candidatesOf } from './blame-paths.ts';
 import type { CallSite } from './call-site.ts';
 import { isContainer } from './containers.ts';
 import { callSiteFields } from './diagnose-callsite.ts';

@@ -18,7 +18,6 @@ import { genericFindings } from './diagnose-generic.ts';
 import { preemptionFindings, stealFinding } from './diagnose-preemption.ts';
 import {
   type Basis,
-  type Evidence,
   type Finding,
   type PreemptionMatrix,
   sortFindings,
@@ -29,6 +28,7 @@ import type { ContainerPairing } from './match-containers.ts';
 import { offCpuProfiles } from './off-cpu.ts';
 import { blameMatrixOf } from './preemption.ts';
 import { labelSamples, type SampleLabels } from './sample-labels.ts';
+import { type BaselineMatch, evidenceOf, type Names } from './signature-evidence.ts';
 import {
   type ContainerMatch,
   correlation,
@@ -190,13 +190,6 @@ function addRateEvidence(findings: Finding[], rates: SyscallRateRow[]): void {
   }
 }
 
-interface BaselineMatch {
-  /** Baseline matched weight as a share of the baseline's total. */
-  share: number;
-  /** Per target container id: the baseline share of its matched container. */
-  byContainer: Map<string, number>;
-}
-
 /** The baseline's signature matches, with container ids translated to the target's. */
 function baselineMatches(b: DiagnoseBaseline, catalog: Signature[]): Map<string, BaselineMatch> {
   const targetOf = new Map([...b.pairing.baselineOf].map(([t, base]) => [base, t]));
@@ -272,8 +265,6 @@ function kernelByWindow(labels: SampleLabels) {
   }
   return out;
 }
-
-type Names = Map<string, { id: string; name: string; runtime: string }>;
 
 /** What a signature finding is judged with, besides its own matches. */
 interface FindingContext {
@@ -460,73 +451,4 @@ function victimsOf(
     if (reasons.length > 0) out.push({ container: id, name: n.name, reasons });
   }
   return out;
-}
-
-function evidenceOf(
-  s: Signature,
-  m: SignatureMatch,
-  total: number,
-  pool: [string, ContainerMatch][],
-  names: Names,
-  counters: CounterSet | undefined,
-  base: BaselineMatch | undefined,
-  baseCounters: CounterSet | undefined,
-): Evidence[] {
-  const frames = s.match.kernelFrames.slice(0, 3).join(', ');
-  const ev: Evidence[] = [
-    {
-      metric: `share of host CPU with ${frames}… on the stack`,
-      value: m.weight / total,
-      unit: 'fraction',
-      baseline: base ? base.share : null,
-      container: null,
-    },
-  ];
-  m.signature.needsAnyOf?.forEach((n, k) => {
-    if (!('frames' in n)) return;
-    ev.push({
-      metric: `share of host CPU with ${n.frames.join(', ')} on the stack`,
-      value: m.needWeights[k] / total,
-      unit: 'fraction',
-      baseline: null,
-      container: null,
-    });
-  });
-  for (const [id, c] of pool.slice(0, 6)) {
-    ev.push({
-      metric: `share of host CPU in the path, ${names.get(id)?.name ?? id}`,
-      value: c.weight / total,
-      unit: 'fraction',
-      baseline: base ? (base.byContainer.get(id) ?? 0) : null,
-      container: id,
-    });
-    if (c.userFrame > 0 && s.match.userFrames) {
-      ev.push({
-        metric: `of which with ${s.match.userFrames[0]} on the stack`,
-        value: c.userFrame / total,
-        unit: 'fraction',
-        baseline: null,
-        container: id,
-      });
-    }
-  }
-  for (const rule of s.counters) {
-    const v = counters ? metricValue(counters, rule.metric) : null;
-    const b = baseCounters ? metricValue(baseCounters, rule.metric) : null;
-    if (v)
-      ev.push({
-        metric: `${rule.metric} (${rule.unit})`,
-        value: v.value,
-        unit: unitOf(rule.metric),
-        baseline: b?.value ?? null,
-        container: v.container,
-      });
-  }
-  return ev;
-}
-
-function unitOf(metric: string): Evidence['unit'] {
-  if (metric.startsWith('dentry.')) return 'dentries';
-  if (metric.endsWith('.bytes.delta')) return 'bytes';
-  return 'fraction';
 }

@@ -14,9 +14,10 @@ import { DEFAULT_MAX_CALLS_PER_CPU_SECOND } from '../collect/syscall-latency.ts'
 import { RunStore, storeLocation } from '../store/store.ts';
 import { EventLog } from '../watch/events.ts';
 import { parseListenAddress } from '../watch/metrics.ts';
+import { WatchBusyError } from '../watch/pid-file.ts';
 import { TRIGGER_DEFAULTS } from '../watch/trigger.ts';
 import { RETENTION_DEFAULTS } from '../watch/watch-runs.ts';
-import { WatchBusyError, Watcher, type WatchOptions } from '../watch/watcher.ts';
+import { Watcher, type WatchOptions } from '../watch/watcher.ts';
 import { CliError, oneLine } from './errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { listenForInterrupts, parseRecordFlags, printWarnings, recordErrorToCli } from './record.ts';

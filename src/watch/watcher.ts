@@ -9,7 +9,7 @@
  *
  * Layers run concurrently: readings continue while perf records and the run is diagnosed.
  */
-import { mkdir, open, readFile, statfs, unlink } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AnalysisResult } from '../analysis/analyze.ts';
 import { containerOf } from '../analysis/containers.ts';
@@ -19,7 +19,6 @@ import type { RecordOptions } from '../collect/record-options.ts';
 import { RecordingCancelledError, recordRun } from '../collect/recorder.ts';
 import type { WatchTrigger } from '../report/watch-event-schema.ts';
 import { DIR_MODE } from '../store/atomic-file.ts';
-import { isAlive } from '../store/lock.ts';
 import type { RunStore } from '../store/store.ts';
 import { diagnoseRun } from './diagnose-run.ts';
 import type { EventLog } from './events.ts';
@@ -32,6 +31,7 @@ import {
   type WatchCounters,
   watchRegistry,
 } from './metrics.ts';
+import { takePidFile } from './pid-file.ts';
 import { type ContainerTotals, containerTotalsOf, type IntervalValues, intervalValues } from './series.ts';
 import type { TriggerRule } from './trigger.ts';
 import {
@@ -86,11 +86,6 @@ export interface WatchOptions {
   stop: AbortSignal;
   /** Second: kill perf (run kept, marked incomplete). */
   abort: AbortSignal;
-}
-
-/** Another watch holds the state directory. */
-export class WatchBusyError extends Error {
-  override name = 'WatchBusyError';
 }
 
 type RunKind = 'triggered' | 'scheduled' | 'baseline';
@@ -477,25 +472,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done);
   });
-}
-
-/** One watch per state directory: a pid file, taken over when its owner is dead. */
-async function takePidFile(path: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const f = await open(path, 'wx', 0o600);
-      await f.writeFile(`${process.pid}\n`);
-      await f.close();
-      return () => unlink(path).catch(() => {});
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-      if (owner > 0 && owner !== process.pid && isAlive(owner))
-        throw new WatchBusyError(
-          `another crosstalk watch (pid ${owner}) uses this state directory (${path})`,
-        );
-      await unlink(path).catch(() => {});
-    }
-  }
-  throw new WatchBusyError(`could not take ${path}`);
 }

@@ -12,6 +12,7 @@ import {
   LocationTable,
   type MapEntry,
   moduleName,
+  unknownFrames,
   vdsoFallback,
 } from './native-maps.ts';
 import {
@@ -337,7 +338,7 @@ export class Machine {
         keep ? locAddr[l] : null,
       );
     }
-    this.countUnresolved(frameOfLoc, locName);
+    this.unresolved = unknownFrames(this.sampleLocs.data, this.sampleLocs.length, locName);
     b.meta.callGraph = s.attrs[[...chosen.attrIndexes][0]].callGraph;
     b.meta.hasCgroups = s.attrs.some((a, i) => chosen.attrIndexes.has(i) && a.hasCgroup);
     const cgroupIdx = new Map<number, number>();
@@ -435,15 +436,6 @@ export class Machine {
         `${file}: ${pass.corrupt} samples are shorter than their fields or have a call chain reaching outside their record (left out, or kept without a stack)`,
       );
     return b.finish();
-  }
-
-  private countUnresolved(frameOfLoc: Int32Array, names: string[]): void {
-    const unknownLoc = new Uint8Array(frameOfLoc.length);
-    for (let l = 0; l < names.length; l++) if (names[l] === UNKNOWN) unknownLoc[l] = 1;
-    const locs = this.sampleLocs.data;
-    let n = 0;
-    for (let p = 0; p < this.sampleLocs.length; p++) n += unknownLoc[locs[p]];
-    this.unresolved = n;
   }
 
   private symbolize(

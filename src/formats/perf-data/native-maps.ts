@@ -152,3 +152,12 @@ export function findMap(list: MapEntry[], ip: number): MapEntry | null {
   }
   return null;
 }
+
+/** Frames of all samples (`locs[0..n)`, location indexes) whose location has no symbol. */
+export function unknownFrames(locs: Int32Array, n: number, names: string[]): number {
+  const unknownLoc = new Uint8Array(names.length);
+  for (let l = 0; l < names.length; l++) if (names[l] === '[unknown]') unknownLoc[l] = 1;
+  let count = 0;
+  for (let p = 0; p < n; p++) count += unknownLoc[locs[p]];
+  return count;
+}
