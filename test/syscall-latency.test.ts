@@ -464,6 +464,32 @@ describe('victim harm', () => {
     expect(f.severity).toBe('warning');
   });
 
+  it('runnable growth under a finding that blames no one, with no drift to compare, is not harm', () => {
+    const base = summarizeLatency(
+      countsOf([{ cg: lab('static-1'), name: 'newfstatat', calls: 20_000, ns: 2000, p: 2000 }]),
+      containerOf,
+    );
+    const judge = (over: Partial<Finding>) =>
+      applyVictimSide([finding({ signature: 'runqueue-contention', ...over })], {
+        latency: base,
+        latencyChange: diffLatency(base, base, new Map()),
+        offCpuChange: [
+          {
+            id: victimId('static-1'),
+            name: 'static-1',
+            blocked: { baseline: 0, target: 0, delta: 0 },
+            runnable: { baseline: 0.1, target: 0.19, delta: 0.09 },
+            syscalls: [],
+          },
+        ],
+        hasBaseline: true,
+      })[0];
+    const anonymous = judge({ antagonist: null });
+    expect(anonymous.victims).toEqual([]);
+    // The same growth under a finding that names its antagonist is that antagonist's harm.
+    expect(judge({}).victims[0].harm?.summary).toContain('runnable +0.09 tasks');
+  });
+
   it('off-CPU growth of a container new in the target, or blocked time in sleeps, is no harm', () => {
     const sleeper = { id: victimId('static-1'), name: 'static-1' };
     const off = (syscall: string) => ({

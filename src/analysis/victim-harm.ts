@@ -312,7 +312,12 @@ function runnableBeyondNoise(
 ): boolean {
   const byCulprit = culpritShare(v, f, input.preemption);
   if (byCulprit !== null && byCulprit < DEGRADED_TASKS) return false;
-  if (!drift || !input.preemption || !input.baselinePreemption) return true;
+  if (!drift || !input.preemption || !input.baselinePreemption) {
+    // Nothing to compare the growth with: it is this finding's harm only when the finding names
+    // who caused it. A finding with no one to blame (a host-wide run-queue reading) cannot turn
+    // the host's own load into a victim.
+    return f.antagonist !== null || f.sharedStorm || (f.drivers?.length ?? 0) > 0;
+  }
   const baselineOf = (id: string) => input.baselineOf?.get(id) ?? id;
   const growth = victimShareGrowth(input.preemption, input.baselinePreemption, v.container, baselineOf);
   return growth === null || growth - Math.max(0, drift.drift) >= RUNNABLE_SHARE_MARGIN;
