@@ -368,6 +368,21 @@ describe.skipIf(skip !== null)(`real recordings${skip ? ` (skipped: ${skip})` : 
     await expect(failing).rejects.toThrow(/exit status 1/);
   });
 
+  it('a cut file perf script cannot decode is bad input that says it was cut, not a perf failure', async () => {
+    const file = join(work, 'cut-unreadable.data');
+    await cutCopy(fpData, file, null, true);
+    // /bin/false stands for a perf that fails on what the killed recorder left.
+    const err = await importPerfData(file, { decoder: 'perf-script', perfPath: '/bin/false' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/not finalized.*perf script could not decode what was written/);
+    // An intact file that perf fails on stays perf's failure.
+    await expect(
+      importPerfData(fpData, { decoder: 'perf-script', perfPath: '/bin/false' }),
+    ).rejects.toBeInstanceOf(ToolError);
+  });
+
   it('rejects an event the file has no samples of before running perf', async () => {
     await expect(importPerfData(fpData, { event: 'page-faults' })).rejects.toThrow(
       /samples of event "page-faults"/,

@@ -84,7 +84,17 @@ export async function importPerfData(file: string, opts: PerfDataImportOptions =
   try {
     if (summary.truncated) copy = await writeRepairedCopy(file, summary.dataOffset, summary.validDataEnd);
     const join = new CgroupJoin(summary);
-    const parsed = await runAndParse(file, copy?.path ?? file, summary, join, opts);
+    const parsed = await runAndParse(file, copy?.path ?? file, summary, join, opts).catch((e: unknown) => {
+      // A cut file (perf killed, disk full) whose readable part perf still cannot decode is bad
+      // input, said with why the file was cut, not a failure of perf.
+      if (copy === null || !(e instanceof ToolError)) throw e;
+      throw new InputError(
+        file,
+        null,
+        'a perf.data file whose readable part perf script can decode',
+        `${summary.warnings.join('; ')}; perf script could not decode what was written (${e.message})`,
+      );
+    });
     checkSampleCount(file, parsed.profile, summary, opts.strictSampleCount === true);
     const meta = filledMeta(parsed.profile, summary, join);
     if (copy !== null && copy.tracepointsLeftOut > 0) {
