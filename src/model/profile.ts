@@ -142,6 +142,18 @@ export interface SwitchTable {
 /** prev_state of sched_switch: runnable (preempted), sleeping, uninterruptible (usually I/O), other. */
 export const SwitchState = { runnable: 0, sleeping: 1, uninterruptible: 2, other: 3 } as const;
 
+/** The SwitchState of a prev_state as perf prints it (`R`, `S`, `D+`, ...): by its first letter. */
+export function switchStateOfLetter(s: string): number {
+  const c = s[0];
+  return c === 'R'
+    ? SwitchState.runnable
+    : c === 'S'
+      ? SwitchState.sleeping
+      : c === 'D'
+        ? SwitchState.uninterruptible
+        : SwitchState.other;
+}
+
 /**
  * A finished profile's meta: read-only, like its tables. Facts learnt later (a run's state, a
  * truncated stream) make a new profile (withMeta), so a profile never changes once finished.

@@ -25,7 +25,7 @@
  * letter (the perf script parser's SwitchState), so the decoder evaluates the same rule.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { SwitchState } from '../../model/profile.ts';
+import { SwitchState, switchStateOfLetter } from '../../model/profile.ts';
 import { readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
 
@@ -170,22 +170,10 @@ function stateRule(fmt: string): Omit<SwitchFormat, 'id' | 'prevState' | 'nextPi
   if (flagsEnd === -1) return 'has an unbalanced __print_flags';
   const flags: { value: number; state: number }[] = [];
   for (const m of fmt.slice(exprEnd, flagsEnd).matchAll(/\{\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*"([^"]*)"\s*\}/g))
-    flags.push({ value: Number(m[1]), state: stateOfLetter(m[2]) });
+    flags.push({ value: Number(m[1]), state: switchStateOfLetter(m[2]) });
   const zero = /^\)\s*:\s*"([^"]*)"/.exec(fmt.slice(flagsEnd));
   if (flags.length === 0 || zero === null) return 'has no prev_state flags or no text for state 0';
-  return { mask, flags, zeroState: stateOfLetter(zero[1]) };
-}
-
-/** As the perf script parser reads prev_state: by its first letter. */
-function stateOfLetter(s: string): number {
-  const c = s[0];
-  return c === 'R'
-    ? SwitchState.runnable
-    : c === 'S'
-      ? SwitchState.sleeping
-      : c === 'D'
-        ? SwitchState.uninterruptible
-        : SwitchState.other;
+  return { mask, flags, zeroState: switchStateOfLetter(zero[1]) };
 }
 
 /** Index of the `)` (or `,` when `comma`) that ends the expression starting at `at` (depth 0), or -1. */

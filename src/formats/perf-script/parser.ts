@@ -11,7 +11,7 @@ import {
   type FrameIndex,
   FrameKind,
   type Profile,
-  SwitchState,
+  switchStateOfLetter,
 } from '../../model/profile.ts';
 import type { StringIndex } from '../../model/strings.ts';
 import { decode, HASH, RPAREN, skipSpaces, TAB, trimEnd } from '../bytes.ts';
@@ -235,15 +235,7 @@ class PerfScriptSink implements LineSink {
       this.keep = false;
       return;
     }
-    const c = state[1][0];
-    this.switchPrevState =
-      c === 'R'
-        ? SwitchState.runnable
-        : c === 'S'
-          ? SwitchState.sleeping
-          : c === 'D'
-            ? SwitchState.uninterruptible
-            : SwitchState.other;
+    this.switchPrevState = switchStateOfLetter(state[1]);
     this.switchNextTid = Number(next[1]);
   }
 
