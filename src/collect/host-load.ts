@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupHierarchies, type WalkedCgroup, walkCgroups } from './cgroup-fs.ts';
+import { parseKeyValues } from './kernel-state.ts';
 import { parseProcStat } from './proc-stat.ts';
 
 export interface CgroupBusy {
@@ -36,8 +37,7 @@ const USER_HZ = 100;
  *   usage_usec 123456789
  */
 export function usageUsecOf(cpuStat: string): number | null {
-  const m = /^usage_usec (\d+)$/m.exec(cpuStat);
-  return m ? Number(m[1]) : null;
+  return parseKeyValues(cpuStat).usage_usec ?? null;
 }
 
 /** utime + stime of this process, in USER_HZ ticks (proc(5) /proc/self/stat fields 14 and 15). */

@@ -144,7 +144,6 @@ export function parseSlabinfo(text: string, wanted: RegExp = SLAB_ROWS): SlabRow
   return rows;
 }
 
-/** `key value` lines (vmstat, cpu.stat) or `Key:   value kB` lines (meminfo). */
 /**
  * `cpu  user nice system idle iowait irq softirq steal guest guest_nice` (proc(5)); kernels before
  * 2.6.11 have no steal column (null then).
@@ -156,6 +155,7 @@ export function parseCpuTimes(text: string): CpuTimes | null {
   return { steal: f[7], total: f.slice(0, 8).reduce((a, x) => a + x, 0) };
 }
 
+/** `key value` lines (vmstat, cpu.stat) or `Key:   value kB` lines (meminfo). */
 export function parseKeyValues(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
