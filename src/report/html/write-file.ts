@@ -6,6 +6,7 @@
  * passes `force` (the CLI's --force); a link, device, FIFO or directory is never replaced.
  */
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -61,6 +62,7 @@ export async function writeReportFile(
   const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
   await checkReportTarget(file, opts);
   const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  pendingTemps.add(tmp);
   try {
     // O_EXCL: a new inode of ours, never an existing file or a link's target.
     const fh = await open(tmp, 'wx', 0o600);
@@ -84,6 +86,23 @@ export async function writeReportFile(
     }
   } finally {
     await rm(tmp, { force: true });
+    pendingTemps.delete(tmp);
   }
   return { bytes };
 }
+
+/**
+ * Temporary files being written: a second Ctrl-C exits the process (process.exit) before the
+ * `finally` above runs, so they are removed on exit too. Each is ours: created O_EXCL under a
+ * random name a moment before.
+ */
+const pendingTemps = new Set<string>();
+process.on('exit', () => {
+  for (const t of pendingTemps) {
+    try {
+      unlinkSync(t);
+    } catch {
+      // Already gone.
+    }
+  }
+});
