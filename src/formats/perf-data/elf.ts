@@ -16,9 +16,8 @@
  * the file size and fixed caps before it is used, reads are bounded, and a malformed file gives
  * `null` or an empty table, never an exception or a long loop.
  */
-import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
-import { readAt } from './file-header.ts';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { type PositionalReader, readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
 import { cstrEnd, NAME_TO_NUL, SymbolColumns } from './symtab.ts';
 
@@ -39,7 +38,15 @@ export interface ElfInfo {
   symbols: SymbolColumns;
   /** The synthesized `name@plt` stubs (also in `symbols`), for a debug file's table that lacks them. */
   plt: { start: number; size: number; name: string }[];
+  /** The file read, as fstat saw it (device, inode, size, mtime and ctime in ns): the symbol-table cache's key. */
+  identity: string;
 }
+
+/**
+ * What readElf reads: everything ('symbols'); all but the symbol columns ('headers': build-id,
+ * segments, which table there is, PLT stubs); or only the build-id and segments ('build-id').
+ */
+export type ElfParts = 'symbols' | 'headers' | 'build-id';
 
 const MAX_HEADERS = 4096;
 const MAX_SYMTAB_BYTES = 512 << 20;
@@ -69,23 +76,32 @@ interface Section {
   entsize: number;
 }
 
-/** Reads `path`; null when it cannot be opened or is not a little-endian ELF64 file. */
-export async function readElf(path: string, wantSymbols = true): Promise<ElfInfo | null> {
-  let fh: FileHandle;
+/** Reads `path`; null when it cannot be opened or is not a little-endian ELF64 file. `true` is 'symbols', `false` 'build-id'. */
+export async function readElf(path: string, what: ElfParts | boolean = 'symbols'): Promise<ElfInfo | null> {
+  const parts = what === true ? 'symbols' : what === false ? 'build-id' : what;
+  // Synchronous reads: a file's headers take a dozen small reads, and through the thread pool
+  // each cost more than the read (tens of files per recording, several candidates each).
+  let fd: number;
   try {
     // O_NONBLOCK: a FIFO planted at a mapped path must not hang the decoder in open().
-    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return null;
   }
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) return null;
-    return await readOpenElf(fh, st.size, wantSymbols);
+    const st = fstatSync(fd, { bigint: true });
+    if (!st.isFile() || st.size > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+    const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const fh: PositionalReader = {
+      read: async (buffer, offset, length, position) => ({
+        bytesRead: readSync(fd, buffer, offset, length, position),
+      }),
+    };
+    return await readOpenElf(fh, Number(st.size), parts, identity);
   } catch {
     return null;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -93,7 +109,12 @@ function inFile(offset: number, size: number, fileSize: number): boolean {
   return offset >= 0 && size >= 0 && offset <= fileSize && size <= fileSize - offset;
 }
 
-async function readOpenElf(fh: FileHandle, fileSize: number, wantSymbols: boolean): Promise<ElfInfo | null> {
+async function readOpenElf(
+  fh: PositionalReader,
+  fileSize: number,
+  parts: ElfParts,
+  identity: string,
+): Promise<ElfInfo | null> {
   const eh = await readAt(fh, 0, 64);
   if (eh.length < 64 || eh[0] !== 0x7f || eh[1] !== 0x45 || eh[2] !== 0x4c || eh[3] !== 0x46) return null;
   if (eh[4] !== 2 || eh[5] !== 1) return null;
@@ -161,24 +182,25 @@ async function readOpenElf(fh: FileHandle, fileSize: number, wantSymbols: boolea
     table: 'none',
     symbols: new SymbolColumns(Buffer.alloc(0)),
     plt: [],
+    identity,
   };
-  if (!wantSymbols) return info;
+  if (parts === 'build-id') return info;
   const symtab = sections.find((s) => s.type === SHT_SYMTAB && s.size > 0);
   const dynsym = sections.find((s) => s.type === SHT_DYNSYM && s.size > 0);
   const chosen = symtab ?? dynsym;
   if (chosen === undefined) return info;
   info.table = chosen === symtab ? 'symtab' : 'dynsym';
-  info.symbols = await readSymbols(fh, fileSize, chosen, sections);
+  if (parts === 'symbols') info.symbols = await readSymbols(fh, fileSize, chosen, sections);
   if (dynsym !== undefined) {
     const names = await sectionNames(fh, fileSize, sections, shstrndx);
     await pltSymbols(fh, fileSize, sections, names, dynsym, machine, info.plt);
-    for (const p of info.plt) info.symbols.addNamed(p.start, p.size, 1, p.name);
+    if (parts === 'symbols') for (const p of info.plt) info.symbols.addNamed(p.start, p.size, 1, p.name);
   }
   return info;
 }
 
 async function sectionNames(
-  fh: FileHandle,
+  fh: PositionalReader,
   fileSize: number,
   sections: Section[],
   shstrndx: number,
@@ -200,7 +222,7 @@ async function sectionNames(
  * the dynamic symbol the relocation refers to.
  */
 async function pltSymbols(
-  fh: FileHandle,
+  fh: PositionalReader,
   fileSize: number,
   sections: Section[],
   names: string[],
@@ -243,7 +265,7 @@ async function pltSymbols(
   }
 }
 
-async function findBuildId(fh: FileHandle, offset: number, size: number): Promise<string | null> {
+async function findBuildId(fh: PositionalReader, offset: number, size: number): Promise<string | null> {
   const b = await readAt(fh, offset, size);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let p = 0;
@@ -274,7 +296,7 @@ function align4(n: number): number {
  * executable section.
  */
 async function readSymbols(
-  fh: FileHandle,
+  fh: PositionalReader,
   fileSize: number,
   s: Section,
   sections: Section[],

@@ -204,7 +204,12 @@ export function callGraphOf(a: LayoutAttr): 'fp' | 'dwarf' | 'lbr' | 'none' {
 }
 
 /** Reads up to `length` bytes at `offset`; fewer at the end of the file. */
-export async function readAt(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+/** What readAt reads from: a FileHandle, or a synchronous descriptor behind the same shape (elf.ts). */
+export interface PositionalReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+export async function readAt(fh: PositionalReader, offset: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {

@@ -32,6 +32,7 @@ import {
   Rec,
   type RecordPass,
   type SideBand,
+  timeOrder,
   UNKNOWN,
 } from './native-records.ts';
 import { addSwitch, switchRows } from './native-switches.ts';
@@ -62,8 +63,8 @@ export class Machine {
   private readonly unmappedLocs = new Map<number, number>();
   private readonly locs = new LocationTable();
   /** Per sample: its locations, leaf first (indexes into sampleLocs). */
-  sampleLocs = new Col(new Int32Array(1 << 18));
-  sampleLocAt = new Col(new Int32Array(1 << 14));
+  sampleLocs = new Col(new Int32Array(0));
+  sampleLocAt = new Col(new Int32Array(0));
   sampleComm: string[] = [];
   sampleOrder: Int32Array = new Int32Array(0);
   private kernelMapStart = -1;
@@ -91,17 +92,12 @@ export class Machine {
     const n = pass.samples;
     const side = pass.side;
     const t = pass.time.data;
-    const list: number[] = new Array(n);
-    let sorted = true;
-    for (let i = 0; i < n; i++) {
-      list[i] = i;
-      if (i > 0 && t[i] < t[i - 1]) sorted = false;
-    }
-    // A plain array: V8 sorts it far faster than a typed array with a comparator.
-    if (!sorted) list.sort((a, b) => t[a] - t[b] || a - b);
-    const order = Int32Array.from(list);
+    const order = timeOrder(t, n);
     const sideOrder = side.slice().sort((a, b) => a.time - b.time || a.seq - b.seq);
     this.sampleOrder = order;
+    // Sized once: at most one location per chain entry (context markers make fewer).
+    this.sampleLocs = new Col(new Int32Array(Math.max(16, pass.chain.length >> 1)));
+    this.sampleLocAt = new Col(new Int32Array(n + 1));
     this.sampleLocAt.push(0);
     let j = 0;
     for (let k = 0; k < n; k++) {

@@ -120,7 +120,11 @@ async function decodeOpen(
     chosen.switches = { attrIndexes: new Set(idx), format: opts.switchFormat };
   }
   const keep = new Set([...chosen.attrIndexes, ...(chosen.switches?.attrIndexes ?? [])]);
-  const pass = new RecordPass(attrs, keep, chosen.switches);
+  const expected = summary.attrs.reduce((n, a, i) => (keep.has(i) ? n + a.samples : n), 0);
+  const pass = new RecordPass(attrs, keep, chosen.switches, {
+    samples: expected,
+    dataBytes: summary.validDataEnd - summary.dataOffset,
+  });
   const span = summary.validDataEnd - summary.dataOffset;
   await walkRecords(fh, summary.dataOffset, summary.validDataEnd, pass.visit, (off) =>
     opts.onProgress?.((0.5 * (off - summary.dataOffset)) / Math.max(1, span)),

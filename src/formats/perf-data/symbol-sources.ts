@@ -11,12 +11,18 @@
  * Cache roots: an extracted `perf archive` (untrusted: only regular files, never symlinks), the
  * run directory's `build-id/`, then $PERF_BUILDID_DIR or ~/.debug.
  * Files are read with bounded parsers (elf.ts); a file that cannot be read gives no symbols.
+ * Built tables are kept (symbol-table-cache.ts) by the identity of the files they came from, for
+ * ELF files outside extracted archives and run directories (whose copies are new every time),
+ * and by content for kallsyms: candidates are still chosen by reading their headers; only the
+ * symbol parse is skipped.
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type ElfInfo, readElf } from './elf.ts';
+import { cachedTable } from './symbol-table-cache.ts';
 import { parseKallsyms, SymbolColumns, SymbolTable } from './symtab.ts';
 
 export interface CacheRoot {
@@ -108,10 +114,8 @@ export async function kernelSymbols(bid: string | null, roots: CacheRoot[]): Pro
   if (bid !== null) {
     for (const r of roots) {
       const path = join(r.dir, '[kernel.kallsyms]', bid, 'kallsyms');
-      const buf = await readRegular(path, r.untrusted, MAX_KALLSYMS_BYTES);
-      if (buf === null) continue;
-      const k = parseKallsyms(buf);
-      if (k.table.length > 0) return { ...k, source: `${path} (build-id cache)` };
+      const k = await kallsymsFile(path, r.untrusted);
+      if (k !== null && k.table.length > 0) return { ...k, source: `${path} (build-id cache)` };
     }
   }
   const running = await runningKernelBuildId();
@@ -124,6 +128,26 @@ export async function kernelSymbols(bid: string | null, roots: CacheRoot[]): Pro
   const k = parseKallsyms(await readFile('/proc/kallsyms').catch(() => Buffer.alloc(0)));
   if (k.table.length === 0 || k.text === 0) return '/proc/kallsyms has no addresses (kptr_restrict?)';
   return { ...k, source: '/proc/kallsyms (running kernel, same build-id)' };
+}
+
+/**
+ * A build-id cache's kallsyms, parsed, or null when it is not a regular file. The table is kept
+ * in the symbol-table cache under the text's sha256 (a few ms for 5 MB; the parse takes ~40):
+ * every run directory holds its own copy of the same kallsyms, and a table that is a function of
+ * the bytes alone is safe to share whoever's copy it came from.
+ */
+async function kallsymsFile(
+  path: string,
+  untrusted: boolean,
+): Promise<{ table: SymbolTable; text: number | null } | null> {
+  const buf = await readRegular(path, untrusted, MAX_KALLSYMS_BYTES);
+  if (buf === null) return null;
+  const digest = createHash('sha256').update(buf).digest('hex');
+  const got = await cachedTable(['kallsyms-sha256', digest], async () => {
+    const k = parseKallsyms(buf);
+    return { table: k.table, extra: k.text };
+  });
+  return got === null ? null : { table: got.table, text: got.extra };
 }
 
 /** ELF candidates for `path` with build-id `bid`, most trusted first. */
@@ -174,32 +198,34 @@ export async function dsoSymbols(
     const own = await mappedFileBuildId(path, pid);
     if (own !== null) return dsoSymbols(path, own, pid, roots);
   }
-  let dynOnly: { elf: ElfInfo; file: string } | null = null;
-  let runtime: { elf: ElfInfo; file: string } | null = null;
-  let symtab: { elf: ElfInfo; file: string } | null = null;
+  let dynOnly: Candidate | null = null;
+  let runtime: Candidate | null = null;
+  let symtab: Candidate | null = null;
   let withPlt: ElfInfo | null = null;
   let mismatch = false;
   for (const c of elfCandidates(path, bid, pid, roots)) {
     if (c.untrusted && !(await isRegular(c.file))) continue;
-    const elf = await readElf(c.file);
+    // Headers first: the symbols are read (or found in the cache) only for the file chosen.
+    const elf = await readElf(c.file, 'headers');
     if (elf === null) continue;
     if (c.check && elf.buildId !== bid) {
       mismatch = true;
       continue;
     }
-    if (runtime === null && elf.loads.length > 0) runtime = { elf, file: c.file };
+    const read = { elf, file: c.file, untrusted: c.untrusted };
+    if (runtime === null && elf.loads.length > 0) runtime = read;
     if (withPlt === null && elf.plt.length > 0) withPlt = elf;
-    if (elf.table === 'symtab' && symtab === null) symtab = { elf, file: c.file };
-    if (elf.table === 'dynsym' && dynOnly === null) dynOnly = { elf, file: c.file };
+    if (elf.table === 'symtab' && symtab === null) symtab = read;
+    if (elf.table === 'dynsym' && dynOnly === null) dynOnly = read;
     // A .symtab plus the mapped file's PLT stubs is what perf reads (dso__load: syms_ss and
     // runtime_ss); a file without PLT stubs means reading every candidate, a few files at most.
     if (symtab !== null && withPlt !== null) break;
   }
   if (symtab !== null) {
-    if (withPlt !== null && symtab.elf.plt.length === 0) addPlt(symtab.elf, withPlt);
-    return finish(symtab.elf, symtab.file, runtime?.elf ?? symtab.elf);
+    const donor = withPlt !== null && symtab.elf.plt.length === 0 ? withPlt : null;
+    return finish(symtab, donor, runtime?.elf ?? symtab.elf);
   }
-  if (dynOnly !== null) return finish(dynOnly.elf, dynOnly.file, runtime?.elf ?? dynOnly.elf);
+  if (dynOnly !== null) return finish(dynOnly, null, runtime?.elf ?? dynOnly.elf);
   if (runtime !== null)
     return { table: null, elf: runtime.elf, file: runtime.file, missing: 'no symbol table' };
   return {
@@ -218,22 +244,31 @@ async function mappedFileBuildId(path: string, pid: number): Promise<string | nu
   return elf?.buildId ?? null;
 }
 
-/** Symbols from one file, with the load segments of the file that was mapped (a .debug file's may differ). */
-/**
- * perf synthesizes `name@plt` from the runtime file (dso__synthesize_plt_symbols(runtime_ss)),
- * whichever file gave the .symtab: a separate debug file's .rela.plt and .dynsym are NOBITS.
- */
-function addPlt(symtab: ElfInfo, runtime: ElfInfo): void {
-  for (const p of runtime.plt) symtab.symbols.addNamed(p.start, p.size, 1, p.name);
-  symtab.plt = runtime.plt;
+interface Candidate {
+  elf: ElfInfo;
+  file: string;
+  untrusted: boolean;
 }
 
-function finish(elf: ElfInfo, file: string, runtime: ElfInfo): DsoSymbols {
-  return {
-    table: SymbolTable.fromColumns(elf.symbols, false),
-    elf: runtime.loads.length > 0 ? runtime : elf,
-    file,
+/**
+ * The symbols of the chosen file, with the load segments of the file that was mapped (a .debug
+ * file's may differ). perf synthesizes `name@plt` from the runtime file
+ * (dso__synthesize_plt_symbols(runtime_ss)), whichever file gave the .symtab: a separate debug
+ * file's .rela.plt and .dynsym are NOBITS, so `donor`'s stubs are added. The table is cached by
+ * the identities of both files; a file that changed between the two reads gives no symbols.
+ */
+async function finish(src: Candidate, donor: ElfInfo | null, runtime: ElfInfo): Promise<DsoSymbols> {
+  const build = async () => {
+    const full = await readElf(src.file, 'symbols');
+    if (full === null || full.identity !== src.elf.identity) return null;
+    if (donor !== null) for (const p of donor.plt) full.symbols.addNamed(p.start, p.size, 1, p.name);
+    return { table: SymbolTable.fromColumns(full.symbols, false), extra: null };
   };
+  const key = ['elf', src.elf.identity, donor?.identity ?? ''];
+  const got = src.untrusted ? await build() : await cachedTable(key, build);
+  const elf = runtime.loads.length > 0 ? runtime : src.elf;
+  if (got === null) return { table: null, elf, file: src.file, missing: 'file changed while it was read' };
+  return { table: got.table, elf, file: src.file };
 }
 
 /**

@@ -64,6 +64,34 @@ export class SymbolColumns {
     this.module = more(this.module, new Int32Array(n));
   }
 
+  /** Columns read back from a cache (symtab-blob.ts): `n` symbols, names as byte ranges of `buf`. */
+  static of(
+    buf: Buffer,
+    encoding: 'utf8' | 'latin1',
+    n: number,
+    nameAt: Int32Array<ArrayBuffer>,
+    nameEnd: Int32Array<ArrayBuffer>,
+    module: Int32Array<ArrayBuffer>,
+    moduleNames: string[],
+  ): SymbolColumns {
+    const c = new SymbolColumns(buf, encoding);
+    c.start = new Float64Array(n);
+    c.size = new Float64Array(n);
+    c.binding = new Uint8Array(n);
+    c.nameAt = nameAt;
+    c.nameEnd = nameEnd;
+    c.module = module;
+    c.moduleNames.push(...moduleNames.slice(1));
+    c.count = n;
+    return c;
+  }
+
+  /** The bytes of name i (extra names encoded as this table's names are). */
+  nameBytes(i: number): Buffer {
+    const at = this.nameAt[i];
+    return at < 0 ? Buffer.from(this.extra[-at - 1], this.encoding) : this.buf.subarray(at, this.end(i));
+  }
+
   addNamed(start: number, size: number, binding: number, name: string): void {
     this.extra.push(name);
     this.add(start, size, binding, -this.extra.length, 0);
@@ -175,6 +203,32 @@ export class SymbolTable {
       this.decoded[i] = n;
     }
     return n;
+  }
+
+  /** What symtab-blob.ts stores: the kept symbols in address order and their names' columns. */
+  parts(): {
+    starts: Float64Array;
+    ends: Float64Array;
+    sized: Uint8Array;
+    rows: Int32Array;
+    cols: SymbolColumns;
+  } {
+    return { starts: this.starts, ends: this.ends, sized: this.sized, rows: this.rows, cols: this.cols };
+  }
+
+  /** A table read back by symtab-blob.ts: row i of `cols` is symbol i. */
+  static fromParts(
+    starts: Float64Array,
+    ends: Float64Array,
+    sized: Uint8Array,
+    cols: SymbolColumns,
+    alternatives: Map<number, string[]>,
+  ): SymbolTable {
+    const rows = new Int32Array(starts.length);
+    for (let i = 0; i < rows.length; i++) rows[i] = i;
+    const t = new SymbolTable(starts, ends, sized, rows, cols);
+    for (const [i, names] of alternatives) t.alternatives.set(i, names);
+    return t;
   }
 
   /** kallsyms module of symbol i (`nf_tables`), '' for the kernel itself. */

@@ -1,0 +1,152 @@
+/**
+ * A cache of built symbol tables, so a second analysis on the same host does not parse kallsyms
+ * and re-sort node's 80k symbols again (about 150 ms of a 60k-sample decode). An entry is keyed
+ * by what went into the table: the files read, each by fstat identity (device, inode, size,
+ * mtime and ctime in ns; ctime cannot be set back by a user), so a replaced or edited file is
+ * simply a different key. Lookups are exact; there is nothing to invalidate.
+ *
+ * Where: $CROSSTALK_SYMBOL_CACHE when it is an absolute path, else $XDG_CACHE_HOME/crosstalk/symbols
+ * (default ~/.cache). `CROSSTALK_SYMBOL_CACHE=off` turns it off. The directory must be trusted
+ * (safety/trusted-path.ts): under `sudo -E`, root may inherit a user's cache path, and a table
+ * planted there would name the functions in root's report; then root uses
+ * /var/cache/crosstalk/symbols, and anyone else goes without a cache. Entries are owner-only
+ * files opened without following links, written to a temporary name and renamed; a damaged
+ * entry is ignored and rebuilt. At most MAX_ENTRIES are kept, the least recently written go.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ensurePrivateDir, euid, untrustedReason } from '../../safety/trusted-path.ts';
+import type { SymbolTable } from './symtab.ts';
+import { tableFromBlob, tableToBlob } from './symtab-blob.ts';
+
+const VERSION = 'symtab-v1';
+/** Owner-only, as every file crosstalk writes. */
+const FILE_MODE = 0o600;
+const MAX_ENTRIES = 200;
+const MAX_ENTRY_BYTES = 1 << 30;
+const ENTRY = /^[0-9a-f]{64}\.symtab$/;
+export const SYSTEM_SYMBOL_CACHE = '/var/cache/crosstalk/symbols';
+
+let dirChoice: { dir: string | null; why: string } | undefined;
+
+/** The cache directory (created owner-only), or null; `why` says why none, or why the preferred one was not used. */
+export function symbolCacheDir(): { dir: string | null; why: string } {
+  dirChoice ??= chooseDir();
+  return dirChoice;
+}
+
+function chooseDir(): { dir: string | null; why: string } {
+  const env = process.env.CROSSTALK_SYMBOL_CACHE;
+  if (env === 'off' || env === '0') return { dir: null, why: 'CROSSTALK_SYMBOL_CACHE=off' };
+  const xdg = process.env.XDG_CACHE_HOME;
+  const wanted =
+    env?.startsWith('/') === true
+      ? env
+      : join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', 'symbols');
+  const candidates =
+    euid() === 0 && wanted !== SYSTEM_SYMBOL_CACHE ? [wanted, SYSTEM_SYMBOL_CACHE] : [wanted];
+  let why = '';
+  for (const dir of candidates) {
+    try {
+      ensurePrivateDir(dir);
+      // `why` keeps the reason a preferred directory was passed over.
+      return { dir, why };
+    } catch (e) {
+      why = `${why}${why ? '; ' : ''}${(e as Error).message}`;
+    }
+  }
+  return { dir: null, why };
+}
+
+/** Forgets the directory chosen (tests change the environment). */
+export function resetSymbolCacheDir(): void {
+  dirChoice = undefined;
+}
+
+function entryPath(dir: string, key: string[]): string {
+  const h = createHash('sha256');
+  h.update(VERSION);
+  for (const k of key) h.update(`\u0000${k}`);
+  return join(dir, `${h.digest('hex')}.symtab`);
+}
+
+/**
+ * The table cached under `key`, else `build()`'s, stored for next time. `extra` rides along
+ * (kallsyms' `_text`). A null from `build` is passed on and not stored.
+ */
+export async function cachedTable(
+  key: string[],
+  build: () => Promise<{ table: SymbolTable; extra: number | null } | null>,
+): Promise<{ table: SymbolTable; extra: number | null } | null> {
+  const { dir } = symbolCacheDir();
+  if (dir === null) return build();
+  const path = entryPath(dir, key);
+  const hit = await readEntry(path);
+  if (hit !== null) return hit;
+  const built = await build();
+  if (built !== null) await writeEntry(dir, path, tableToBlob(built.table, built.extra));
+  return built;
+}
+
+async function readEntry(path: string): Promise<{ table: SymbolTable; extra: number | null } | null> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.uid !== euid() || (st.mode & 0o022) !== 0 || st.size > MAX_ENTRY_BYTES)
+      return null;
+    return tableFromBlob(await fh.readFile());
+  } catch {
+    return null;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeEntry(dir: string, path: string, blob: Buffer): Promise<void> {
+  if (blob.length > MAX_ENTRY_BYTES || untrustedReason(dir) !== null) return;
+  const temp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    const fh = await open(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      FILE_MODE,
+    );
+    try {
+      await fh.writeFile(blob);
+      // A power cut after the rename must not leave a zero-filled entry that still parses.
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, path);
+    await prune(dir);
+  } catch {
+    await unlink(temp).catch(() => {});
+    // A cache that cannot be written is only slower.
+  }
+}
+
+/** Keeps the MAX_ENTRIES most recently written entries; other files in the directory are left alone. */
+async function prune(dir: string): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => ENTRY.test(n));
+  if (names.length <= MAX_ENTRIES) return;
+  const dated = await Promise.all(
+    names.map(async (n) => ({
+      n,
+      t: await stat(join(dir, n)).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      ),
+    })),
+  );
+  dated.sort((a, b) => a.t - b.t);
+  for (const { n } of dated.slice(0, names.length - MAX_ENTRIES)) await unlink(join(dir, n)).catch(() => {});
+}
