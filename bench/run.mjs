@@ -101,8 +101,8 @@ async function parseBench() {
   }
 }
 
-function timed(cmd, args) {
-  return timedRun(cmd, args).ms;
+function timed(cmd, args, env) {
+  return timedRun(cmd, args, env).ms;
 }
 
 /** GNU time, for a child's peak RSS; without it the RSS column reads NaN. */
@@ -116,10 +116,11 @@ const GNU_TIME = (() => {
 })();
 
 /** Wall time and the child's peak RSS (MB) of one run, output discarded. */
-function timedRun(cmd, args) {
+function timedRun(cmd, args, env = process.env) {
   const [file, argv] = GNU_TIME === null ? [cmd, args] : [GNU_TIME, ['-f', '%M', cmd, ...args]];
   const t = process.hrtime.bigint();
   const r = spawnSync(file, argv, {
+    env,
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -194,25 +195,33 @@ function recordBenchData(data, seconds) {
   });
 }
 
-/** Whole-process `analyze --json` (native decoder) next to `perf script` alone, alternating. */
+/**
+ * Whole-process `analyze --json` (native decoder) next to `perf script` alone, alternating: with
+ * the symbol-table cache warm (a second analysis on this host; the untimed run below fills it)
+ * and with it off (CROSSTALK_SYMBOL_CACHE=off: every table parsed, as on a first analysis).
+ */
 function timePerfData(data, what) {
   const bin = join(here, '../bin/crosstalk.js');
   const fields = 'comm,pid,tid,cpu,time,period,event,ip,sym,dso';
-  const ours = [];
+  const args = [bin, 'analyze', data, '--json', '--decoder', 'native'];
+  const cold = { ...process.env, CROSSTALK_SYMBOL_CACHE: 'off' };
+  const samples = runJson([bin, 'analyze', data, '--json']).input?.samples ?? '?';
+  const warm = [];
+  const off = [];
   const base = [];
   for (let i = 0; i < runs; i++) {
     base.push(timed('perf', ['script', '-f', '-i', data, '-F', fields, '--ns']));
-    ours.push(timed(process.execPath, [bin, 'analyze', data, '--json', '--decoder', 'native']));
+    warm.push(timed(process.execPath, args));
+    off.push(timed(process.execPath, args, cold));
   }
-  const samples = runJson([bin, 'analyze', data, '--json']).input?.samples ?? '?';
-  console.log(`perfdata: ${what}, ${samples} samples, median of ${ours.length} runs`);
-  console.log(`  perf script alone          ${median(base).toFixed(0).padStart(6)} ms`);
-  console.log(
-    `  analyze --json (native)    ${median(ours).toFixed(0).padStart(6)} ms   ${(median(ours) / median(base)).toFixed(2)}x perf script (target <= 0.5x)`,
-  );
-  console.log(
-    `  runs (ms): ${ours.map((x) => x.toFixed(0)).join(' ')}; perf script: ${base.map((x) => x.toFixed(0)).join(' ')}`,
-  );
+  const line = (label, xs) =>
+    `  ${label.padEnd(34)} ${median(xs).toFixed(0).padStart(6)} ms   ${(median(xs) / median(base)).toFixed(2)}x perf script (target <= 0.5x)`;
+  console.log(`perfdata: ${what}, ${samples} samples, median of ${warm.length} runs`);
+  console.log(`  ${'perf script alone'.padEnd(34)} ${median(base).toFixed(0).padStart(6)} ms`);
+  console.log(line('analyze --json, symbol cache warm', warm));
+  console.log(line('analyze --json, symbol cache off', off));
+  const list = (xs) => xs.map((x) => x.toFixed(0)).join(' ');
+  console.log(`  runs (ms): warm ${list(warm)}; off ${list(off)}; perf script ${list(base)}`);
 }
 
 if (which.length === 0 || which.includes('parse')) await parseBench();
