@@ -12,6 +12,7 @@ import { type CgroupHierarchies, pidsOf, v1MountWith, walkCgroups } from './cgro
 import type { CgroupMap } from './cgroup-map.ts';
 import { looksLikeContainer } from './cgroup-map.ts';
 import { FILE_CONCURRENCY, mapBounded } from './concurrency.ts';
+import { parseProcStat } from './proc-stat.ts';
 
 /** One line of a PSI file. avg* are percentages of wall time; total is microseconds stalled. */
 export interface Psi {
@@ -149,10 +150,8 @@ export function parseSlabinfo(text: string, wanted: RegExp = SLAB_ROWS): SlabRow
  * 2.6.11 have no steal column (null then).
  */
 export function parseCpuTimes(text: string): CpuTimes | null {
-  const line = text.split('\n').find((l) => l.startsWith('cpu '));
-  const f = line?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-  if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
-  return { steal: f[7], total: f.slice(0, 8).reduce((a, x) => a + x, 0) };
+  const cpu = parseProcStat(text).cpu;
+  return cpu === null ? null : { steal: cpu.steal, total: cpu.total };
 }
 
 /** `key value` lines (vmstat, cpu.stat) or `Key:   value kB` lines (meminfo). */

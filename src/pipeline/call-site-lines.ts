@@ -176,7 +176,8 @@ async function symbolStarts(elf: ElfInfo, list: [string, CallSiteAddress][]): Pr
   // Mangled names that could demangle to a wanted one: they contain its last identifier.
   const idents = [...names].map((n) => /([A-Za-z_]\w*)\s*(?:\(.*)?$/.exec(functionNameOf(n))?.[1] ?? n);
   const mangled: { name: string; start: number }[] = [];
-  for (let i = 0; i < cols.start.length; i++) {
+  // cols.length, not the columns' capacity: they grow by doubling.
+  for (let i = 0; i < cols.length; i++) {
     const name = cols.name(i);
     if (names.has(name)) add(name, cols.start[i]);
     else if (needsDemangling(name) && idents.some((id) => name.includes(`${id.length}${id}`)))
