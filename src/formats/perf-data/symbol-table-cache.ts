@@ -3,7 +3,8 @@
  * and re-sort node's 80k symbols again (about 150 ms of a 60k-sample decode). An entry is keyed
  * by what went into the table: the files read, each by fstat identity (device, inode, size,
  * mtime and ctime in ns; ctime cannot be set back by a user), so a replaced or edited file is
- * simply a different key. Lookups are exact; there is nothing to invalidate.
+ * simply a different key, and so is a different crosstalk build (rulesVersion). Lookups are
+ * exact; there is nothing to invalidate.
  *
  * Where: $CROSSTALK_SYMBOL_CACHE when it is an absolute path, else $XDG_CACHE_HOME/crosstalk/symbols
  * (default ~/.cache). `CROSSTALK_SYMBOL_CACHE=off` turns it off. The directory must be trusted
@@ -14,15 +15,45 @@
  * entry is ignored and rebuilt. At most MAX_ENTRIES are kept, the least recently written go.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, readdirSync, statSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensurePrivateDir, euid, untrustedReason } from '../../safety/trusted-path.ts';
 import type { SymbolTable } from './symtab.ts';
 import { tableFromBlob, tableToBlob } from './symtab-blob.ts';
 
-const VERSION = 'symtab-v1';
+const FORMAT = 'symtab-v1';
+
+let rules: string | undefined;
+
+/**
+ * What built the tables: the identity of the running bundle (dist/crosstalk.js), so a new or
+ * rebuilt crosstalk, whose ELF and kallsyms rules may differ, never reads an older one's tables.
+ * Run from source (tests), the identities of this folder's files stand in for it.
+ */
+function rulesVersion(): string {
+  if (rules !== undefined) return rules;
+  const self = fileURLToPath(import.meta.url);
+  const files = self.endsWith('.ts')
+    ? readdirSync(dirname(self))
+        .filter((n) => n.endsWith('.ts'))
+        .sort()
+        .map((n) => join(dirname(self), n))
+    : [self];
+  rules = files
+    .map((f) => {
+      try {
+        const st = statSync(f, { bigint: true });
+        return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join(',');
+  return rules;
+}
 /** Owner-only, as every file crosstalk writes. */
 const FILE_MODE = 0o600;
 const MAX_ENTRIES = 200;
@@ -68,7 +99,8 @@ export function resetSymbolCacheDir(): void {
 
 function entryPath(dir: string, key: string[]): string {
   const h = createHash('sha256');
-  h.update(VERSION);
+  h.update(FORMAT);
+  h.update(rulesVersion());
   for (const k of key) h.update(`\u0000${k}`);
   return join(dir, `${h.digest('hex')}.symtab`);
 }
