@@ -87,6 +87,11 @@ describe('symbol table blobs', () => {
     const back = tableFromBlob(tableToBlob(k.table, k.text));
     expect(back?.extra).toBe(k.text);
     expectSameLookups(k.table, back!.table);
+    // A buffer at an odd offset cannot hold aligned views: its columns are copied instead.
+    const blob = tableToBlob(k.table, k.text);
+    const odd = Buffer.concat([Buffer.alloc(1), blob]).subarray(1);
+    expect(odd.byteOffset % 8).not.toBe(0);
+    expectSameLookups(k.table, tableFromBlob(odd)!.table);
     const i = back!.table.find(0xc0000004);
     expect(back!.table.name(i)).toBe('nft_do_chain');
     expect(back!.table.module(i)).toBe('nf_tables');

@@ -8,7 +8,8 @@
  * bytes, u32 JSON bytes, f64 extra (the caller's number, e.g. kallsyms' `_text`; NaN for none),
  * then f64 starts[n], f64 ends[n], i32 nameAt[n], i32 nameEnd[n], i32 module[n], u8 sized[n],
  * the names, and JSON `{ modules: string[], alternatives: [index, names][] }`.
- * A blob that does not add up to its own lengths is refused (null), never half-read.
+ * A blob that does not add up to its own lengths is refused (null), never half-read. The
+ * columns read back are views into the buffer read where aligned (they keep it alive).
  */
 import { SymbolColumns, SymbolTable } from './symtab.ts';
 
@@ -68,19 +69,23 @@ export function tableFromBlob(b: Buffer): { table: SymbolTable; extra: number | 
   const fixed = n * (8 + 8 + 4 + 4 + 4 + 1);
   if (b.length !== HEAD + fixed + namesLen + jsonLen) return null;
   let p = HEAD;
-  // Copies, not views: a Buffer's offset need not be aligned for a Float64Array.
-  const take = <T>(make: (ab: ArrayBuffer) => T, len: number): T => {
-    const ab = new ArrayBuffer(len);
-    new Uint8Array(ab).set(b.subarray(p, p + len));
+  // Views into the read buffer where it is aligned for the element size (a fresh read is), else copies.
+  const take = <T>(make: (ab: ArrayBuffer, at: number, n: number) => T, size: number, count: number): T => {
+    const len = size * count;
+    const at = b.byteOffset + p;
     p += len;
-    return make(ab);
+    // A file read is never a SharedArrayBuffer.
+    if (at % size === 0) return make(b.buffer as ArrayBuffer, at, count);
+    const ab = new ArrayBuffer(len);
+    new Uint8Array(ab).set(b.subarray(p - len, p));
+    return make(ab, 0, count);
   };
-  const starts = take((ab) => new Float64Array(ab), n * 8);
-  const ends = take((ab) => new Float64Array(ab), n * 8);
-  const nameAt = take((ab) => new Int32Array(ab), n * 4);
-  const nameEnd = take((ab) => new Int32Array(ab), n * 4);
-  const module = take((ab) => new Int32Array(ab), n * 4);
-  const sized = take((ab) => new Uint8Array(ab), n);
+  const starts = take((ab, at, k) => new Float64Array(ab, at, k), 8, n);
+  const ends = take((ab, at, k) => new Float64Array(ab, at, k), 8, n);
+  const nameAt = take((ab, at, k) => new Int32Array(ab, at, k), 4, n);
+  const nameEnd = take((ab, at, k) => new Int32Array(ab, at, k), 4, n);
+  const module = take((ab, at, k) => new Int32Array(ab, at, k), 4, n);
+  const sized = take((ab, at, k) => new Uint8Array(ab, at, k), 1, n);
   const names = b.subarray(p, p + namesLen);
   p += namesLen;
   let meta: { modules: unknown; alternatives: unknown };
