@@ -6,9 +6,12 @@
 // other work, a request that is preempted in user space between lookups (its p99 reached 10 ms in
 // a run here) inflates the victim's mean but is not syscall time; the median request is one that
 // ran through. The kernel interval is part of what the victim's clock sees; the rest (formatting
-// the path, syscall entry and exit, the tracer's own cost per call) is the gap below 1x. The call
-// rate must agree within 30% with the victim's own lookups per second over its phase (it is paced
-// at 64k lookups/s, falls behind under the tracer's cost and catches up after the traced seconds).
+// the path, syscall entry and exit, the tracer's own cost per call) is the gap below 1x. The calls
+// counted must be the victim's: no more than the lookups it made over its whole phase (the traced
+// seconds are part of it), and a rate of at least 0.6x its average over the phase. Rates are not
+// compared more tightly: the victim is paced at 64k lookups/s, falls behind while bpftrace starts
+// or costs, and catches up faster than its pace, inside the traced seconds or after them (one CI
+// run counted 85k calls/s in the window against a 64k/s phase average).
 // Needs root, cgroup v2, bpftrace and a C compiler; holds the lab lock. Run under
 // /tmp/crosstalk-system.lock.
 import { availableParallelism } from 'node:os';
@@ -75,7 +78,13 @@ describe.skipIf(skip !== '')("crosstalk's per-container latency agrees with the 
     );
     expect(ratio).toBeGreaterThanOrEqual(0.6);
     expect(ratio).toBeLessThanOrEqual(1.1);
-    expect(Math.abs(stat.callsPerSecond / lookupsPerSecond - 1)).toBeLessThan(0.3);
+    const traced = stat.callsPerSecond * summary.windowSeconds;
+    const made = c.victim.latency.ops * batch;
+    console.log(
+      `victim lookups over the ${c.durationSeconds.toFixed(1)} s phase: ${made}; newfstatat calls traced in ${summary.windowSeconds.toFixed(1)} s: ${traced.toFixed(0)}`,
+    );
+    expect(traced).toBeLessThanOrEqual(made * 1.02);
+    expect(stat.callsPerSecond / lookupsPerSecond).toBeGreaterThanOrEqual(0.6);
     // The neighbours' probes fail: ENOENT, counted per container.
     const probers = summary.containers.filter((x) => result.groundTruth.antagonists.includes(x.name));
     expect(probers.length).toBeGreaterThan(0);
