@@ -90,6 +90,24 @@ describe.skipIf(reason !== null)(`call sites with file:line${reason ? ` (skipped
     },
   );
 
+  it('diff names the target call site with its file:line, in JSON and text', async () => {
+    // The same recording on both sides: every call site is in both runs, with no change.
+    const expected = lineOf(join(nativeSourceDir(), 'query-server.cc'), 'lab_fadvise(');
+    const data = join(dir, 'lab-fp.data');
+    const j = await runCli(['diff', '--json', data, data]);
+    expect(j.code, j.stderr).toBe(0);
+    const sites = (
+      JSON.parse(j.stdout) as { callSites: { syscall: string; file: string | null; line: number | null }[] }
+    ).callSites;
+    const site = sites.find((c) => c.syscall === 'fadvise64' && c.line !== null);
+    expect(site, JSON.stringify(sites.slice(0, 5))).toBeDefined();
+    expect(basename(site?.file ?? '')).toBe('query-server.cc');
+    expect(site?.line).toBe(expected);
+    const t = await runCli(['diff', '--no-color', data, data]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toContain(`at query-server.cc:${expected}`);
+  });
+
   it('libc wrapper (DWARF): each call site at its own line of the source', () => {
     const source = new URL('./fixtures/e2e/fadvise-logger.c', import.meta.url).pathname;
     const { json } = out['libc-dwarf'];

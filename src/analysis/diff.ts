@@ -18,7 +18,7 @@ import type { CounterSet } from './counters.ts';
 import { type ContainerPairing, type ExplicitMatch, matchContainers } from './match-containers.ts';
 import type { OffCpuContainer, OffCpuSummary } from './off-cpu.ts';
 import type { ContainerLatencyChange } from './syscall-latency.ts';
-import type { CallSiteSummary } from './syscalls.ts';
+import type { CallSiteSummary, SourceLine } from './syscalls.ts';
 
 export type Normalization = 'shares' | 'rate';
 
@@ -53,6 +53,8 @@ export interface CallSiteDelta {
   module: string | null;
   wrapper: string | null;
   change: Delta;
+  /** The target's file:line of the call site, when debug info locates it (pipeline/diff.ts). */
+  source?: SourceLine;
 }
 
 export interface PathDelta {

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { Normalization } from '../analysis/diff.ts';
 import type { ExplicitMatch } from '../analysis/match-containers.ts';
-import { diffFoldedLoaded, diffLoaded } from '../pipeline/diff.ts';
+import { diffFoldedLoaded, diffLoadedWithLines } from '../pipeline/diff.ts';
 import { type LoadedInput, loadInput } from '../pipeline/load.ts';
 import { diffReport } from '../pipeline/report.ts';
 import { diffJson } from '../report/diff-json.ts';
@@ -77,7 +77,7 @@ export function registerDiff(program: Command): void {
         process.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : '');
         return;
       }
-      const d = diffLoaded(base, target, { normalize, match, top });
+      const d = await diffLoadedWithLines(base, target, { normalize, match, top });
       if (flags.html !== undefined) await writeHtml(flags.html, diffReport(base, target, d), flags.force);
       const latency = { baseline: d.baseline.syscallLatency, target: d.target.syscallLatency };
       if (flags.json) process.stdout.write(jsonText(diffJson(d.diff, d.findings, latency)));

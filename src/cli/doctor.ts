@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type Finding, worstSeverity } from '../analysis/findings.ts';
 import { analyzeLoadedWithLines } from '../pipeline/analyze.ts';
-import { diffLoaded } from '../pipeline/diff.ts';
+import { diffLoadedWithLines } from '../pipeline/diff.ts';
 import { checkInputRef, loadInput } from '../pipeline/load.ts';
 import { analysisReport, diffReport } from '../pipeline/report.ts';
 import { diffJson } from '../report/diff-json.ts';
@@ -78,7 +78,7 @@ export function registerDoctor(program: Command): void {
       let html: HtmlReportInput;
       if (flags.baseline !== undefined) {
         const base = await loadInput(flags.baseline, { store: flags.store });
-        const r = diffLoaded(base, loaded);
+        const r = await diffLoadedWithLines(base, loaded);
         findings = r.findings;
         const latency = { baseline: r.baseline.syscallLatency, target: r.target.syscallLatency };
         doc = jsonText(diffJson(r.diff, findings, latency));

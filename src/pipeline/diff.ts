@@ -3,6 +3,7 @@
  * with the baseline for growth; the differential folded stacks of FlameGraph's difffolded.pl.
  */
 import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
+import type { StackAttribution } from '../analysis/attribute.ts';
 import { diagnose } from '../analysis/diagnose.ts';
 import { type DiffResult, diffAnalyses, type Normalization } from '../analysis/diff.ts';
 import { diffFolded } from '../analysis/diff-profile.ts';
@@ -10,7 +11,9 @@ import type { Finding } from '../analysis/findings.ts';
 import type { ExplicitMatch } from '../analysis/match-containers.ts';
 import { labelSamples } from '../analysis/sample-labels.ts';
 import { diffLatency } from '../analysis/syscall-latency.ts';
+import type { SourceLine } from '../analysis/syscalls.ts';
 import { victimSide } from '../analysis/victim-harm.ts';
+import { withCallSiteLines } from './call-site-lines.ts';
 import type { LoadedInput } from './load.ts';
 
 export interface Diffed {
@@ -18,6 +21,44 @@ export interface Diffed {
   findings: Finding[];
   target: AnalysisResult;
   baseline: AnalysisResult;
+  /** The target's stack attribution, for file:line of its call sites (diffLoadedWithLines). */
+  attributionOf?: (stack: number) => StackAttribution;
+}
+
+/**
+ * diffLoaded, then file:line (debug info through addr2line; call-site-lines.ts) for the call
+ * sites the target's findings and call-site deltas name. Only those few are resolved.
+ */
+export async function diffLoadedWithLines(
+  base: LoadedInput,
+  target: LoadedInput,
+  opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
+): Promise<Diffed> {
+  const d = diffLoaded(base, target, opts);
+  const attributionOf = d.attributionOf;
+  if (attributionOf === undefined) return d;
+  const lined = await withCallSiteLines(target.profile, attributionOf, {
+    result: d.target,
+    findings: d.findings,
+  });
+  if (lined.result === d.target) return d;
+  const sources = new Map<string, SourceLine>();
+  for (const s of lined.result.syscalls)
+    for (const c of s.callSites)
+      if (c.status === 'found' && c.source)
+        sources.set(siteKey(s.name, c.function, c.module, c.wrapper), c.source);
+  const callSites = d.diff.callSites.map((x) => {
+    const source =
+      x.function !== null && x.module !== null
+        ? sources.get(siteKey(x.syscall, x.function, x.module, x.wrapper))
+        : undefined;
+    return source === undefined || x.status !== 'found' ? x : { ...x, source };
+  });
+  return { ...d, diff: { ...d.diff, callSites }, target: lined.result, findings: lined.findings };
+}
+
+function siteKey(syscall: string, fn: string, module: string, wrapper: string | null): string {
+  return [syscall, fn, module, wrapper ?? ''].join('\u0000');
 }
 
 /** Throws DiffError (analysis/diff.ts) when the two inputs cannot be compared. */
@@ -71,7 +112,13 @@ export function diffLoaded(
     counters: target.counters,
     hasBaseline: true,
   });
-  return { diff: d, findings, target: targetResult, baseline: baseResult };
+  return {
+    diff: d,
+    findings,
+    target: targetResult,
+    baseline: baseResult,
+    attributionOf: (s) => labels.attributions.of(s),
+  };
 }
 
 /** `stack BASELINE TARGET` lines, containers paired as the diff pairs them. */

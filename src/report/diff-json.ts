@@ -92,7 +92,12 @@ export function diffJson(
       total: c(s.total),
       containers: s.containers.map((x) => ({ ...x, change: c(x.change) })),
     })),
-    callSites: d.callSites.map((x) => ({ ...x, change: c(x.change) })),
+    callSites: d.callSites.map(({ source, ...x }) => ({
+      ...x,
+      file: source?.file ?? null,
+      line: source?.line ?? null,
+      change: c(x.change),
+    })),
     kernelPaths: d.kernelPaths.map((x) => ({ ...x, change: c(x.change) })),
     counters: d.counters.map((x) => ({ ...x, change: c(x.change) })),
     offCpu: d.offCpu && {

@@ -73,6 +73,13 @@ export const diffSchema = z.object({
       function: z.string().nullable(),
       module: z.string().nullable(),
       wrapper: z.string().nullable(),
+      file: z
+        .string()
+        .nullable()
+        .describe(
+          "the call site's source file in the target, from debug info (addr2line); null when unknown",
+        ),
+      line: z.number().int().nullable().describe('its line in that file; null when unknown'),
       change,
     }),
   ),

@@ -3,7 +3,7 @@ import { createColors } from 'picocolors';
 import type { Delta, DiffResult } from '../analysis/diff.ts';
 import type { Finding } from '../analysis/findings.ts';
 import { counterLabel, formatCounter } from './counter-labels.ts';
-import { renderFindings } from './findings-text.ts';
+import { renderFindings, sourceText } from './findings-text.ts';
 import { renderLatencyChange } from './latency-text.ts';
 import { pad, percent, safeText } from './safe-text.ts';
 
@@ -78,7 +78,8 @@ export function renderDiff(d: DiffResult, findings: Finding[], opts: DiffTextOpt
       : x.status === 'lost'
         ? '(lost by frame-pointer unwinding)'
         : `(${x.status})`;
-    out.push(row(inUnit, safeText(`${x.syscall} from ${who}`, 54), x.change, c));
+    // file:line after the change column: the table's columns stay aligned, the name stays whole.
+    out.push(row(inUnit, safeText(`${x.syscall} from ${who}`, 54), x.change, c) + sourceText(x.source));
   }
   out.push('', head('Kernel paths'));
   for (const x of d.kernelPaths.slice(0, n)) {

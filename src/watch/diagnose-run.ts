@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import type { AnalysisResult } from '../analysis/analyze.ts';
 import type { SyscallRateRow } from '../analysis/diagnose.ts';
 import type { Finding } from '../analysis/findings.ts';
-import { analyzeLoaded } from '../pipeline/analyze.ts';
-import { diffLoaded } from '../pipeline/diff.ts';
+import { analyzeLoadedWithLines } from '../pipeline/analyze.ts';
+import { diffLoadedWithLines } from '../pipeline/diff.ts';
 import { loadInput } from '../pipeline/load.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { analyzeJson, jsonText } from '../report/json.ts';
@@ -32,14 +32,14 @@ export async function diagnoseRun(runDir: string, baselineDir: string | null): P
   const rates = loaded.syscallRates;
   if (baselineDir !== null) {
     const base = await loadInput(baselineDir, {});
-    const r = diffLoaded(base, loaded);
+    const r = await diffLoadedWithLines(base, loaded);
     const report = join(runDir, REPORT_DIFF_JSON);
     // The victim side of both windows (syscall-latency.json), as doctor --baseline writes it.
     const latency = { baseline: r.baseline.syscallLatency, target: r.target.syscallLatency };
     await writeFile(report, jsonText(diffJson(r.diff, r.findings, latency)), { mode: FILE_MODE, flag: 'wx' });
     return { findings: r.findings, analysis: r.target, syscallRates: rates, report };
   }
-  const r = analyzeLoaded(loaded);
+  const r = await analyzeLoadedWithLines(loaded);
   const report = join(runDir, REPORT_JSON);
   await writeFile(report, jsonText(analyzeJson(r.result, r.findings)), { mode: FILE_MODE, flag: 'wx' });
   return { findings: r.findings, analysis: r.result, syscallRates: rates, report };
