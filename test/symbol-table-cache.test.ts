@@ -2,7 +2,8 @@
  * The symbol-table cache (symbol-table-cache.ts, symtab-blob.ts): a table read back from its blob
  * answers every lookup as the table built from the ELF file or kallsyms does; entries are keyed by
  * file identity, so a changed file misses; damaged, foreign, group-writable or linked entries are
- * ignored; an untrusted cache directory is never used; CROSSTALK_SYMBOL_CACHE=off turns it off.
+ * ignored; an untrusted cache directory is never used; old entries go past the count and size
+ * limits; CROSSTALK_SYMBOL_CACHE=off turns it off.
  */
 import {
   chmodSync,
@@ -24,6 +25,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readElf } from '../src/formats/perf-data/elf.ts';
 import { dsoSymbols } from '../src/formats/perf-data/symbol-sources.ts';
 import {
+  pruneSymbolCache,
   resetSymbolCacheDir,
   SYSTEM_SYMBOL_CACHE,
   symbolCacheDir,
@@ -208,6 +210,23 @@ describe('symbol table cache', () => {
     if (isRoot) expect(chosen.dir).toBe(SYSTEM_SYMBOL_CACHE);
     else expect(chosen.dir).toBeNull();
     expect(chosen.why).toMatch(/writable by every user/);
+  });
+
+  it('keeps the newest entries within the entry and byte limits, and nothing else is touched', async () => {
+    const d = join(dir, 'prune');
+    mkdirSync(d);
+    const name = (k: number) => `${k.toString(16).padStart(64, '0')}.symtab`;
+    const now = Date.now() / 1000;
+    // Entries 0..5, 100 bytes each, entry k written k minutes ago (0 is the newest).
+    for (let k = 0; k < 6; k++) {
+      writeFileSync(join(d, name(k)), Buffer.alloc(100));
+      utimesSync(join(d, name(k)), now - 60 * k, now - 60 * k);
+    }
+    writeFileSync(join(d, 'notes.txt'), 'not an entry');
+    expect(await pruneSymbolCache(d, { entries: 4, bytes: 1 << 20 })).toBe(2);
+    expect(readdirSync(d).sort()).toEqual([...[0, 1, 2, 3].map(name), 'notes.txt'].sort());
+    expect(await pruneSymbolCache(d, { entries: 100, bytes: 250 })).toBe(2);
+    expect(readdirSync(d).sort()).toEqual([name(0), name(1), 'notes.txt'].sort());
   });
 
   it('is off with CROSSTALK_SYMBOL_CACHE=off', async () => {

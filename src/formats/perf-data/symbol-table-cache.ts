@@ -12,11 +12,12 @@
  * planted there would name the functions in root's report; then root uses
  * /var/cache/crosstalk/symbols, and anyone else goes without a cache. Entries are owner-only
  * files opened without following links, written to a temporary name and renamed; a damaged
- * entry is ignored and rebuilt. At most MAX_ENTRIES are kept, the least recently written go.
+ * entry is ignored and rebuilt. At most MAX_ENTRIES entries and MAX_TOTAL_BYTES are kept, the
+ * least recently written go.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, readdirSync, statSync } from 'node:fs';
-import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +58,9 @@ function rulesVersion(): string {
 /** Owner-only, as every file crosstalk writes. */
 const FILE_MODE = 0o600;
 const MAX_ENTRIES = 200;
-const MAX_ENTRY_BYTES = 1 << 30;
+/** All entries together; node's table is ~7 MB, kallsyms' ~6 MB, most libraries' under 1 MB. */
+const MAX_TOTAL_BYTES = 512 << 20;
+const MAX_ENTRY_BYTES = 128 << 20;
 const ENTRY = /^[0-9a-f]{64}\.symtab$/;
 export const SYSTEM_SYMBOL_CACHE = '/var/cache/crosstalk/symbols';
 
@@ -159,26 +162,45 @@ async function writeEntry(dir: string, path: string, blob: Buffer): Promise<void
       await fh.close();
     }
     await rename(temp, path);
-    await prune(dir);
+    await pruneSymbolCache(dir);
   } catch {
     await unlink(temp).catch(() => {});
     // A cache that cannot be written is only slower.
   }
 }
 
-/** Keeps the MAX_ENTRIES most recently written entries; other files in the directory are left alone. */
-async function prune(dir: string): Promise<void> {
+/**
+ * Keeps the most recently written entries, at most `limits.entries` of them and `limits.bytes`
+ * together; other files in the directory are left alone. Returns how many entries it removed.
+ */
+export async function pruneSymbolCache(
+  dir: string,
+  limits: { entries: number; bytes: number } = { entries: MAX_ENTRIES, bytes: MAX_TOTAL_BYTES },
+): Promise<number> {
   const names = (await readdir(dir)).filter((n) => ENTRY.test(n));
-  if (names.length <= MAX_ENTRIES) return;
-  const dated = await Promise.all(
-    names.map(async (n) => ({
-      n,
-      t: await stat(join(dir, n)).then(
-        (s) => s.mtimeMs,
-        () => 0,
+  const entries = await Promise.all(
+    names.map((n) =>
+      lstat(join(dir, n)).then(
+        (st) => ({ n, t: st.mtimeMs, size: st.size }),
+        () => null,
       ),
-    })),
+    ),
   );
-  dated.sort((a, b) => a.t - b.t);
-  for (const { n } of dated.slice(0, names.length - MAX_ENTRIES)) await unlink(join(dir, n)).catch(() => {});
+  const newestFirst = entries.filter((e) => e !== null).sort((x, y) => y.t - x.t);
+  let kept = 0;
+  let bytes = 0;
+  let removed = 0;
+  for (const e of newestFirst) {
+    if (kept < limits.entries && bytes + e.size <= limits.bytes) {
+      kept++;
+      bytes += e.size;
+    } else if (
+      await unlink(join(dir, e.n)).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed++;
+  }
+  return removed;
 }
