@@ -220,6 +220,24 @@ function finding(over: Partial<Finding> = {}): Finding {
 }
 
 /** A system container with a near-empty syscall in both runs: the tracer's floor (0.3 us here). */
+/** static-1's off-CPU change: no blocked time, runnable tasks from `baseline` to `target`. */
+function runnableGrowth(baseline: number, target: number, delta: number) {
+  return {
+    id: victimId('static-1'),
+    name: 'static-1',
+    blocked: { baseline: 0, target: 0, delta: 0 },
+    runnable: { baseline, target, delta },
+    syscalls: [],
+  };
+}
+
+/** static-1's latency: 20k newfstatat calls of 2 us. */
+const staticLatency = () =>
+  summarizeLatency(
+    countsOf([{ cg: lab('static-1'), name: 'newfstatat', calls: 20_000, ns: 2000, p: 2000 }]),
+    containerOf,
+  );
+
 const FLOOR_ROW = { cg: '/system.slice/cron.service', name: 'getppid', calls: 5_000, ns: 300, p: 300 };
 
 function withBaseline(
@@ -360,13 +378,7 @@ describe('victim harm', () => {
   });
 
   it("runnable growth the finding's antagonist did not cause (by the switches) is not harm from it", () => {
-    const off = {
-      id: victimId('static-1'),
-      name: 'static-1',
-      blocked: { baseline: 0, target: 0, delta: 0 },
-      runnable: { baseline: 0.1, target: 0.5, delta: 0.4 },
-      syscalls: [],
-    };
+    const off = runnableGrowth(0.1, 0.5, 0.4);
     const matrix = (byAntagonist: number) => ({
       windowSeconds: 2,
       victims: [
@@ -419,13 +431,7 @@ describe('victim harm', () => {
       culprits: [],
       ambiguousSeconds: 0,
     });
-    const off = {
-      id: victimId('static-1'),
-      name: 'static-1',
-      blocked: { baseline: 0, target: 0, delta: 0 },
-      runnable: { baseline: 0.2, target: 0.5, delta: 0.3 },
-      syscalls: [],
-    };
+    const off = runnableGrowth(0.2, 0.5, 0.3);
     const run = (controlsAfter: number) =>
       applyVictimSide([finding({ antagonist: null })], {
         latency: null,
@@ -441,23 +447,12 @@ describe('victim harm', () => {
   });
 
   it('runnable growth alone makes a victim degraded', () => {
-    const base = summarizeLatency(
-      countsOf([{ cg: lab('static-1'), name: 'newfstatat', calls: 20_000, ns: 2000, p: 2000 }]),
-      containerOf,
-    );
+    const base = staticLatency();
     const change = diffLatency(base, base, new Map());
     const [f] = applyVictimSide([finding()], {
       latency: base,
       latencyChange: change,
-      offCpuChange: [
-        {
-          id: victimId('static-1'),
-          name: 'static-1',
-          blocked: { baseline: 0, target: 0, delta: 0 },
-          runnable: { baseline: 0.1, target: 0.5, delta: 0.4 },
-          syscalls: [],
-        },
-      ],
+      offCpuChange: [runnableGrowth(0.1, 0.5, 0.4)],
       hasBaseline: true,
     });
     expect(f.victims[0].harm?.summary).toContain('runnable +0.40 tasks');
@@ -465,23 +460,12 @@ describe('victim harm', () => {
   });
 
   it('runnable growth under a finding that blames no one, with no drift to compare, is not harm', () => {
-    const base = summarizeLatency(
-      countsOf([{ cg: lab('static-1'), name: 'newfstatat', calls: 20_000, ns: 2000, p: 2000 }]),
-      containerOf,
-    );
+    const base = staticLatency();
     const judge = (over: Partial<Finding>) =>
       applyVictimSide([finding({ signature: 'runqueue-contention', ...over })], {
         latency: base,
         latencyChange: diffLatency(base, base, new Map()),
-        offCpuChange: [
-          {
-            id: victimId('static-1'),
-            name: 'static-1',
-            blocked: { baseline: 0, target: 0, delta: 0 },
-            runnable: { baseline: 0.1, target: 0.19, delta: 0.09 },
-            syscalls: [],
-          },
-        ],
+        offCpuChange: [runnableGrowth(0.1, 0.19, 0.09)],
         hasBaseline: true,
       })[0];
     const anonymous = judge({ antagonist: null });
