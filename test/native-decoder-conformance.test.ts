@@ -8,13 +8,13 @@
  * System test: it records the whole host (run it holding /tmp/crosstalk-system.lock).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importProfile } from '../src/formats/input.ts';
 import { CPU_BOUND, SYSCALL_HEAVY, TestCgroups } from './record-cgroups.ts';
-import { runCli } from './support/cli.ts';
+import { recordShortRun, runCli } from './support/cli.ts';
 import { type Conformance, compareDecoders, type SwitchConformance } from './support/decoder-conformance.ts';
 import { pathWithoutPerf } from './support/no-perf-path.ts';
 
@@ -108,24 +108,7 @@ describe.skipIf(skip !== null)(`native decoder vs perf script${skip ? ` (skipped
     files.events = join(work, 'events.data');
     await record(files.events, ['-g', '-e', 'cpu-clock', '-e', 'page-faults', '-F', '999'], 1);
     // crosstalk's own recording path (perf -N, its event mix, the run's build-id cache).
-    const store = join(work, 'store');
-    const rec = await runCli(
-      [
-        'record',
-        '--duration',
-        '2',
-        '--frequency',
-        '499',
-        '--off-cpu',
-        '--no-syscall-rates',
-        '--no-syscall-latency',
-        '--store',
-        store,
-      ],
-      { timeoutMs: 120_000 },
-    );
-    if (rec.code !== 0) throw new Error(`crosstalk record failed: ${rec.stderr}`);
-    files.run = join(store, readdirSync(store)[0], 'perf.data');
+    files.run = join(await recordShortRun(join(work, 'store')), 'perf.data');
   }, 240_000);
 
   afterAll(async () => {

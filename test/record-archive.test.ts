@@ -5,11 +5,11 @@
  * perf script. System test: it records the whole host (run it holding /tmp/crosstalk-system.lock).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.ts';
+import { recordShortRun, runCli } from './support/cli.ts';
 import { pathWithoutPerf } from './support/no-perf-path.ts';
 
 function whyNot(): string | null {
@@ -31,26 +31,11 @@ describe.skipIf(skip !== null)(`record --archive${skip ? ` (skipped: ${skip})` :
     work = mkdtempSync(join(tmpdir(), 'crosstalk-archive-test-'));
     // A workload with kernel frames (syscalls), running through the window.
     workload = spawn('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=64', 'count=100000000'], { stdio: 'ignore' });
-    const store = join(work, 'store');
-    const rec = await runCli(
-      [
-        'record',
-        '--duration',
-        '2',
-        '--frequency',
-        '499',
-        '--off-cpu',
-        '--no-syscall-rates',
-        '--no-syscall-latency',
-        '--archive',
-        '--store',
-        store,
-      ],
-      { timeoutMs: 120_000 },
-    );
-    workload.kill();
-    if (rec.code !== 0) throw new Error(`crosstalk record --archive failed: ${rec.stderr}`);
-    run = join(store, readdirSync(store)[0]);
+    try {
+      run = await recordShortRun(join(work, 'store'), ['--archive']);
+    } finally {
+      workload.kill();
+    }
   }, 180_000);
 
   afterAll(() => {
