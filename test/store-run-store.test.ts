@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeFileExclusive } from '../src/store/atomic-file.ts';
+import { writeFileAtomic, writeFileExclusive } from '../src/safety/atomic-file.ts';
 import {
   AmbiguousRunError,
   RunNotFoundError,

@@ -4,7 +4,7 @@
  * the run directory as syscall-latency.json (also when it could not run: the file says why).
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../store/atomic-file.ts';
+import { writeFileAtomic } from '../safety/atomic-file.ts';
 import { SYSCALL_LATENCY_FILE, type SyscallLatencyFile } from '../store/syscall-latency-file.ts';
 import type { CgroupHierarchies } from './cgroup-fs.ts';
 import {

@@ -14,7 +14,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FILE_MODE, writeFileAtomic, writeFileAtomicSync } from '../store/atomic-file.ts';
+import { FILE_MODE, writeFileAtomic, writeFileAtomicSync } from '../safety/atomic-file.ts';
 import { COUNTERS_SCHEMA, type StoredCounters } from '../store/counters-file.ts';
 import {
   COUNTERS_FILE,

@@ -7,7 +7,7 @@ import { chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerName } from '../analysis/containers.ts';
 import { readPerfData } from '../formats/perf-data/reader.ts';
-import { FILE_MODE } from '../store/atomic-file.ts';
+import { FILE_MODE } from '../safety/atomic-file.ts';
 import { PERF_DATA_FILE, SYSCALLS_DATA_FILE } from '../store/metadata.ts';
 import { SYSCALL_LATENCY_FILE } from '../store/syscall-latency-file.ts';
 import { mapCgroups } from './cgroup-map.ts';

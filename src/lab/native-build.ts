@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { ToolError } from '../formats/errors.ts';
 import { removeTreeNoFollow } from '../safety/safe-remove.ts';
 import { ensurePrivateDir, euid, nearestExisting, untrustedReason } from '../safety/trusted-path.ts';
-import { writeFileAtomicSync } from '../store/atomic-file.ts';
+import { writeFileAtomicSync } from '../safety/atomic-file.ts';
 
 export type WorkloadName =
   | 'query-server'

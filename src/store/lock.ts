@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FILE_MODE } from './atomic-file.ts';
+import { FILE_MODE } from '../safety/atomic-file.ts';
 import { StoreLockedError } from './errors.ts';
 
 export const LOCK_NAME = '.lock';

@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UntrustedPathError, untrustedReason } from '../safety/trusted-path.ts';
-import { DIR_MODE, writeFileAtomic } from './atomic-file.ts';
+import { DIR_MODE, writeFileAtomic } from '../safety/atomic-file.ts';
 import { AmbiguousRunError, RunNotFoundError, StoreRefusedError } from './errors.ts';
 import { isAlive, withStoreLock } from './lock.ts';
 import { METADATA_FILE, parseRunMetadata, RUN_SCHEMA, type RunMetadata } from './metadata.ts';

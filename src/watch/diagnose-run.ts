@@ -15,7 +15,7 @@ import { diffLoadedWithLines } from '../pipeline/diff.ts';
 import { loadInput } from '../pipeline/load.ts';
 import { diffJson } from '../report/diff-json.ts';
 import { analyzeJson, jsonText } from '../report/json.ts';
-import { FILE_MODE } from '../store/atomic-file.ts';
+import { FILE_MODE } from '../safety/atomic-file.ts';
 import { REPORT_DIFF_JSON, REPORT_JSON } from '../store/metadata.ts';
 
 export interface RunDiagnosis {

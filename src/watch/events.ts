@@ -10,7 +10,7 @@ import {
   type WatchEvent,
   type WatchEventBody,
 } from '../report/watch-event-schema.ts';
-import { FILE_MODE } from '../store/atomic-file.ts';
+import { FILE_MODE } from '../safety/atomic-file.ts';
 
 export interface EventLogOptions {
   file: string;

@@ -9,7 +9,7 @@ import { appendFileSync, renameSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { FILE_MODE } from '../store/atomic-file.ts';
+import { FILE_MODE } from '../safety/atomic-file.ts';
 import { type IntervalValues, isSeriesName, SERIES, type SeriesName } from './series.ts';
 import { type Firing, observe, SeriesRing, type TriggerRule } from './trigger.ts';
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { triggerSchema } from '../report/watch-event-schema.ts';
-import { writeFileAtomic } from '../store/atomic-file.ts';
+import { writeFileAtomic } from '../safety/atomic-file.ts';
 import { isWhole, type RunStore, type RunSummary } from '../store/store.ts';
 
 export const WATCH_RUN_FILE = 'watch.json';

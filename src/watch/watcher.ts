@@ -18,7 +18,7 @@ import { type CounterSample, CounterSampler } from '../collect/counter-sampler.t
 import type { RecordOptions } from '../collect/record-options.ts';
 import { RecordingCancelledError, recordRun } from '../collect/recorder.ts';
 import type { WatchTrigger } from '../report/watch-event-schema.ts';
-import { DIR_MODE } from '../store/atomic-file.ts';
+import { DIR_MODE } from '../safety/atomic-file.ts';
 import type { RunStore } from '../store/store.ts';
 import { diagnoseRun } from './diagnose-run.ts';
 import type { EventLog } from './events.ts';
