@@ -20,13 +20,18 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../formats/errors.ts';
-import { removeTreeNoFollow } from '../safety/safe-remove.ts';
-import { ensurePrivateDir, euid, nearestExisting, untrustedReason } from '../safety/trusted-path.ts';
 import { writeFileAtomicSync } from '../safety/atomic-file.ts';
+import { removeTreeNoFollow } from '../safety/safe-remove.ts';
+import {
+  cacheDirs,
+  ensurePrivateDir,
+  euid,
+  nearestExisting,
+  untrustedReason,
+} from '../safety/trusted-path.ts';
 
 export type WorkloadName =
   | 'query-server'
@@ -95,7 +100,7 @@ export function nativeSourceDir(): string {
 }
 
 /** Where root keeps the build cache when the caller's XDG/HOME cache is not its own. */
-export const systemCacheRoot = '/var/cache/crosstalk/lab';
+export const systemCacheRoot = cacheDirs('lab').system;
 
 /**
  * `$XDG_CACHE_HOME/crosstalk/lab` (default ~/.cache), unless part of that path belongs to or can
@@ -104,9 +109,7 @@ export const systemCacheRoot = '/var/cache/crosstalk/lab';
  * cache is used instead, and `onProgress` says so.
  */
 function cacheRootFor(onProgress?: (msg: string) => void): string {
-  // The XDG spec says to ignore a relative XDG_CACHE_HOME.
-  const xdg = process.env.XDG_CACHE_HOME;
-  const root = join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', 'lab');
+  const root = cacheDirs('lab').user;
   const why = untrustedReason(nearestExisting(root));
   if (why === null) return root;
   onProgress?.(`ignoring the build cache ${root} (${why}); using ${systemCacheRoot}`);

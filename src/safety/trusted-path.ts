@@ -7,6 +7,7 @@
  * on the way is owned by root or by us and leads to a trusted path itself.
  */
 import { lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 
 /** The path is not safe for root to use: someone else owns or can write part of it. */
@@ -103,4 +104,17 @@ export function ensurePrivateDir(dir: string, uid = euid()): void {
   assertTrusted(base, uid);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   assertTrusted(dir, uid);
+}
+
+/**
+ * crosstalk's cache folder `name`: `$XDG_CACHE_HOME/crosstalk/NAME` (default ~/.cache; a relative
+ * XDG_CACHE_HOME is ignored, as the XDG spec says), and the system one root uses when that path
+ * is not its own (under `sudo -E` or `su` without `-`, root inherits a user's XDG_CACHE_HOME/HOME).
+ */
+export function cacheDirs(name: string): { user: string; system: string } {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return {
+    user: join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', name),
+    system: join('/var/cache/crosstalk', name),
+  };
 }

@@ -15,13 +15,13 @@
  * entry is ignored and rebuilt. At most MAX_ENTRIES entries and MAX_TOTAL_BYTES are kept, the
  * least recently written go.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants, readdirSync, statSync } from 'node:fs';
-import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { lstat, open, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensurePrivateDir, euid, untrustedReason } from '../../safety/trusted-path.ts';
+import { writeFileAtomic } from '../../safety/atomic-file.ts';
+import { cacheDirs, ensurePrivateDir, euid, untrustedReason } from '../../safety/trusted-path.ts';
 import type { SymbolTable } from './symtab.ts';
 import { tableFromBlob, tableToBlob } from './symtab-blob.ts';
 
@@ -55,14 +55,12 @@ function rulesVersion(): string {
     .join(',');
   return rules;
 }
-/** Owner-only, as every file crosstalk writes. */
-const FILE_MODE = 0o600;
 const MAX_ENTRIES = 200;
 /** All entries together; node's table is ~7 MB, kallsyms' ~6 MB, most libraries' under 1 MB. */
 const MAX_TOTAL_BYTES = 512 << 20;
 const MAX_ENTRY_BYTES = 128 << 20;
 const ENTRY = /^[0-9a-f]{64}\.symtab$/;
-export const SYSTEM_SYMBOL_CACHE = '/var/cache/crosstalk/symbols';
+export const SYSTEM_SYMBOL_CACHE = cacheDirs('symbols').system;
 
 let dirChoice: { dir: string | null; why: string } | undefined;
 
@@ -75,11 +73,7 @@ export function symbolCacheDir(): { dir: string | null; why: string } {
 function chooseDir(): { dir: string | null; why: string } {
   const env = process.env.CROSSTALK_SYMBOL_CACHE;
   if (env === 'off' || env === '0') return { dir: null, why: 'CROSSTALK_SYMBOL_CACHE=off' };
-  const xdg = process.env.XDG_CACHE_HOME;
-  const wanted =
-    env?.startsWith('/') === true
-      ? env
-      : join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'crosstalk', 'symbols');
+  const wanted = env?.startsWith('/') === true ? env : cacheDirs('symbols').user;
   const candidates =
     euid() === 0 && wanted !== SYSTEM_SYMBOL_CACHE ? [wanted, SYSTEM_SYMBOL_CACHE] : [wanted];
   let why = '';
@@ -147,24 +141,11 @@ async function readEntry(path: string): Promise<{ table: SymbolTable; extra: num
 
 async function writeEntry(dir: string, path: string, blob: Buffer): Promise<void> {
   if (blob.length > MAX_ENTRY_BYTES || untrustedReason(dir) !== null) return;
-  const temp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
-    const fh = await open(
-      temp,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      FILE_MODE,
-    );
-    try {
-      await fh.writeFile(blob);
-      // A power cut after the rename must not leave a zero-filled entry that still parses.
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, path);
+    // fsynced before the rename: a power cut must not leave a zero-filled entry that still parses.
+    await writeFileAtomic(path, blob);
     await pruneSymbolCache(dir);
   } catch {
-    await unlink(temp).catch(() => {});
     // A cache that cannot be written is only slower.
   }
 }
