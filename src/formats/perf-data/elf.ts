@@ -19,6 +19,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { type PositionalReader, readAt } from './file-header.ts';
 import { u64 } from './sample-layout.ts';
+import { fileIdentity } from './symbol-table-cache.ts';
 import { cstrEnd, NAME_TO_NUL, SymbolColumns } from './symtab.ts';
 
 export interface ElfSegment {
@@ -91,13 +92,12 @@ export async function readElf(path: string, what: ElfParts | boolean = 'symbols'
   try {
     const st = fstatSync(fd, { bigint: true });
     if (!st.isFile() || st.size > BigInt(Number.MAX_SAFE_INTEGER)) return null;
-    const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const fh: PositionalReader = {
       read: async (buffer, offset, length, position) => ({
         bytesRead: readSync(fd, buffer, offset, length, position),
       }),
     };
-    return await readOpenElf(fh, Number(st.size), parts, identity);
+    return await readOpenElf(fh, Number(st.size), parts, fileIdentity(st));
   } catch {
     return null;
   } finally {

@@ -16,7 +16,7 @@
  * least recently written go.
  */
 import { createHash } from 'node:crypto';
-import { constants, readdirSync, statSync } from 'node:fs';
+import { type BigIntStats, constants, readdirSync, statSync } from 'node:fs';
 import { lstat, open, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,14 @@ import type { SymbolTable } from './symtab.ts';
 import { tableFromBlob, tableToBlob } from './symtab-blob.ts';
 
 const FORMAT = 'symtab-v1';
+
+/**
+ * A file as fstat saw it: device, inode, size, mtime and ctime in ns. A replaced or edited file
+ * is another identity (ctime cannot be set back by a user): the cache's key for files.
+ */
+export function fileIdentity(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
 
 let rules: string | undefined;
 
@@ -46,8 +54,7 @@ function rulesVersion(): string {
   rules = files
     .map((f) => {
       try {
-        const st = statSync(f, { bigint: true });
-        return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+        return fileIdentity(statSync(f, { bigint: true }));
       } catch {
         return 'missing';
       }
