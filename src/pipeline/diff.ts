@@ -4,6 +4,7 @@
  */
 import { type AnalysisResult, analyzeProfile } from '../analysis/analyze.ts';
 import type { StackAttribution } from '../analysis/attribute.ts';
+import { callSiteKey } from '../analysis/call-site-address.ts';
 import { diagnose } from '../analysis/diagnose.ts';
 import { type DiffResult, diffAnalyses, type Normalization } from '../analysis/diff.ts';
 import { diffFolded } from '../analysis/diff-profile.ts';
@@ -21,8 +22,6 @@ export interface Diffed {
   findings: Finding[];
   target: AnalysisResult;
   baseline: AnalysisResult;
-  /** The target's stack attribution, for file:line of its call sites (diffLoadedWithLines). */
-  attributionOf?: (stack: number) => StackAttribution;
 }
 
 /**
@@ -34,9 +33,7 @@ export async function diffLoadedWithLines(
   target: LoadedInput,
   opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
 ): Promise<Diffed> {
-  const d = diffLoaded(base, target, opts);
-  const attributionOf = d.attributionOf;
-  if (attributionOf === undefined) return d;
+  const { attributionOf, ...d } = diffLoaded(base, target, opts);
   const lined = await withCallSiteLines(target.profile, attributionOf, {
     result: d.target,
     findings: d.findings,
@@ -46,19 +43,15 @@ export async function diffLoadedWithLines(
   for (const s of lined.result.syscalls)
     for (const c of s.callSites)
       if (c.status === 'found' && c.source)
-        sources.set(siteKey(s.name, c.function, c.module, c.wrapper), c.source);
+        sources.set(callSiteKey(s.name, c.function, c.module, c.wrapper), c.source);
   const callSites = d.diff.callSites.map((x) => {
     const source =
       x.function !== null && x.module !== null
-        ? sources.get(siteKey(x.syscall, x.function, x.module, x.wrapper))
+        ? sources.get(callSiteKey(x.syscall, x.function, x.module, x.wrapper))
         : undefined;
     return source === undefined || x.status !== 'found' ? x : { ...x, source };
   });
   return { ...d, diff: { ...d.diff, callSites }, target: lined.result, findings: lined.findings };
-}
-
-function siteKey(syscall: string, fn: string, module: string, wrapper: string | null): string {
-  return [syscall, fn, module, wrapper ?? ''].join('\u0000');
 }
 
 /** Throws DiffError (analysis/diff.ts) when the two inputs cannot be compared. */
@@ -66,7 +59,10 @@ export function diffLoaded(
   base: LoadedInput,
   target: LoadedInput,
   opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
-): Diffed {
+): Diffed & {
+  /** The target's stack attribution, for file:line of its call sites (diffLoadedWithLines). */
+  attributionOf: (stack: number) => StackAttribution;
+} {
   const limits = { topSyscalls: 200, topCallSites: 50, topKernelPaths: 50 };
   const baseResult = {
     ...analyzeProfile(base.profile, { ...limits, nameOf: base.nameOf }),
