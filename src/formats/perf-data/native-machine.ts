@@ -1,7 +1,8 @@
 import { ProfileBuilder } from '../../model/builder.ts';
-import type { FrameIndex, Profile } from '../../model/profile.ts';
+import type { Profile } from '../../model/profile.ts';
 import { frameKindOf } from '../perf-script/frame.ts';
 import { severalEventsWarning } from '../perf-script/sniff.ts';
+import { StackPath } from '../perf-script/stack-path.ts';
 import { demangleAll, needsDemangling } from './demangle.ts';
 import { offsetToVaddr } from './elf.ts';
 import {
@@ -338,10 +339,7 @@ export class Machine {
     b.meta.callGraph = s.attrs[[...chosen.attrIndexes][0]].callGraph;
     b.meta.hasCgroups = s.attrs.some((a, i) => chosen.attrIndexes.has(i) && a.hasCgroup);
     const cgroupIdx = new Map<number, number>();
-    // Per thread: its previous sample's frames (root first) and stack nodes. A thread's next
-    // sample mostly shares a long prefix with its last one, while consecutive samples in time
-    // order come from different CPUs and threads.
-    const prevOf = new Map<number, { frames: FrameIndex[]; nodes: number[] }>();
+    const path = new StackPath();
     const sample = { stack: -1, time: 0, weight: 0, pid: 0, tid: 0, cpu: 0, comm: 0, cgroup: 0 };
     const commIdx = new Map<string, number>();
     const locs = this.sampleLocs.data;
@@ -351,37 +349,10 @@ export class Machine {
       const i = this.sampleOrder[k];
       const from = this.sampleLocAt.data[k];
       const to = this.sampleLocAt.data[k + 1];
-      // Root first: reuse the thread's previous sample's nodes for the shared prefix.
-      let depth = 0;
-      let stack = -1;
-      let near = Number.NaN; // StackTable.callerSite: the nearest site above the node
-      const len = to - from;
-      const tid = pass.tid.data[i];
-      let prev = prevOf.get(tid);
-      if (prev === undefined) {
-        prev = { frames: [], nodes: [] };
-        prevOf.set(tid, prev);
-      }
-      const prevFrames = prev.frames;
-      const prevNodes = prev.nodes;
-      while (
-        depth < len &&
-        depth < prevFrames.length &&
-        prevFrames[depth] === frameOfLoc[locs[to - 1 - depth]]
-      ) {
-        stack = prevNodes[depth];
-        if (!Number.isNaN(locSite[locs[to - 1 - depth]])) near = locSite[locs[to - 1 - depth]];
-        depth++;
-      }
-      prevFrames.length = depth;
-      prevNodes.length = depth;
-      for (; depth < len; depth++) {
-        const f = frameOfLoc[locs[to - 1 - depth]];
-        stack = b.stack(stack, f, near);
-        if (!Number.isNaN(locSite[locs[to - 1 - depth]])) near = locSite[locs[to - 1 - depth]];
-        prevFrames.push(f);
-        prevNodes.push(stack);
-      }
+      // Leaf first into the path; node() shares the root side with the thread's previous sample.
+      path.clear();
+      for (let p = from; p < to; p++) path.push(frameOfLoc[locs[p]], locSite[locs[p]]);
+      const stack = path.node(b, pass.tid.data[i]);
       const comm = this.sampleComm[i];
       let c = commIdx.get(comm);
       if (c === undefined) {
