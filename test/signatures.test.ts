@@ -3,10 +3,16 @@
  * stack fixtures in the profile-text form (one stack per line), counter fixtures as CounterSets,
  * and the busy-host corpus recording (a loaded but healthy host) for false alarms.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { analyzeProfile } from '../src/analysis/analyze.ts';
 import type { CounterSet } from '../src/analysis/counters.ts';
 import { diagnose } from '../src/analysis/diagnose.ts';
+import type { Finding } from '../src/analysis/findings.ts';
 import { importProfile } from '../src/formats/input.ts';
 import { signatures } from '../src/signatures/catalog.ts';
 import { corpusFile } from './support/corpus.mjs';
@@ -170,5 +176,47 @@ describe('no false alarm on a busy, healthy host', () => {
     const p = await importProfile(corpusFile('host-samples/busy-host.perf.txt.gz'));
     const findings = diagnose(p, analyzeProfile(p));
     expect(findings.filter((f) => f.kind === 'signature')).toEqual([]);
+  });
+
+  // test/fixtures/ordinary-kernel-work.perf.txt.gz: seven processes (o-KIND) in everyday syscall
+  // loops (see the fixtures README). The kernel puts frames of several signatures on their stacks;
+  // none of it is contention between containers.
+  const ordinary = fileURLToPath(new URL('./fixtures/ordinary-kernel-work.perf.txt.gz', import.meta.url));
+  const blocks = gunzipSync(readFileSync(ordinary)).toString('utf8').split('\n\n');
+  const stackSignatures = (findings: Finding[]) =>
+    findings.filter((f) => f.kind === 'signature' && f.kernelPath.length > 0).map((f) => f.signature);
+  /** The signatures that fire on the samples of these processes alone, as if they were the whole host. */
+  async function firesOn(kinds: RegExp): Promise<{ fired: (string | null)[]; samples: string[] }> {
+    const samples = blocks.filter((b) => kinds.test(b.trimStart()));
+    const dir = mkdtempSync(join(tmpdir(), 'crosstalk-ordinary-'));
+    try {
+      const file = join(dir, 'ordinary.perf.txt');
+      writeFileSync(file, `${samples.join('\n\n')}\n\n`);
+      const p = await importProfile(file);
+      return { fired: stackSignatures(diagnose(p, analyzeProfile(p))), samples };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const share = (samples: string[], frame: string) =>
+    samples.filter((b) => b.includes(` ${frame}+0x`)).length / samples.length;
+
+  // Not o-modules: opening a /proc file allocates a dentry and frees it on close, and by frames
+  // alone that looks like a negative-dentry storm's allocations (d_alloc_parallel, 2.4% of host
+  // CPU here); negative-dentries still fires on it. A known limitation, stated in its signature file.
+  it('everyday syscalls on real stacks (stat, open/close, munmap, mprotect, page faults, writes): no signature fires', async () => {
+    const { fired, samples } = await firesOn(/^(?!o-modules )/);
+    expect(samples.length).toBeGreaterThan(2400);
+    // The frames that fired tlb-shootdown-ipis on these samples before it was held to its cause.
+    expect(share(samples, 'tlb_finish_mmu')).toBeGreaterThan(0.02);
+    expect(fired).toEqual([]);
+  });
+
+  it('stat and open/close alone (every path release goes through mntput_no_expire): no signature fires', async () => {
+    const { fired, samples } = await firesOn(/^o-(stat|openclose) /);
+    expect(samples.length).toBeGreaterThan(600);
+    // Above the 1% of host CPU at which mount-table-lock fired on it before.
+    expect(share(samples, 'mntput_no_expire')).toBeGreaterThan(0.01);
+    expect(fired).toEqual([]);
   });
 });
