@@ -343,9 +343,10 @@ function signatureBasis(victims: Victim[], grew: boolean): Basis[] {
 
 /**
  * Without a baseline: the container with most weight in the signature's cause frames (`needsAnyOf`
- * frames, e.g. d_alloc_parallel for negative dentries), when any has some; else the most in the
- * path. A victim whose lookups walk the polluted path can spend more there than the neighbour that
- * pollutes it; only the neighbour runs the cause.
+ * frames, e.g. d_alloc_parallel for negative dentries, not counting a container whose `exceptWith`
+ * frames show it as ordinary work), when any has some; else the most in the path. A victim whose
+ * lookups walk the polluted path can spend more there than the neighbour that pollutes it; only
+ * the neighbour runs the cause.
  */
 function causeFirst(pool: [string, ContainerMatch][]): [string, ContainerMatch] {
   let best = pool[0];

@@ -15,8 +15,13 @@ export interface ContainerMatch {
   wait: number;
   /** Matched weight with one of the signature's user frames (e.g. glog's writer) on the stack. */
   userFrame: number;
-  /** Matched weight with one of the signature's `needsAnyOf` frames (its cause) on the stack. */
+  /**
+   * Matched weight with one of the signature's `needsAnyOf` frames (its cause) on the stack, for
+   * the entries that count for this container (see `exceptWith`).
+   */
   need: number;
+  /** Matched weight per set of `needsAnyOf` entries whose frames are on the stack (bit k: entry k). */
+  needByBits: Map<number, number>;
   bySyscall: Map<string, number>;
   byCallSite: Map<string, { site: CallSite; weight: number }>;
   byPath: Map<string, { frames: string[]; weight: number }>;
@@ -31,6 +36,8 @@ export interface SignatureMatch {
   /** Per `needsAnyOf` entry with frames: matched weight with one of those frames on the stack. */
   needWeights: number[];
   byContainer: Map<string, ContainerMatch>;
+  /** Per container, per `needsAnyOf` entry with `exceptWith`: its weight (any sample) with those frames. */
+  exceptByContainer: Map<string, number[]>;
 }
 
 interface StackFacts {
@@ -39,6 +46,8 @@ interface StackFacts {
   userMask: number;
   /** Per signature: bit k set when `needsAnyOf[k]` has frames and one is on the stack. */
   needBits: number[];
+  /** Per signature: bit k set when `needsAnyOf[k].exceptWith` frames are on the stack (matched or not). */
+  exceptBits: number[];
 }
 
 function needBitsOf(s: Signature, names: Set<string>): number {
@@ -55,11 +64,15 @@ function stackFacts(
   sigs: Signature[],
   userNames: (stack: number) => Set<string>,
 ): StackFacts {
-  const facts: StackFacts = { mask: 0, waitMask: 0, userMask: 0, needBits: [] };
+  const facts: StackFacts = { mask: 0, waitMask: 0, userMask: 0, needBits: [], exceptBits: [] };
   if (a.kernelPath.length === 0) return facts;
   const names = new Set(a.kernelPath);
   sigs.forEach((s, i) => {
     const bit = 1 << i;
+    s.needsAnyOf?.forEach((n, k) => {
+      if ('frames' in n && n.exceptWith?.frames.some((f) => names.has(f)))
+        facts.exceptBits[i] = (facts.exceptBits[i] ?? 0) | (1 << k);
+    });
     if (!s.match.kernelFrames.some((f) => names.has(f))) return;
     if (a.category === 'syscall' && s.match.syscalls && !s.match.syscalls.includes(a.syscall ?? '')) return;
     facts.mask |= bit;
@@ -84,6 +97,7 @@ export function matchSignatures(
     weight: 0,
     needWeights: (signature.needsAnyOf ?? []).map(() => 0),
     byContainer: new Map(),
+    exceptByContainer: new Map(),
   }));
   const memo: (StackFacts | undefined)[] = new Array(p.stacks.length);
   const { samples } = p;
@@ -95,9 +109,16 @@ export function matchSignatures(
       f = stackFacts(stack, attributionOf(stack), sigs, userNames);
       memo[stack] = f;
     }
-    if (f.mask === 0) continue;
+    if (f.mask === 0 && f.exceptBits.length === 0) continue;
     const w = samples.weight[i];
     const id = labels.identity(i).id;
+    f.exceptBits.forEach((bits, s) => {
+      const by = matches[s].exceptByContainer;
+      let e = by.get(id);
+      if (e === undefined) by.set(id, (e = []));
+      for (let k = 0; bits >> k !== 0; k++) if (bits & (1 << k)) e[k] = (e[k] ?? 0) + w;
+    });
+    if (f.mask === 0) continue;
     const a = attributionOf(stack);
     for (let s = 0; s < sigs.length; s++) {
       const bit = 1 << s;
@@ -105,13 +126,12 @@ export function matchSignatures(
       const m = matches[s];
       m.weight += w;
       const need = f.needBits[s] ?? 0;
-      for (let k = 0; need >> k !== 0; k++) if (need & (1 << k)) m.needWeights[k] += w;
       const c = containerMatchOf(m, id, windows.count);
       c.weight += w;
       c.samples++;
       if (f.waitMask & bit) c.wait += w;
       if (f.userMask & bit) c.userFrame += w;
-      if (need !== 0) c.need += w;
+      if (need !== 0) c.needByBits.set(need, (c.needByBits.get(need) ?? 0) + w);
       c.windows[labels.window[i]] += w;
       add(c.byProcess, p.strings[samples.comm[i]], w);
       if (a.syscall !== null) add(c.bySyscall, a.syscall, w);
@@ -122,7 +142,33 @@ export function matchSignatures(
       else c.byPath.set(key, { frames: a.kernelPath, weight: w });
     }
   }
+  for (const m of matches) settleNeeds(m);
   return matches;
+}
+
+/**
+ * The cause weights, once every sample is seen: a container's weight in a `needsAnyOf` entry's
+ * frames does not count when it also spends more than `exceptWith.maxRatio` of that weight in the
+ * entry's `exceptWith` frames (work that allocates and frees again is not a pile-up).
+ */
+function settleNeeds(m: SignatureMatch): void {
+  const needs = m.signature.needsAnyOf ?? [];
+  for (const [id, c] of m.byContainer) {
+    const except = m.exceptByContainer.get(id) ?? [];
+    const byEntry = needs.map(() => 0);
+    for (const [bits, w] of c.needByBits)
+      for (let k = 0; bits >> k !== 0; k++) if (bits & (1 << k)) byEntry[k] += w;
+    let allowed = 0;
+    needs.forEach((n, k) => {
+      const rule = 'frames' in n ? n.exceptWith : undefined;
+      if (rule === undefined || (except[k] ?? 0) <= rule.maxRatio * byEntry[k]) allowed |= 1 << k;
+    });
+    c.need = 0;
+    for (const [bits, w] of c.needByBits) if (bits & allowed) c.need += w;
+    byEntry.forEach((w, k) => {
+      if (allowed & (1 << k)) m.needWeights[k] += w;
+    });
+  }
 }
 
 function containerMatchOf(m: SignatureMatch, id: string, windowCount: number): ContainerMatch {
@@ -134,6 +180,7 @@ function containerMatchOf(m: SignatureMatch, id: string, windowCount: number): C
       wait: 0,
       userFrame: 0,
       need: 0,
+      needByBits: new Map(),
       bySyscall: new Map(),
       byCallSite: new Map(),
       byPath: new Map(),

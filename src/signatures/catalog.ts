@@ -54,7 +54,19 @@ const signatureSchema = z.object({
   needsAnyOf: z
     .array(
       z.union([
-        z.object({ frames: z.array(z.string()).min(1), minShare: z.number().min(0).max(1), why: z.string() }),
+        z.object({
+          frames: z.array(z.string()).min(1),
+          minShare: z.number().min(0).max(1),
+          why: z.string(),
+          /**
+           * Ordinary work that also runs `frames`: a container whose weight with one of these
+           * frames (on any of its samples) exceeds `maxRatio` times its weight in `frames` does not
+           * count towards this entry, nor as the cause when the antagonist is chosen.
+           */
+          exceptWith: z
+            .object({ frames: z.array(z.string()).min(1), maxRatio: z.number().min(0), why: z.string() })
+            .optional(),
+        }),
         z.object({ metric: z.string(), min: z.number(), why: z.string() }),
       ]),
     )
