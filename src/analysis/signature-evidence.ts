@@ -39,8 +39,10 @@ export function evidenceOf(
   ];
   m.signature.needsAnyOf?.forEach((n, k) => {
     if (!('frames' in n)) return;
+    // Containers whose exceptWith frames show the same frames as ordinary work are not counted.
+    const unless = n.exceptWith ? `, not counting containers that also run ${n.exceptWith.frames[0]}` : '';
     ev.push({
-      metric: `share of host CPU with ${n.frames.join(', ')} on the stack`,
+      metric: `share of host CPU with ${n.frames.join(', ')} on the stack${unless}`,
       value: m.needWeights[k] / total,
       unit: 'fraction',
       baseline: null,
