@@ -143,11 +143,17 @@ describe.skipIf(reason !== null)(`HTML report in Chromium${reason ? ` (skipped: 
   });
 
   it('shows the findings: the fadvise storm, its antagonist, syscall and fix', async () => {
-    const first = report.page.locator('#findings .finding').first();
-    await expect(first.isVisible()).resolves.toBe(true);
-    const text = await visibleText(first);
-    expect(target.findings[0].signature).toBe('fadvise-dontneed-storm');
-    expect(text).toContain(target.findings[0].title);
+    const cards = report.page.locator('#findings .finding');
+    // The cards come in the analysis's order.
+    await expect(visibleText(cards.first())).resolves.toContain(target.findings[0].title);
+    // The spinner shares two CPUs with the logger, and a system-wide recording sees every other
+    // task on the host: a CPU finding from the context switches may rank above the storm.
+    const k = target.findings.findIndex((f) => f.signature === 'fadvise-dontneed-storm');
+    expect(k, target.findings.map((f) => f.signature ?? f.title).join(', ')).toBeGreaterThanOrEqual(0);
+    const storm = cards.nth(k);
+    await expect(storm.isVisible()).resolves.toBe(true);
+    const text = await visibleText(storm);
+    expect(text).toContain(target.findings[k].title);
     expect(text).toMatch(/antagonist\s+logger/);
     expect(text).toContain('fadvise64');
     expect(text).toContain('fix');
