@@ -114,8 +114,8 @@ export function matchSignatures(
     const id = labels.identity(i).id;
     f.exceptBits.forEach((bits, s) => {
       const by = matches[s].exceptByContainer;
-      let e = by.get(id);
-      if (e === undefined) by.set(id, (e = []));
+      const e = by.get(id) ?? [];
+      by.set(id, e);
       for (let k = 0; bits >> k !== 0; k++) if (bits & (1 << k)) e[k] = (e[k] ?? 0) + w;
     });
     if (f.mask === 0) continue;
