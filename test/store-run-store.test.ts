@@ -89,6 +89,29 @@ describe('creating runs', () => {
     expect((await readdir(run.dir)).sort()).toEqual([METADATA_FILE, 'x.json']);
   });
 
+  it('a process that exits mid-write (a second Ctrl-C) leaves no temporary file', async () => {
+    const run = await store.createRun();
+    const url = new URL('../src/safety/atomic-file.ts', import.meta.url).href;
+    // Exits as soon as the temporary file exists, while 64 MiB are still being written to it.
+    const script = `const { readdirSync } = await import('node:fs');
+      const { writeFileAtomic } = await import(${JSON.stringify(url)});
+      const dir = process.argv[1];
+      writeFileAtomic(dir + '/big.json', new Uint8Array(64 << 20));
+      const t = setInterval(() => {
+        if (readdirSync(dir).some((f) => f.startsWith('.big.json.tmp-'))) process.exit(143);
+      }, 1);
+      setTimeout(() => { clearInterval(t); process.exit(3); }, 20000);`;
+    const code = await new Promise<number | null>((resolve) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, run.dir], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        stdio: 'inherit',
+      });
+      p.on('close', resolve);
+    });
+    expect(code).toBe(143);
+    expect(await readdir(run.dir)).toEqual([METADATA_FILE]);
+  }, 60_000);
+
   it('creates unique runs from several processes at once', async () => {
     const url = new URL('../src/store/store.ts', import.meta.url).href;
     const script = `const { RunStore } = await import(${JSON.stringify(url)});

@@ -12,15 +12,35 @@ import { basename, dirname, join } from 'node:path';
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 
-/** Replaces `path` atomically with `data` (mode 0600). The temporary file is removed on failure. */
+/**
+ * Temporary files of writes in flight. A second Ctrl-C or SIGTERM ends the process through
+ * process.exit while a write may still wait for its fsync; the exit handler removes these files
+ * (created by this process with O_EXCL, so no one else's), and the run keeps the old file.
+ */
+const pending = new Set<string>();
+let exitHandler = false;
+
+function removePending(): void {
+  for (const temp of pending) rmSync(temp, { force: true });
+  pending.clear();
+}
+
+/** Replaces `path` atomically with `data` (mode 0600). The temporary file is removed on failure or exit. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  if (!exitHandler) {
+    process.on('exit', removePending);
+    exitHandler = true;
+  }
+  pending.add(temp);
   try {
     await writeAndSync(temp, data, 'wx');
     await rename(temp, path);
   } catch (e) {
     await unlink(temp).catch(() => {});
     throw e;
+  } finally {
+    pending.delete(temp);
   }
   await syncDirectory(dirname(path));
 }
