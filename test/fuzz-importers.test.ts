@@ -33,7 +33,7 @@ import { sniffPerfData } from '../src/formats/perf-data/reader.ts';
 import { sniffPerfScript } from '../src/formats/perf-script/parser.ts';
 import { parsePprof, sniffPprof } from '../src/formats/pprof-import.ts';
 import { buildCase, type Corpus, caseGroups, loadCorpus } from './support/fuzz-cases.ts';
-import { FUZZ_TIME_BOUND, importCase, violationsOf } from './support/fuzz-check.ts';
+import { checkCase, FUZZ_TIME_BOUND } from './support/fuzz-check.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const IMPORT_CASES = Number(process.env.FUZZ_CASES ?? 10_000);
@@ -62,8 +62,7 @@ describe(`importers on fuzzed input (seed ${SEED})`, () => {
         fc.asyncProperty(arb, async (spec) => {
           importCasesRun++;
           const c = buildCase(corpus, spec);
-          const outcome = await importCase(path, c);
-          const v = violationsOf(c, path, outcome, FUZZ_TIME_BOUND, true);
+          const v = await checkCase(path, c, FUZZ_TIME_BOUND, true);
           if (v.length > 0) throw new Error(v.join('\n'));
         }),
         { seed: SEED + i, numRuns: runs },

@@ -67,6 +67,26 @@ export async function importCase(path: string, c: FuzzCase): Promise<Outcome> {
   return { profile, error, ms: cpuMs() - cpu0, wallMs: performance.now() - wall0, bytes: c.file.length };
 }
 
+/**
+ * importCase and violationsOf, with a case over its CPU bound imported once more: the time
+ * violation stands only if the second import is over the bound too. A major GC of the test
+ * process, which holds the whole corpus, can land inside one small case (103 ms of CPU for 916
+ * bytes, once in CI); an input that is slow to import is slow both times.
+ */
+export async function checkCase(
+  path: string,
+  c: FuzzCase,
+  bound: TimeBound,
+  downstream: boolean,
+): Promise<string[]> {
+  const o = await importCase(path, c);
+  if (o.ms > bound.baseMs + (bound.nsPerByte * workBytes(c)) / 1e6) {
+    const again = await importCase(path, c);
+    o.ms = Math.min(o.ms, again.ms);
+  }
+  return violationsOf(c, path, o, bound, downstream);
+}
+
 /** Largest bytes count the time bound is applied to: the decompressed size when gzipped. */
 export function workBytes(c: FuzzCase): number {
   return Math.max(c.file.length, c.content.length);
