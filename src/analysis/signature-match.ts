@@ -40,6 +40,8 @@ export interface SignatureMatch {
   exceptByContainer: Map<string, number[]>;
 }
 
+type FramesNeed = Extract<NonNullable<Signature['needsAnyOf']>[number], { frames: string[] }>;
+
 interface StackFacts {
   mask: number;
   waitMask: number;
@@ -50,10 +52,15 @@ interface StackFacts {
   exceptBits: number[];
 }
 
-function needBitsOf(s: Signature, names: Set<string>): number {
+/** Bit k set when `needsAnyOf[k]` has frames and `framesOf` of it has one in `names`. */
+function needBitsOf(
+  s: Signature,
+  names: Set<string>,
+  framesOf: (n: FramesNeed) => string[] | undefined = (n) => n.frames,
+): number {
   let bits = 0;
   s.needsAnyOf?.forEach((n, k) => {
-    if ('frames' in n && n.frames.some((f) => names.has(f))) bits |= 1 << k;
+    if ('frames' in n && framesOf(n)?.some((f) => names.has(f))) bits |= 1 << k;
   });
   return bits;
 }
@@ -69,10 +76,8 @@ function stackFacts(
   const names = new Set(a.kernelPath);
   sigs.forEach((s, i) => {
     const bit = 1 << i;
-    s.needsAnyOf?.forEach((n, k) => {
-      if ('frames' in n && n.exceptWith?.frames.some((f) => names.has(f)))
-        facts.exceptBits[i] = (facts.exceptBits[i] ?? 0) | (1 << k);
-    });
+    const except = needBitsOf(s, names, (n) => n.exceptWith?.frames);
+    if (except !== 0) facts.exceptBits[i] = except;
     if (!s.match.kernelFrames.some((f) => names.has(f))) return;
     if (a.category === 'syscall' && s.match.syscalls && !s.match.syscalls.includes(a.syscall ?? '')) return;
     facts.mask |= bit;
