@@ -204,6 +204,14 @@ export async function withCallSiteLines<T extends { result: AnalysisResult; find
     attributionOf,
     reportedCallSites(analyzed.result, analyzed.findings),
   );
+  return applyCallSiteLines(analyzed, lines);
+}
+
+/** The analysis with the file:line of `lines` (by callSiteKey) on its call sites and findings. */
+export function applyCallSiteLines<T extends { result: AnalysisResult; findings: Finding[] }>(
+  analyzed: T,
+  lines: Map<string, SourceLine>,
+): T {
   if (lines.size === 0) return analyzed;
   const syscalls = analyzed.result.syscalls.map((s) => ({
     ...s,

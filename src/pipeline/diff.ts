@@ -12,9 +12,8 @@ import type { Finding } from '../analysis/findings.ts';
 import type { ExplicitMatch } from '../analysis/match-containers.ts';
 import { labelSamples } from '../analysis/sample-labels.ts';
 import { diffLatency } from '../analysis/syscall-latency.ts';
-import type { SourceLine } from '../analysis/syscalls.ts';
 import { victimSide } from '../analysis/victim-harm.ts';
-import { withCallSiteLines } from './call-site-lines.ts';
+import { applyCallSiteLines, reportedCallSites, resolveCallSiteLines } from './call-site-lines.ts';
 import type { LoadedInput } from './load.ts';
 
 export interface Diffed {
@@ -34,22 +33,19 @@ export async function diffLoadedWithLines(
   opts: { normalize?: Normalization; match?: ExplicitMatch[]; top?: number } = {},
 ): Promise<Diffed> {
   const { attributionOf, ...d } = diffLoaded(base, target, opts);
-  const lined = await withCallSiteLines(target.profile, attributionOf, {
-    result: d.target,
-    findings: d.findings,
-  });
-  if (lined.result === d.target) return d;
-  const sources = new Map<string, SourceLine>();
-  for (const s of lined.result.syscalls)
-    for (const c of s.callSites)
-      if (c.status === 'found' && c.source)
-        sources.set(callSiteKey(s.name, c.function, c.module, c.wrapper), c.source);
+  const lines = await resolveCallSiteLines(
+    target.profile,
+    attributionOf,
+    reportedCallSites(d.target, d.findings),
+  );
+  if (lines.size === 0) return d;
+  const lined = applyCallSiteLines({ result: d.target, findings: d.findings }, lines);
   const callSites = d.diff.callSites.map((x) => {
     const source =
-      x.function !== null && x.module !== null
-        ? sources.get(callSiteKey(x.syscall, x.function, x.module, x.wrapper))
+      x.status === 'found' && x.function !== null && x.module !== null
+        ? lines.get(callSiteKey(x.syscall, x.function, x.module, x.wrapper))
         : undefined;
-    return source === undefined || x.status !== 'found' ? x : { ...x, source };
+    return source === undefined ? x : { ...x, source };
   });
   return { ...d, diff: { ...d.diff, callSites }, target: lined.result, findings: lined.findings };
 }
